@@ -1,0 +1,103 @@
+import type { Sample } from "../schema/sample.js";
+
+/** Where a record came from. `line` is 1-based (text formats), `row` is 0-based (Parquet, JSON arrays). */
+export interface SourceLocation {
+  file: string;
+  line?: number;
+  row?: number;
+}
+
+/** Reason codes for rejected records. Stages may add their own (kebab/snake case strings). */
+export type RejectCode =
+  | "malformed_json"
+  | "invalid_utf8"
+  | "empty_file"
+  | "record_too_large"
+  | "not_an_object"
+  | "wrong_type"
+  | "missing_field"
+  | "missing_final_answer"
+  | "unknown_schema"
+  | "invalid_record"
+  | "teacher_failed"
+  | (string & {});
+
+/**
+ * One unit read from a source: either a decoded value or a read problem that the
+ * first stage turns into a reject. Readers never throw for a bad record, only for an
+ * unreadable source (missing file, corrupt Parquet footer).
+ */
+export type RawRecord =
+  | { ok: true; value: unknown; loc: SourceLocation; bytes?: number }
+  | { ok: false; code: RejectCode; message: string; loc: SourceLocation; raw?: string };
+
+export interface RejectEntry {
+  code: RejectCode;
+  message: string;
+  stage: string;
+  loc?: SourceLocation;
+  field?: string;
+  /** The record id when the record got one, else absent. */
+  id?: string;
+  /** The offending record (or a truncated raw line) for inspection. */
+  record?: unknown;
+}
+
+export interface DuplicateEntry {
+  id: string;
+  duplicateOf: string;
+  stage: string;
+  loc?: SourceLocation;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+/** Progress reporting; a no-op reporter is used under CI=true or without a TTY. */
+export interface ProgressReporter {
+  start(total: number | undefined, label: string): void;
+  update(done: number): void;
+  stop(): void;
+}
+
+export interface StageContext {
+  /** Send a record to the rejects sink with a reason code. */
+  reject(record: unknown, code: RejectCode, message: string, extra?: { loc?: SourceLocation; field?: string; id?: string }): void;
+  /** Record that `record` duplicates an earlier record (it is not forwarded). */
+  duplicate(record: Sample, duplicateOf: string): void;
+  /** Free-form counters merged into the manifest (`stats`). */
+  count(name: string, by?: number): void;
+  logger: Logger;
+  progress: ProgressReporter;
+  signal: AbortSignal;
+  /** A directory the stage may use for caches that survive reruns. */
+  cacheDir: string;
+  /** Seed for anything random the stage does. */
+  seed: number;
+}
+
+/**
+ * A pipeline block. `run` pulls from `records` lazily and yields outputs; it must
+ * neither buffer unboundedly nor read ahead, unless it sets `resume: "replay"`.
+ *
+ * Resume: after a crash the runtime keeps the stage's complete output shards and
+ * continues. With `resume: "skip"` (stateless, the default) it skips the inputs that
+ * were already consumed; with `restore` defined it first feeds the stage its own kept
+ * output to rebuild state (dedup's seen-set); with `resume: "replay"` it replays the
+ * whole input and drops outputs already written (the stage must be deterministic).
+ */
+export interface Stage<In = Sample, Out = Sample, P = unknown> {
+  name: string;
+  /** Validated parameters; they are hashed into the manifest (change them and the stage reruns). */
+  params: P;
+  /** Bump when the stage's behaviour changes so old manifests stop matching. */
+  version?: string;
+  resume?: "skip" | "replay";
+  restore?(kept: AsyncIterable<Out>): Promise<void>;
+  run(records: AsyncIterable<In>, ctx: StageContext): AsyncIterable<Out>;
+  /** Called once the input is exhausted; returns stage-specific stats for the manifest. */
+  finish?(): Record<string, unknown> | Promise<Record<string, unknown>>;
+}

@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+
+export const MessageSchema = z.object({
+  role: z.enum(["system", "user", "assistant", "tool"]),
+  content: z.string(),
+});
+export type Message = z.infer<typeof MessageSchema>;
+
+/** Token counts under one tokenizer, named so counts from different tokenizers never mix. */
+export const TokenCountsSchema = z.object({
+  tokenizer: z.string(),
+  prompt: z.number().int().nonnegative(),
+  reasoning: z.number().int().nonnegative().optional(),
+  response: z.number().int().nonnegative().optional(),
+  total: z.number().int().nonnegative(),
+});
+export type TokenCounts = z.infer<typeof TokenCountsSchema>;
+
+export const SampleMetaSchema = z
+  .object({
+    /** Difficulty level as given by the source (MATH "Level 3" → 3). */
+    level: z.number().optional(),
+    tags: z.array(z.string()).optional(),
+    tokens: TokenCountsSchema.optional(),
+    scores: z.record(z.string(), z.number()).optional(),
+    verdicts: z.record(z.string(), z.unknown()).optional(),
+    /** Where the record came from: file and 1-based line (JSONL/CSV) or 0-based row (Parquet). */
+    origin: z.object({ file: z.string(), line: z.number().int().optional(), row: z.number().int().optional() }).optional(),
+    /** Name of the adapter that produced the record. */
+    adapter: z.string().optional(),
+  })
+  .catchall(z.unknown());
+export type SampleMeta = z.infer<typeof SampleMetaSchema>;
+
+/**
+ * The canonical record that flows through every data stage.
+ * `prompt` is the last user turn as plain text; `messages` keeps the whole conversation
+ * when the source had one. `response` is the full assistant answer (reasoning + final
+ * answer) as the source gave it; `reasoning` is the chain of thought alone.
+ */
+export const SampleSchema = z.object({
+  id: z.string().regex(/^[0-9a-f]{32}$/, "expected 32 lowercase hex characters (content hash)"),
+  source: z.string().min(1),
+  domain: z.string().optional(),
+  prompt: z.string(),
+  messages: z.array(MessageSchema).optional(),
+  system: z.string().optional(),
+  response: z.string().optional(),
+  reasoning: z.string().optional(),
+  answer: z.string().optional(),
+  gold: z.string().optional(),
+  /** Dispreferred response of a preference pair (`response` holds the chosen one). */
+  rejected: z.string().optional(),
+  meta: SampleMetaSchema.default({}),
+  lineage: z.array(z.string()).default([]),
+});
+export type Sample = z.infer<typeof SampleSchema>;
+/** A sample before its id is computed. */
+export type SampleInit = Omit<Sample, "id" | "meta" | "lineage"> & {
+  meta?: SampleMeta;
+  lineage?: string[];
+};
+
+const WHITESPACE_RUN = /\s+/g;
+
+/**
+ * Normalization used for the content hash: Unicode NFC, every whitespace run folded
+ * to one space, leading/trailing whitespace removed. Case and punctuation are kept:
+ * in mathematics `X` and `x`, or `2.5` and `25`, are different problems.
+ */
+export function normalizeForHash(text: string): string {
+  return text.normalize("NFC").replace(WHITESPACE_RUN, " ").trim();
+}
+
+/**
+ * Stable content hash of a sample: sha256 over the normalized prompt, a NUL separator
+ * and the normalized response, truncated to 128 bits (32 hex characters). Two records
+ * with the same prompt and response get the same id whatever their source or metadata.
+ */
+export function computeSampleId(prompt: string, response = ""): string {
+  return createHash("sha256")
+    .update(normalizeForHash(prompt))
+    .update("\u0000")
+    .update(normalizeForHash(response))
+    .digest("hex")
+    .slice(0, 32);
+}
+
+/** Builds a sample with its content-hash id; no validation (hot path). */
+export function makeSample(init: SampleInit): Sample {
+  return {
+    ...init,
+    id: computeSampleId(init.prompt, init.response ?? ""),
+    meta: init.meta ?? {},
+    lineage: init.lineage ?? [],
+  };
+}
