@@ -58,8 +58,10 @@ export interface Logger {
 
 /** Progress reporting; a no-op reporter is used under CI=true or without a TTY. */
 export interface ProgressReporter {
+  /** `total` is in the unit of `done` (bytes of input for sources, records otherwise). */
   start(total: number | undefined, label: string): void;
-  update(done: number): void;
+  /** `records` drives the records/s figure when `done` counts bytes. */
+  update(done: number, records?: number): void;
   stop(): void;
 }
 

@@ -1,0 +1,5 @@
+import { main } from "./program.js";
+
+main().then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,239 @@
+import { Command, CommanderError, Option } from "commander";
+import { detectAdapter } from "../adapters/registry.js";
+import { DataError } from "../errors.js";
+import { readRecords } from "../readers/readRecords.js";
+import { resolveInputs } from "../readers/resolveInputs.js";
+import { createLogger } from "../runtime/logger.js";
+import { type PipelineResult, runPipeline } from "../runtime/pipeline.js";
+import type { Stage } from "../runtime/types.js";
+import { exactDedupStage } from "../stages/exactDedupStage.js";
+import { normalizeStage } from "../stages/normalizeStage.js";
+import { type DatasetStats, StatsCollector, statsStage } from "../stages/statsStage.js";
+import { SampleSchema } from "../schema/sample.js";
+import { VERSION } from "../version.js";
+
+interface RunFlags {
+  name: string;
+  runs: string;
+  strict?: boolean;
+  force?: boolean;
+  shardRecords: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function addRunOptions(cmd: Command, defaultName: string): Command {
+  return cmd
+    .option("--name <name>", "run name; outputs go to <runs>/<name>/<stage>/", defaultName)
+    .option("--runs <dir>", "directory holding runs", "runs")
+    .option("--strict", "stop at the first rejected record instead of continuing")
+    .option("--force", "rerun stages even when their manifest matches the inputs and params")
+    .option("--shard-records <n>", "records per output shard", "100000")
+    .option("--json", "print the stage manifests as JSON on stdout")
+    .option("--quiet", "print nothing but errors");
+}
+
+function printResult(result: PipelineResult, flags: RunFlags): void {
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(result.stages.map((s) => s.manifest), null, 2)}\n`);
+    return;
+  }
+  if (flags.quiet) return;
+  for (const s of result.stages) {
+    const c = s.manifest.counts;
+    const reasons = Object.entries(c.rejectedByReason).map(([k, v]) => `${k}: ${v}`).join(", ");
+    process.stdout.write(
+      `${s.name.padEnd(10)} in ${c.in}  out ${c.out}  rejected ${c.rejected}${reasons ? ` (${reasons})` : ""}  deduplicated ${c.deduplicated}${s.skipped ? "  [up to date]" : s.resumed ? "  [resumed]" : ""}\n`,
+    );
+  }
+  process.stdout.write(`outputs: ${result.runDir}\n`);
+}
+
+async function runStages(inputs: string[], stages: Stage<never, never, unknown>[], flags: RunFlags, decode: "raw" | "samples"): Promise<void> {
+  const files = await resolveInputs(inputs);
+  const result = await runPipeline({
+    name: flags.name,
+    runsDir: flags.runs,
+    source: { files, decode },
+    stages,
+    strict: !!flags.strict,
+    force: !!flags.force,
+    shard: { maxRecords: positiveInt(flags.shardRecords, "--shard-records") },
+    logger: createLogger({ quiet: !!flags.quiet || !!flags.json }),
+    versions: { "@infialign/data": VERSION },
+  });
+  printResult(result, flags);
+}
+
+function positiveInt(value: string, option: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new DataError("cli", `${option} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("infialign-data")
+    .description("Canonicalize, deduplicate and inspect reasoning datasets (JSONL, JSON, CSV, Parquet, Hugging Face layouts)")
+    .version(VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  program
+    .command("inspect")
+    .description("detect each input's schema and report record counts and field statistics")
+    .argument("<inputs...>", "files, directories (Hugging Face layout) or globs")
+    .option("--limit <n>", "records to read per file (0 = all)", "0")
+    .option("--json", "print JSON instead of a table")
+    .action(async (inputs: string[], flags: { limit: string; json?: boolean }) => {
+      const limit = Number(flags.limit) || Number.POSITIVE_INFINITY;
+      const report = [];
+      for (const file of await resolveInputs(inputs)) {
+        const fields = new Map<string, { present: number; types: Record<string, number> }>();
+        let records = 0;
+        const problems: Record<string, number> = {};
+        for await (const raw of readRecords(file)) {
+          if (records >= limit) break;
+          records++;
+          if (!raw.ok) {
+            problems[raw.code] = (problems[raw.code] ?? 0) + 1;
+            continue;
+          }
+          if (!raw.value || typeof raw.value !== "object" || Array.isArray(raw.value)) {
+            problems.not_an_object = (problems.not_an_object ?? 0) + 1;
+            continue;
+          }
+          for (const [key, value] of Object.entries(raw.value)) {
+            const entry = fields.get(key) ?? { present: 0, types: {} };
+            const type = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+            entry.present++;
+            entry.types[type] = (entry.types[type] ?? 0) + 1;
+            fields.set(key, entry);
+          }
+        }
+        let adapter: string;
+        try {
+          adapter = detectAdapter(fields.keys(), undefined, file.path).name;
+        } catch (error) {
+          adapter = `unknown (${error instanceof Error ? error.message : String(error)})`;
+        }
+        report.push({ file: file.path, format: file.format, compression: file.compression, bytes: file.size, records, problems, adapter, fields: Object.fromEntries(fields) });
+      }
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      for (const r of report) {
+        process.stdout.write(`${r.file}\n  format ${r.format}${r.compression !== "none" ? `+${r.compression}` : ""}, ${r.bytes} bytes, ${r.records} records, adapter: ${r.adapter}\n`);
+        for (const [code, n] of Object.entries(r.problems)) process.stdout.write(`  problem ${code}: ${n}\n`);
+        for (const [name, f] of Object.entries(r.fields)) {
+          const types = Object.entries(f.types).map(([t, n]) => `${t} ${n}`).join(", ");
+          process.stdout.write(`  ${name.padEnd(24)} ${((100 * f.present) / Math.max(1, r.records)).toFixed(1).padStart(5)}%  ${types}\n`);
+        }
+      }
+    });
+
+  addRunOptions(
+    program
+      .command("normalize")
+      .description("map source records to canonical Sample shards (schema detection, normalization, rejects)")
+      .argument("<inputs...>", "files, directories (Hugging Face layout) or globs")
+      .option("--adapter <name>", "force a source adapter instead of detecting it per file")
+      .option("--source <name>", "value of Sample.source (default: each file's base name)")
+      .option("--tokenizer <spec>", "add token counts: qwen2.5, qwen3 or a tokenizer.json path")
+      .option("--no-require-answer", "keep records without a final answer")
+      .option("--keep-think", "leave <think> blocks inside the response instead of moving them to reasoning"),
+    "default",
+  ).action(async (inputs: string[], flags: RunFlags & { adapter?: string; source?: string; tokenizer?: string; requireAnswer: boolean; keepThink?: boolean }) => {
+    const stage = normalizeStage({
+      adapter: flags.adapter,
+      source: flags.source,
+      tokenizer: flags.tokenizer,
+      requireAnswer: flags.requireAnswer,
+      stripThink: !flags.keepThink,
+    });
+    await runStages(inputs, [stage as Stage<never, never, unknown>], flags, "raw");
+  });
+
+  addRunOptions(
+    program
+      .command("dedup")
+      .description("exact deduplication of canonical shards by normalized content hash")
+      .argument("<shards...>", "canonical Sample JSONL shards (e.g. runs/default/normalize)")
+      .addOption(new Option("--key <key>", "what makes records equal").choices(["content", "prompt"]).default("content")),
+    "default",
+  ).action(async (inputs: string[], flags: RunFlags & { key: "content" | "prompt" }) => {
+    await runStages(inputs, [exactDedupStage({ key: flags.key }) as Stage<never, never, unknown>], flags, "samples");
+  });
+
+  addRunOptions(
+    program
+      .command("run")
+      .description("normalize → exact dedup → stats in one streaming pass")
+      .argument("<inputs...>", "files, directories (Hugging Face layout) or globs")
+      .option("--adapter <name>", "force a source adapter instead of detecting it per file")
+      .option("--tokenizer <spec>", "add token counts: qwen2.5, qwen3 or a tokenizer.json path")
+      .addOption(new Option("--key <key>", "dedup key").choices(["content", "prompt"]).default("content")),
+    "default",
+  ).action(async (inputs: string[], flags: RunFlags & { adapter?: string; tokenizer?: string; key: "content" | "prompt" }) => {
+    const stages = [normalizeStage({ adapter: flags.adapter, tokenizer: flags.tokenizer }), exactDedupStage({ key: flags.key }), statsStage()];
+    await runStages(inputs, stages as Stage<never, never, unknown>[], flags, "raw");
+  });
+
+  program
+    .command("stats")
+    .description("statistics of canonical shards: counts by source, domain, level; length distributions")
+    .argument("<shards...>", "canonical Sample JSONL shards or directories")
+    .option("--json", "print JSON")
+    .action(async (inputs: string[], flags: { json?: boolean }) => {
+      const collector = new StatsCollector();
+      let invalid = 0;
+      for (const file of await resolveInputs(inputs)) {
+        for await (const raw of readRecords(file)) {
+          const parsed = raw.ok ? SampleSchema.safeParse(raw.value) : undefined;
+          if (parsed?.success) collector.add(parsed.data);
+          else invalid++;
+        }
+      }
+      const stats = collector.stats();
+      if (flags.json) process.stdout.write(`${JSON.stringify({ ...stats, invalid }, null, 2)}\n`);
+      else process.stdout.write(formatStats(stats, invalid));
+    });
+
+  return program;
+}
+
+function formatStats(s: DatasetStats, invalid: number): string {
+  const lines = [`records ${s.records}${invalid ? ` (+${invalid} not canonical Samples, skipped)` : ""}`];
+  const table = (title: string, counts: Record<string, number>) => {
+    lines.push(`${title}:`);
+    for (const [k, v] of Object.entries(counts).sort((a, b) => b[1] - a[1])) lines.push(`  ${k.padEnd(32)} ${String(v).padStart(8)}  ${((100 * v) / Math.max(1, s.records)).toFixed(1)}%`);
+  };
+  table("source", s.bySource);
+  table("domain", s.byDomain);
+  table("level", s.byLevel);
+  lines.push(`with reasoning ${s.withReasoning}, with answer ${s.withAnswer}, with gold ${s.withGold}`);
+  const dist = (title: string, d: DatasetStats["promptChars"] | undefined) => {
+    if (d) lines.push(`${title.padEnd(16)} min ${d.min}  p50 ${d.p50}  p90 ${d.p90}  p99 ${d.p99}  max ${d.max}  mean ${d.mean.toFixed(1)}`);
+  };
+  dist("prompt chars", s.promptChars);
+  dist("response chars", s.responseChars);
+  dist("prompt tokens", s.promptTokens);
+  dist("response tokens", s.responseTokens);
+  return `${lines.join("\n")}\n`;
+}
+
+export async function main(argv = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof DataError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`[infialign/data] unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,11 @@
+export { extractBoxed, extractGsm8kFinal, stripCalculatorAnnotations } from "./answer.js";
+export { ChatTemplate } from "./chatTemplate.js";
+export type { ChatTemplateMessage, ChatTemplateRenderInput } from "./chatTemplate.js";
+export { normalizeSample } from "./normalizeSample.js";
+export type { NormalizeSampleOptions } from "./normalizeSample.js";
+export { splitThink } from "./reasoning.js";
+export type { ThinkSplit } from "./reasoning.js";
+export { QWEN25_CHAT_TEMPLATE } from "./templates/qwen25Template.js";
+export { normalizeText } from "./text.js";
+export { countSampleTokens, loadTokenizer } from "./tokenizer.js";
+export type { BuiltinTokenizer, TextTokenizer } from "./tokenizer.js";

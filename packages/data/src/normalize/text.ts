@@ -1,0 +1,27 @@
+// ZERO WIDTH SPACE, ZERO WIDTH NON-JOINER, ZERO WIDTH JOINER, WORD JOINER, BOM / ZERO WIDTH NO-BREAK SPACE.
+const ZERO_WIDTH = /\u200B|\u200C|\u200D|\u2060|\uFEFF/g;
+const LINE_BREAK = /\r\n?/g;
+const TRAILING_BLANKS = /[ \t]+$/gm;
+const BLANK_LINE_RUN = /\n{3,}/g;
+
+/**
+ * Canonical text layout for training records. In order:
+ * 1. removes zero-width characters: U+200B, U+200C, U+200D, U+2060 and U+FEFF (BOM);
+ * 2. turns CRLF and lone CR into LF;
+ * 3. removes spaces and tabs at the end of every line (tabs elsewhere are kept);
+ * 4. folds runs of 3 or more newlines into exactly 2 (one blank line);
+ * 5. trims leading and trailing whitespace of the whole text (`String.prototype.trim`);
+ * 6. applies Unicode NFC.
+ * Nothing else changes: inner spaces, indentation, case, punctuation and LaTeX stay as
+ * they are. NFC comes last because removing a zero-width character can bring a base
+ * letter and a combining mark together. Idempotent: `normalizeText(normalizeText(x)) === normalizeText(x)`.
+ */
+export function normalizeText(text: string): string {
+  return text
+    .replace(ZERO_WIDTH, "")
+    .replace(LINE_BREAK, "\n")
+    .replace(TRAILING_BLANKS, "")
+    .replace(BLANK_LINE_RUN, "\n\n")
+    .trim()
+    .normalize("NFC");
+}

@@ -1,0 +1,514 @@
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { DataError } from "../errors.js";
+import { readJsonl } from "../readers/jsonl.js";
+import { readRecords } from "../readers/readRecords.js";
+import type { InputFile, ReadOptions } from "../readers/types.js";
+import { SampleSchema } from "../schema/sample.js";
+import { ShardedJsonlWriter, type ShardInfo } from "../writers/shardedJsonlWriter.js";
+import { AppendLog } from "./appendLog.js";
+import { canonicalJson, sha256Hex } from "./canonicalJson.js";
+import { createLogger } from "./logger.js";
+import {
+  readJsonFile,
+  type StageCheckpoint,
+  type StageCounts,
+  type StageManifest,
+  writeJsonFile,
+} from "./manifest.js";
+import { createProgress, noProgress, shouldShowProgress } from "./progress.js";
+import type { Logger, ProgressReporter, RawRecord, RejectEntry, Stage, StageContext } from "./types.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: a pipeline chains stages of different record types.
+type AnyStage = Stage<any, any, unknown>;
+
+export interface PipelineSource {
+  /** Input files (from `resolveInputs`); their path, size and mtime key the first stage. */
+  files: InputFile[];
+  readOptions?: ReadOptions;
+  /**
+   * `raw` (default) hands the first stage `RawRecord`s (for `normalizeStage`);
+   * `samples` decodes canonical shards into validated `Sample`s, rejecting invalid ones.
+   */
+  decode?: "raw" | "samples";
+}
+
+export interface RunPipelineOptions {
+  /** Run name: outputs go to `<runsDir>/<name>/<stage>/`. */
+  name: string;
+  /** @default "runs" */
+  runsDir?: string;
+  source: PipelineSource;
+  stages: AnyStage[];
+  /** Output shard bounds. @default { maxRecords: 100_000, maxBytes: 256 MiB } */
+  shard?: { maxRecords?: number; maxBytes?: number };
+  /** Abort on the first rejected record instead of continuing. @default false */
+  strict?: boolean;
+  /** Rerun every stage even when its manifest matches. @default false */
+  force?: boolean;
+  /** @default 0 */
+  seed?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** Progress bars; default: on for a TTY, off under CI=true. */
+  progress?: boolean;
+  /** Package versions recorded in manifests. */
+  versions?: Record<string, string>;
+}
+
+export interface StageRunSummary {
+  name: string;
+  dir: string;
+  skipped: boolean;
+  resumed: boolean;
+  manifest: StageManifest;
+}
+
+export interface PipelineResult {
+  runDir: string;
+  stages: StageRunSummary[];
+}
+
+const MANIFEST = "manifest.json";
+const CHECKPOINT = "checkpoint.json";
+const REJECTS = "rejects.jsonl";
+const DUPLICATES = "duplicates.jsonl";
+const STAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * Serialized JSON of records already written by an upstream stage. Stages treat records
+ * as immutable, so a record passed through unchanged is written again without a second
+ * JSON.stringify (the dominant cost of pass-through stages such as dedup).
+ */
+const serializedLines = new WeakMap<object, string>();
+
+/** Thrown inside the pipeline on the first reject when `strict` is set. */
+export class StrictModeError extends DataError {
+  constructor(readonly entry: RejectEntry) {
+    const where = entry.loc ? ` at ${entry.loc.file}${entry.loc.line ? `:${entry.loc.line}` : entry.loc.row !== undefined ? ` row ${entry.loc.row}` : ""}` : "";
+    super("pipeline", `--strict: record rejected by stage "${entry.stage}"${where} (${entry.code}): ${entry.message}`);
+  }
+}
+
+/**
+ * Runs stages into a run directory with manifests, rejects, skip-if-done and resume
+ * from the last complete shard. Stages that still have work run fused in one streaming
+ * pass; each writes its own shards, so later runs can start from any of them.
+ */
+export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
+  const runDir = resolve(options.runsDir ?? "runs", options.name);
+  const logger = options.logger ?? createLogger({ prefix: options.name });
+  const names = new Set<string>();
+  for (const stage of options.stages) {
+    if (!STAGE_NAME.test(stage.name)) throw new DataError("pipeline", `stage name "${stage.name}" must be lowercase letters, digits, ".", "_" or "-"`);
+    if (names.has(stage.name)) throw new DataError("pipeline", `two stages are named "${stage.name}"; stage names must be unique within a pipeline`);
+    names.add(stage.name);
+  }
+  if (options.stages.length === 0) throw new DataError("pipeline", "no stages given");
+  if (options.source.files.length === 0) throw new DataError("pipeline", "no input files given");
+  await mkdir(runDir, { recursive: true });
+
+  const inputs = options.source.files.map((f) => ({ path: resolve(f.path), size: f.size, mtimeMs: f.mtimeMs }));
+  let key = sha256Hex("source", options.source.decode ?? "raw", canonicalJson(inputs), canonicalJson(options.source.readOptions ?? {}));
+  const plans: StagePlan[] = [];
+  for (const stage of options.stages) {
+    const inputKey = key;
+    key = sha256Hex(inputKey, stage.name, stage.version ?? "1", canonicalJson(stage.params ?? null));
+    plans.push({ stage, dir: join(runDir, stage.name), key, inputKey });
+  }
+
+  // A stage is done when its manifest carries the same key and its shards are intact.
+  let firstTodo = 0;
+  if (!options.force) {
+    while (firstTodo < plans.length && (await isComplete(plans[firstTodo]!))) firstTodo++;
+  }
+  const summaries: StageRunSummary[] = [];
+  for (const plan of plans.slice(0, firstTodo)) {
+    summaries.push({ name: plan.stage.name, dir: plan.dir, skipped: true, resumed: false, manifest: plan.manifest! });
+    logger.info(`${plan.stage.name}: up to date (${plan.manifest!.counts.out} records), skipped`);
+  }
+  if (firstTodo === plans.length) return { runDir, stages: summaries };
+
+  const progressEnabled = options.progress ?? shouldShowProgress();
+  const runners: StageRunner[] = [];
+  for (let i = firstTodo; i < plans.length; i++) {
+    const plan = plans[i]!;
+    const runner = await StageRunner.prepare(plan, {
+      force: !!options.force,
+      strict: !!options.strict,
+      seed: options.seed ?? 0,
+      signal: options.signal ?? new AbortController().signal,
+      logger,
+      shard: options.shard ?? {},
+      cacheDir: join(runDir, ".cache", plan.stage.name),
+      versions: options.versions ?? {},
+      inputs: i === 0 ? inputs : undefined,
+    });
+    runners.push(runner);
+  }
+
+  // Wire inputs: the first stage to run reads the source or the previous stage's
+  // shards; every later one reads the live output of the stage before it.
+  const head = runners[0]!;
+  if (firstTodo === 0) {
+    const totalBytes = options.source.files.every((f) => f.compression === "none")
+      ? options.source.files.reduce((sum, f) => sum + f.size, 0)
+      : undefined;
+    const progress = progressEnabled ? createProgress({ enabled: true }) : noProgress;
+    head.setInput((from) => skip(sourceRecords(options.source, head, progress, totalBytes), from));
+  } else {
+    const upstream = plans[firstTodo - 1]!;
+    const progress = progressEnabled ? createProgress({ enabled: true }) : noProgress;
+    head.setInput((from) => withProgress(readShards(upstream.manifest!.shards, upstream.dir, from), progress, upstream.manifest!.counts.out, head.stage.name));
+  }
+  for (let i = 1; i < runners.length; i++) {
+    const prev = runners[i - 1]!;
+    runners[i]!.setInput((from) => prev.outputFrom(from));
+  }
+
+  const last = runners[runners.length - 1]!;
+  for await (const _ of last.outputFrom(0)) {
+    // Draining the last stage pulls every stage before it.
+  }
+  for (const runner of runners) {
+    summaries.push({ name: runner.stage.name, dir: runner.plan.dir, skipped: false, resumed: runner.resumed, manifest: runner.manifest! });
+  }
+  return { runDir, stages: summaries };
+}
+
+interface StagePlan {
+  stage: AnyStage;
+  dir: string;
+  key: string;
+  inputKey: string;
+  manifest?: StageManifest;
+}
+
+async function isComplete(plan: StagePlan): Promise<boolean> {
+  const manifest = await readJsonFile<StageManifest>(join(plan.dir, MANIFEST));
+  if (!manifest || manifest.status !== "complete" || manifest.key !== plan.key) return false;
+  for (const shard of manifest.shards) {
+    const size = await stat(join(plan.dir, shard.file)).then((s) => s.size, () => -1);
+    if (size !== shard.bytes) return false;
+  }
+  plan.manifest = manifest;
+  return true;
+}
+
+interface RunnerOptions {
+  force: boolean;
+  strict: boolean;
+  seed: number;
+  signal: AbortSignal;
+  logger: Logger;
+  shard: { maxRecords?: number; maxBytes?: number };
+  cacheDir: string;
+  versions: Record<string, string>;
+  inputs: StageManifest["inputs"];
+}
+
+/** Owns one stage's directory: shards, rejects, duplicates, checkpoint and manifest. */
+class StageRunner {
+  manifest: StageManifest | undefined;
+  resumed = false;
+  private input!: (from: number) => AsyncIterable<unknown>;
+  private counts: StageCounts = { in: 0, out: 0, rejected: 0, deduplicated: 0, rejectedByReason: {} };
+  private counters: Record<string, number> = {};
+  private shards: ShardInfo[] = [];
+  /** Outputs, rejects and duplicates to suppress while replaying (resume: "replay"). */
+  private suppress = { out: 0, rejected: 0, deduplicated: 0 };
+  private startAt = 0;
+  private started = false;
+
+  private constructor(
+    readonly plan: StagePlan,
+    private readonly opts: RunnerOptions,
+    private readonly checkpoint: StageCheckpoint | undefined,
+  ) {}
+
+  get stage(): AnyStage {
+    return this.plan.stage;
+  }
+
+  static async prepare(plan: StagePlan, opts: RunnerOptions): Promise<StageRunner> {
+    await mkdir(plan.dir, { recursive: true });
+    let checkpoint = opts.force ? undefined : await readJsonFile<StageCheckpoint>(join(plan.dir, CHECKPOINT));
+    if (checkpoint && checkpoint.key !== plan.key) checkpoint = undefined;
+    if (checkpoint && !(await shardsIntact(plan.dir, checkpoint.shards))) checkpoint = undefined;
+    await cleanStageDir(plan.dir, checkpoint);
+    const runner = new StageRunner(plan, opts, checkpoint);
+    if (checkpoint) {
+      runner.resumed = true;
+      runner.shards = [...checkpoint.shards];
+      if (plan.stage.resume === "replay") {
+        runner.suppress = { out: checkpoint.counts.out, rejected: checkpoint.counts.rejected, deduplicated: checkpoint.counts.deduplicated };
+      } else {
+        runner.counts = structuredClone(checkpoint.counts);
+        runner.counters = { ...checkpoint.counters };
+        runner.startAt = checkpoint.inputConsumed;
+      }
+    }
+    return runner;
+  }
+
+  setInput(input: (from: number) => AsyncIterable<unknown>): void {
+    this.input = input;
+  }
+
+  /** Number of outputs already on disk when this run started (the live stream begins there). */
+  get keptOutputs(): number {
+    return this.checkpoint && this.stage.resume !== "replay" ? this.checkpoint.counts.out : 0;
+  }
+
+  /**
+   * This stage's outputs from index `from`: the part already on disk from the shards,
+   * the rest live. Only one live consumer is allowed (the next stage).
+   */
+  async *outputFrom(from: number): AsyncGenerator<unknown> {
+    const kept = this.keptOutputs;
+    if (from < kept) yield* readShards(this.shards.slice(0, this.checkpoint!.shards.length), this.plan.dir, from);
+    yield* skip(this.live(), Math.max(0, from - kept));
+  }
+
+  private async *live(): AsyncGenerator<unknown> {
+    if (this.started) throw new DataError("pipeline", `stage "${this.stage.name}" output consumed twice`);
+    this.started = true;
+    const { stage, dir } = this.plan;
+    const { logger } = this.opts;
+    const startedAt = Date.now();
+    if (this.resumed) {
+      logger.info(`${stage.name}: resuming after ${this.shards.length} complete shard(s) (${this.checkpoint!.counts.out} records)`);
+    }
+    if (this.resumed && stage.restore && stage.resume !== "replay") {
+      await stage.restore(readShards(this.shards, dir, 0));
+    }
+    const rejects = await AppendLog.open(join(dir, REJECTS), this.checkpoint?.rejectsBytes ?? 0);
+    const duplicates = await AppendLog.open(join(dir, DUPLICATES), this.checkpoint?.duplicatesBytes ?? 0);
+    const ctx = this.context(rejects, duplicates);
+    let consumed = this.startAt;
+    const counted = async function* (this: StageRunner, source: AsyncIterable<unknown>) {
+      for await (const record of source) {
+        consumed++;
+        this.counts.in = consumed;
+        if (record instanceof DecodeFailure) {
+          ctx.reject(record.raw, record.raw.code, record.raw.message, { loc: record.raw.loc });
+          continue;
+        }
+        yield record;
+      }
+    }.call(this, this.input(this.startAt));
+
+    const writer = new ShardedJsonlWriter({
+      dir,
+      maxRecords: this.opts.shard.maxRecords,
+      maxBytes: this.opts.shard.maxBytes,
+      startIndex: this.shards.length,
+      onShardClosed: async (info) => {
+        this.shards.push(info);
+        const checkpoint: StageCheckpoint = {
+          key: this.plan.key,
+          shards: this.shards,
+          counts: this.counts,
+          inputConsumed: consumed,
+          rejectsBytes: await rejects.commit(),
+          duplicatesBytes: await duplicates.commit(),
+          counters: this.counters,
+        };
+        await writeJsonFile(join(dir, CHECKPOINT), checkpoint);
+      },
+    });
+
+    for await (const record of stage.run(counted, ctx)) {
+      this.opts.signal.throwIfAborted();
+      this.counts.out++;
+      if (this.suppress.out > 0) {
+        this.suppress.out--;
+        yield record;
+        continue;
+      }
+      let line = typeof record === "object" && record !== null ? serializedLines.get(record) : undefined;
+      if (line === undefined) {
+        line = JSON.stringify(record);
+        if (typeof record === "object" && record !== null) serializedLines.set(record, line);
+      }
+      await writer.writeLine(line);
+      yield record;
+    }
+    await writer.close();
+    const stats = (await stage.finish?.()) ?? {};
+    const { in: nIn, out, rejected, deduplicated } = this.counts;
+    if (nIn !== out + rejected + deduplicated) {
+      throw new DataError(
+        "pipeline",
+        `stage "${stage.name}" lost track of records: in=${nIn} but out=${out} + rejected=${rejected} + deduplicated=${deduplicated} = ${out + rejected + deduplicated}. This is a bug in the stage: every input must be yielded, rejected or marked duplicate.`,
+      );
+    }
+    const finishedAt = Date.now();
+    const seconds = (finishedAt - startedAt) / 1000;
+    const manifest: StageManifest = {
+      stage: stage.name,
+      version: stage.version ?? "1",
+      status: "complete",
+      key: this.plan.key,
+      inputKey: this.plan.inputKey,
+      params: stage.params ?? null,
+      ...(this.opts.inputs ? { inputs: this.opts.inputs } : {}),
+      counts: this.counts,
+      accounting: { identity: "in = out + rejected + deduplicated", balanced: true },
+      counters: this.counters,
+      stats,
+      shards: this.shards,
+      files: { rejects: REJECTS, duplicates: DUPLICATES },
+      timings: {
+        startedAt: new Date(startedAt).toISOString(),
+        finishedAt: new Date(finishedAt).toISOString(),
+        seconds,
+        recordsPerSecond: seconds > 0 ? Math.round(nIn / seconds) : nIn,
+        resumed: this.resumed,
+      },
+      versions: { node: process.versions.node, ...this.opts.versions },
+    };
+    await rejects.close();
+    await duplicates.close();
+    await writeJsonFile(join(dir, MANIFEST), manifest);
+    await rm(join(dir, CHECKPOINT), { force: true });
+    this.manifest = manifest;
+    const byReason = Object.entries(this.counts.rejectedByReason).map(([code, n]) => `${code}=${n}`).join(", ");
+    logger.info(
+      `${stage.name}: in ${nIn} → out ${out}, rejected ${rejected}${byReason ? ` (${byReason})` : ""}, deduplicated ${deduplicated} in ${seconds.toFixed(1)}s`,
+    );
+  }
+
+  private context(rejects: AppendLog, duplicates: AppendLog): StageContext {
+    const stageName = this.stage.name;
+    return {
+      reject: (record, code, message, extra) => {
+        this.counts.rejected++;
+        this.counts.rejectedByReason[code] = (this.counts.rejectedByReason[code] ?? 0) + 1;
+        if (this.suppress.rejected > 0) {
+          this.suppress.rejected--;
+          return;
+        }
+        const entry: RejectEntry = { code, message, stage: stageName, ...extra, record };
+        if (!entry.loc) entry.loc = locOf(record);
+        if (this.opts.strict) throw new StrictModeError(entry);
+        rejects.append(entry);
+      },
+      duplicate: (record, duplicateOf) => {
+        this.counts.deduplicated++;
+        if (this.suppress.deduplicated > 0) {
+          this.suppress.deduplicated--;
+          return;
+        }
+        duplicates.append({ id: record.id, duplicateOf, stage: stageName, loc: locOf(record) });
+      },
+      count: (name, by = 1) => {
+        this.counters[name] = (this.counters[name] ?? 0) + by;
+      },
+      logger: this.opts.logger,
+      progress: noProgress,
+      signal: this.opts.signal,
+      cacheDir: this.opts.cacheDir,
+      seed: this.opts.seed,
+    };
+  }
+}
+
+function locOf(record: unknown): RejectEntry["loc"] {
+  if (!record || typeof record !== "object") return undefined;
+  const r = record as { loc?: RejectEntry["loc"]; meta?: { origin?: RejectEntry["loc"] } };
+  return r.loc ?? r.meta?.origin;
+}
+
+async function shardsIntact(dir: string, shards: ShardInfo[]): Promise<boolean> {
+  for (const shard of shards) {
+    const size = await stat(join(dir, shard.file)).then((s) => s.size, () => -1);
+    if (size !== shard.bytes) return false;
+  }
+  return true;
+}
+
+/** Removes everything a crashed or outdated run left that the checkpoint does not vouch for. */
+async function cleanStageDir(dir: string, checkpoint: StageCheckpoint | undefined): Promise<void> {
+  const keep = new Set(checkpoint ? [CHECKPOINT, REJECTS, DUPLICATES, ...checkpoint.shards.map((s) => s.file)] : []);
+  for (const entry of await readdir(dir)) {
+    if (!keep.has(entry)) await rm(join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+async function* skip<T>(source: AsyncIterable<T>, n: number): AsyncGenerator<T> {
+  let skipped = 0;
+  for await (const item of source) {
+    if (skipped < n) {
+      skipped++;
+      continue;
+    }
+    yield item;
+  }
+}
+
+/** Reads records back from complete shards, starting at record index `from`. */
+export async function* readShards(shards: ShardInfo[], dir: string, from = 0): AsyncGenerator<unknown> {
+  let index = 0;
+  for (const shard of shards) {
+    if (index + shard.records <= from) {
+      index += shard.records;
+      continue;
+    }
+    for await (const raw of readJsonl(join(dir, shard.file))) {
+      if (index++ < from) continue;
+      if (!raw.ok) throw new DataError("pipeline", `shard ${join(dir, shard.file)} is corrupt at line ${raw.loc.line}: ${raw.message}. Delete the stage directory to rebuild it.`);
+      yield raw.value;
+    }
+  }
+}
+
+async function* withProgress<T>(source: AsyncIterable<T>, progress: ProgressReporter, total: number | undefined, label: string): AsyncGenerator<T> {
+  progress.start(total, label);
+  let n = 0;
+  try {
+    for await (const item of source) {
+      progress.update(++n);
+      yield item;
+    }
+  } finally {
+    progress.stop();
+  }
+}
+
+async function* sourceRecords(
+  source: PipelineSource,
+  head: StageRunner,
+  progress: ProgressReporter,
+  totalBytes: number | undefined,
+): AsyncGenerator<unknown> {
+  progress.start(totalBytes, head.stage.name);
+  let bytes = 0;
+  let records = 0;
+  try {
+    for (const file of source.files) {
+      for await (const raw of readRecords(file, source.readOptions)) {
+        records++;
+        bytes += raw.ok ? (raw.bytes ?? 0) : 0;
+        progress.update(totalBytes ? bytes : records, records);
+        yield source.decode === "samples" ? decodeSample(raw) : raw;
+      }
+    }
+  } finally {
+    progress.stop();
+  }
+}
+
+/** A source record that failed to decode as a Sample; the runner rejects it for the first stage. */
+class DecodeFailure {
+  constructor(readonly raw: Extract<RawRecord, { ok: false }>) {}
+}
+
+/** Canonical shards in: validate each record as a Sample. */
+function decodeSample(raw: RawRecord): unknown {
+  if (!raw.ok) return new DecodeFailure(raw);
+  const parsed = SampleSchema.safeParse(raw.value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(record)"}: ${i.message}`).join("; ");
+  return new DecodeFailure({ ok: false, code: "invalid_record", message: `not a canonical Sample: ${issues}`, loc: raw.loc, raw: JSON.stringify(raw.value).slice(0, 2000) });
+}

@@ -1,0 +1,52 @@
+import { z } from "zod";
+import type { Stage } from "../runtime/types.js";
+import { computeSampleId, type Sample } from "../schema/sample.js";
+
+export const ExactDedupParamsSchema = z.object({
+  /**
+   * What makes two records the same: `content` (normalized prompt + response, i.e. the
+   * record id) or `prompt` (one record per normalized prompt, whatever the response).
+   * @default "content"
+   */
+  key: z.enum(["content", "prompt"]).default("content"),
+});
+export type ExactDedupParams = z.input<typeof ExactDedupParamsSchema>;
+
+/**
+ * Exact deduplication by normalized content hash: the first occurrence is kept, later
+ * ones go to `duplicates.jsonl` with the id of the record they duplicate. Memory is one
+ * 32-character key per distinct record (~100 bytes), so 1M distinct records need ~100 MB.
+ */
+export function exactDedupStage(params: ExactDedupParams = {}): Stage<Sample, Sample, z.output<typeof ExactDedupParamsSchema>> {
+  const resolved = ExactDedupParamsSchema.parse(params);
+  // key → id of the kept record (equal to the key in content mode, so a Set suffices).
+  const seenContent = new Set<string>();
+  const seenPrompt = new Map<string, string>();
+  const keyOf = (s: Sample) => (resolved.key === "content" ? s.id : computeSampleId(s.prompt));
+  const remember = (s: Sample) => {
+    if (resolved.key === "content") seenContent.add(s.id);
+    else seenPrompt.set(keyOf(s), s.id);
+  };
+  const keptIdFor = (s: Sample) => (resolved.key === "content" ? (seenContent.has(s.id) ? s.id : undefined) : seenPrompt.get(keyOf(s)));
+
+  return {
+    name: "dedup",
+    version: "1",
+    params: resolved,
+    async restore(kept) {
+      for await (const sample of kept) remember(sample);
+    },
+    async *run(records, ctx) {
+      for await (const sample of records) {
+        const keptId = keptIdFor(sample);
+        if (keptId !== undefined) {
+          ctx.duplicate(sample, keptId);
+          continue;
+        }
+        remember(sample);
+        yield sample;
+      }
+    },
+    finish: () => ({ distinct: resolved.key === "content" ? seenContent.size : seenPrompt.size, key: resolved.key }),
+  };
+}
