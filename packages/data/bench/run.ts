@@ -49,23 +49,26 @@ function realPools(): string | undefined {
 
 /** Deterministic MATH-style records of ~2 KB with 5% exact duplicates. */
 async function synthetic(n: number): Promise<string> {
-  const file = join(work, `synthetic-${n}.jsonl`);
+  const file = join(work, `synthetic-v2-${n}.jsonl`);
   if (existsSync(file)) return file;
   const tmp = `${file}.tmp`;
   const stream = createWriteStream(tmp);
-  let seed = 42;
-  const rand = () => {
+  // One generator picks which records repeat; each record's text comes from a generator
+  // seeded by its own id, so a repeated id is an exact duplicate.
+  const lcg = (seed: number) => () => {
     seed = (seed * 1103515245 + 12345) >>> 0;
     return seed / 2 ** 32;
   };
+  const pick = lcg(42);
   const words = "let the number of ways be computed by counting each case separately then we add the results and simplify using the identity so that".split(" ");
-  const sentence = (len: number) => Array.from({ length: len }, () => words[Math.floor(rand() * words.length)]).join(" ");
+  const sentence = (rand: () => number, len: number) => Array.from({ length: len }, () => words[Math.floor(rand() * words.length)]).join(" ");
   const types = ["Algebra", "Geometry", "Number Theory", "Counting & Probability", "Precalculus", "Intermediate Algebra", "Prealgebra"];
   let chunk: string[] = [];
   for (let i = 0; i < n; i++) {
-    const id = rand() < 0.05 && i > 0 ? Math.floor(rand() * i) : i;
-    const problem = `Problem ${id}: ${sentence(40)} $x^2 + ${id % 97}x = ${id % 31}$?`;
-    const solution = `${sentence(260)} Therefore the answer is $\\boxed{${id % 1000}}$.`;
+    const id = pick() < 0.05 && i > 0 ? Math.floor(pick() * i) : i;
+    const rand = lcg(id + 1);
+    const problem = `Problem ${id}: ${sentence(rand, 40)} $x^2 + ${id % 97}x = ${id % 31}$?`;
+    const solution = `${sentence(rand, 260)}\n\nTherefore the answer is $\\boxed{${id % 1000}}$.`;
     chunk.push(JSON.stringify({ problem, solution, level: `Level ${1 + (id % 5)}`, type: types[id % types.length], idx: id }));
     if (chunk.length === 2000) {
       if (!stream.write(`${chunk.join("\n")}\n`)) await once(stream, "drain");

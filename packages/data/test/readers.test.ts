@@ -202,6 +202,10 @@ describe("readJsonl", () => {
     expect(fits.every((r) => r.ok)).toBe(true);
   });
 
+  it("says a missing file does not exist", async () => {
+    await expect(collect(readJsonl(join(tmp, "absent.jsonl")))).rejects.toThrow(/file ".*absent\.jsonl" does not exist/);
+  });
+
   it("stops with the abort signal", async () => {
     const controller = new AbortController();
     controller.abort();

@@ -3,6 +3,7 @@ const ZERO_WIDTH = /\u200B|\u200C|\u200D|\u2060|\uFEFF/g;
 const LINE_BREAK = /\r\n?/g;
 const TRAILING_BLANKS = /[ \t]+$/gm;
 const BLANK_LINE_RUN = /\n{3,}/g;
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 /**
  * Canonical text layout for training records. In order:
@@ -17,11 +18,13 @@ const BLANK_LINE_RUN = /\n{3,}/g;
  * letter and a combining mark together. Idempotent: `normalizeText(normalizeText(x)) === normalizeText(x)`.
  */
 export function normalizeText(text: string): string {
-  return text
-    .replace(ZERO_WIDTH, "")
-    .replace(LINE_BREAK, "\n")
-    .replace(TRAILING_BLANKS, "")
-    .replace(BLANK_LINE_RUN, "\n\n")
-    .trim()
-    .normalize("NFC");
+  // Each step runs only when a cheap scan says it can change something: this is the
+  // hot path of normalize, and most training text is ASCII with LF line ends.
+  const ascii = ASCII_ONLY.test(text);
+  if (!ascii) text = text.replace(ZERO_WIDTH, "");
+  if (text.includes("\r")) text = text.replace(LINE_BREAK, "\n");
+  if (text.includes(" \n") || text.includes("\t\n")) text = text.replace(TRAILING_BLANKS, "");
+  if (text.includes("\n\n\n")) text = text.replace(BLANK_LINE_RUN, "\n\n");
+  text = text.trim();
+  return ascii ? text : text.normalize("NFC");
 }

@@ -63,6 +63,8 @@ export type SampleInit = Omit<Sample, "id" | "meta" | "lineage"> & {
 };
 
 const WHITESPACE_RUN = /\s+/g;
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+const NEEDS_FOLDING = /[\t\n\v\f\r]| {2}/;
 
 /**
  * Normalization used for the content hash: Unicode NFC, every whitespace run folded
@@ -70,6 +72,8 @@ const WHITESPACE_RUN = /\s+/g;
  * in mathematics `X` and `x`, or `2.5` and `25`, are different problems.
  */
 export function normalizeForHash(text: string): string {
+  // Fast path for ASCII text: NFC is the identity there, and single spaces need no folding.
+  if (ASCII_ONLY.test(text)) return (NEEDS_FOLDING.test(text) ? text.replace(WHITESPACE_RUN, " ") : text).trim();
   return text.normalize("NFC").replace(WHITESPACE_RUN, " ").trim();
 }
 

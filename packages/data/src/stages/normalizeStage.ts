@@ -48,11 +48,17 @@ export function normalizeStage(params: NormalizeParams = {}): Stage<RawRecord, S
       return undefined;
     }
     if (!using) throw new DataError("normalize", `no adapter for ${raw.loc.file}`);
-    const result = using.adapt(value as Record<string, unknown>, {
-      source: resolved.source ?? sourceName(raw.loc.file),
-      loc: raw.loc,
-      requireAnswer: resolved.requireAnswer,
-    });
+    const record = value as Record<string, unknown>;
+    const adaptCtx = { source: resolved.source ?? sourceName(raw.loc.file), loc: raw.loc, requireAnswer: resolved.requireAnswer };
+    let result = using.adapt(record, adaptCtx);
+    if (!result.ok && result.code === "missing_field" && !forced) {
+      // Files that mix schemas (concatenated pools) get the adapter of the record's own fields.
+      const own = detectOwnAdapter(record);
+      if (own && own !== using) {
+        using = own;
+        result = own.adapt(record, adaptCtx);
+      }
+    }
     if (!result.ok) {
       c.reject(value, result.code, result.message, { loc: raw.loc, ...(result.field ? { field: result.field } : {}) });
       return undefined;
@@ -104,6 +110,14 @@ async function detectForFile(file: string, window: number): Promise<SourceAdapte
     if (++seen >= window) break;
   }
   return seen === 0 ? undefined : detectAdapter(fields, undefined, file);
+}
+
+function detectOwnAdapter(record: Record<string, unknown>): SourceAdapter | undefined {
+  try {
+    return detectAdapter(Object.keys(record));
+  } catch {
+    return undefined;
+  }
 }
 
 /** "data/gsm8k-train.jsonl.gz" → "gsm8k-train". */
