@@ -22,6 +22,13 @@ describe("Sample id", () => {
     expect(computeSampleId("caf\u0065\u0301")).toBe(computeSampleId("caf\u00e9"));
   });
 
+  it("folds whitespace exactly like replacing /\\s+/ with one space", () => {
+    const unit = fc.constantFrom(" ", "\n", "\t", "\r", "a", "b", "\u00a0", "\u2003", "\u3000");
+    fc.assert(fc.property(fc.string({ unit }), (s) => {
+        expect(normalizeForHash(s)).toBe(s.normalize("NFC").replace(/\s+/g, " ").trim());
+      }), { numRuns: 2000 });
+  });
+
   it("makeSample builds a schema-valid record", () => {
     fc.assert(
       fc.property(fc.string(), fc.option(fc.string(), { nil: undefined }), (prompt, response) => {

@@ -186,7 +186,7 @@ interface StagePlan {
 
 async function isComplete(plan: StagePlan): Promise<boolean> {
   const manifest = await readJsonFile<StageManifest>(join(plan.dir, MANIFEST));
-  if (!manifest || manifest.status !== "complete" || manifest.key !== plan.key) return false;
+  if (manifest?.status !== "complete" || manifest.key !== plan.key) return false;
   for (const shard of manifest.shards) {
     const size = await stat(join(plan.dir, shard.file)).then((s) => s.size, () => -1);
     if (size !== shard.bytes) return false;

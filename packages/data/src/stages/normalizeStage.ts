@@ -64,7 +64,8 @@ export function normalizeStage(params: NormalizeParams = {}): Stage<RawRecord, S
       return undefined;
     }
     const init = normalizeSample(result.sample, { stripThink: resolved.stripThink });
-    const sample = makeSample({ ...init, lineage: [...(init.lineage ?? []), "normalize"] });
+    // normalizeSample ran normalizeText (which ends in NFC) over prompt and response.
+    const sample = makeSample({ ...init, lineage: [...(init.lineage ?? []), "normalize"] }, { alreadyNfc: true });
     if (tokenizer) sample.meta.tokens = countSampleTokens(sample, tokenizer);
     adapterCounts[using.name] = (adapterCounts[using.name] ?? 0) + 1;
     return sample;
