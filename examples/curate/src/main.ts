@@ -33,6 +33,8 @@ const repoRoot = resolve(import.meta.dirname, "../../..");
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
+    // `pnpm demo -- --smoke` forwards the "--" itself; drop it.
+    args: process.argv.slice(2).filter((arg) => arg !== "--"),
     options: {
       pools: { type: "boolean", default: false },
       inputs: { type: "string", multiple: true },
