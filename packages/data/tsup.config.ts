@@ -1,19 +1,8 @@
 import { defineConfig } from "tsup";
+import { libraryOptions } from "../../tsup.config.base";
 
 export default defineConfig([
-  {
-    entry: { index: "src/index.ts" },
-    format: ["esm", "cjs"],
-    dts: true,
-    sourcemap: true,
-    clean: true,
-    target: "node20",
-  },
-  {
-    entry: { cli: "src/cli/main.ts" },
-    format: ["esm"],
-    sourcemap: true,
-    target: "node20",
-    banner: { js: "#!/usr/bin/env node" },
-  },
+  libraryOptions,
+  // The CLI is ESM only: it is an executable, never required.
+  { entry: { cli: "src/cli/main.ts" }, format: ["esm"], sourcemap: true, target: "node20", banner: { js: "#!/usr/bin/env node" } },
 ]);

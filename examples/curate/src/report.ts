@@ -62,7 +62,8 @@ export function renderReport(result: PipelineResult, stats: DatasetStats): strin
 <style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}td:first-child,th:first-child{text-align:left}figure{margin:1.5rem 0}figcaption{font-weight:600;margin-bottom:.4rem}</style></head><body>
 <h1>Curate run report</h1>
 <p>Run directory: <code>${esc(result.runDir)}</code>. Every stage satisfies <em>in = out + rejected + deduplicated</em> (checked before its manifest was written).</p>
-<h2>Stages</h2><table><thead><tr><th>stage</th><th>in</th><th>out</th><th>rejected</th><th>deduplicated</th><th>seconds</th><th>status</th></tr></thead><tbody>${rows}</tbody></table>
+<h2>Stages</h2><table><thead><tr><th>stage</th><th>in</th><th>out</th><th>rejected</th><th>deduplicated</th><th>seconds*</th><th>status</th></tr></thead><tbody>${rows}</tbody></table>
+<p><small>* Stages that had work ran fused in one streaming pass, so each shows that pass's wall time.</small></p>
 ${barChart("Stage funnel", funnel)}
 <h2>Composition of the output (${stats.records} records)</h2>
 ${barChart("Records by source", sorted(stats.bySource))}

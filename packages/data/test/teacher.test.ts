@@ -17,7 +17,7 @@ import {
   TeacherRequestError,
   teacherStage,
 } from "../src/teacher/index.js";
-import { lastBoxed } from "../src/teacher/teacherStage.js";
+import { extractBoxed as lastBoxed } from "../src/normalize/answer.js";
 
 const MODEL = "teacher-model";
 const USER = [{ role: "user" as const, content: "What is 1+1?" }];
@@ -296,7 +296,7 @@ describe("resolveTeacherConfig", () => {
   });
 });
 
-describe("lastBoxed", () => {
+describe("teacher answers use the shared extractBoxed", () => {
   it("returns the last complete boxed content, nested braces included", () => {
     expect(lastBoxed("a \\boxed{1} then \\boxed{\\frac{1}{2}}")).toBe("\\frac{1}{2}");
     expect(lastBoxed("\\boxed{\\{1, 2\\}}")).toBe("\\{1, 2\\}");

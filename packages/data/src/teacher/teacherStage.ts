@@ -1,3 +1,4 @@
+import { extractBoxed } from "../normalize/answer.js";
 import { join } from "node:path";
 import type { RejectCode, Stage, StageContext } from "../runtime/types.js";
 import { computeSampleId, type Message, type Sample } from "../schema/sample.js";
@@ -115,7 +116,7 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
     const choice = reply.choices[0];
     if (!choice) return { reject: { record, code: "teacher_failed", message: "[infialign/data] teacher: the server returned no choices", id: record.id } };
     const { response, reasoning } = splitReply(choice.content, choice.reasoning);
-    const answer = lastBoxed(response);
+    const answer = extractBoxed(response);
     const sample: Sample = {
       ...record,
       id: computeSampleId(record.prompt, response),
@@ -150,26 +151,4 @@ function splitReply(content: string, separateReasoning: string | undefined): { r
   const open = content.lastIndexOf("<think>", close);
   const reasoning = content.slice(open < 0 ? 0 : open + "<think>".length, close).trim();
   return { response: content, reasoning };
-}
-
-const BOXED = /\\(?:boxed|fbox)\s*\{/g;
-
-/**
- * Content of the last complete `\boxed{…}` (or `\fbox{…}`), nested braces included;
- * undefined when there is none.
- * TODO: switch to the shared answer extractor once it lands; this is a local stop-gap.
- */
-export function lastBoxed(text: string): string | undefined {
-  const starts = [...text.matchAll(BOXED)].map((m) => m.index + m[0].length);
-  for (let i = starts.length - 1; i >= 0; i--) {
-    const start = starts[i]!;
-    let depth = 1;
-    for (let j = start; j < text.length; j++) {
-      const ch = text[j];
-      if (ch === "\\") j++; // \{ and \} are literal braces, not grouping
-      else if (ch === "{") depth++;
-      else if (ch === "}" && --depth === 0) return text.slice(start, j).trim();
-    }
-  }
-  return undefined;
 }
