@@ -70,5 +70,14 @@ describe("infialign-data CLI", () => {
     expect(strict.code).toBe(1);
     expect(strict.stderr).toMatch(/math\.jsonl:4 \(malformed_json\)/);
     expect(cli(["frobnicate"], dir).code).toBe(2);
+    expect(cli(["normalize", "math.jsonl", "--max-record-bytes", "-3"], dir).stderr).toMatch(/--max-record-bytes must be a positive integer/);
+  });
+
+  it("rejects records over --max-record-bytes with their line", async () => {
+    const r = cli(["normalize", "math.jsonl", "--name", "small", "--max-record-bytes", "90", "--json"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)[0].counts.rejectedByReason).toMatchObject({ record_too_large: 3 });
+    const rejects = (await readFile(join(dir, "runs/small/normalize/rejects.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(rejects.filter((e) => e.code === "record_too_large").map((e) => e.loc.line)).toEqual([1, 2, 3]);
   });
 });

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { detectAdapter } from "../adapters/registry.js";
 import { DataError } from "../errors.js";
+import { DEFAULT_MAX_RECORD_BYTES } from "../readers/jsonl.js";
 import { readRecords } from "../readers/readRecords.js";
 import { resolveInputs } from "../readers/resolveInputs.js";
 import { createLogger } from "../runtime/logger.js";
@@ -18,6 +19,7 @@ interface RunFlags {
   strict?: boolean;
   force?: boolean;
   shardRecords: string;
+  maxRecordBytes: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -29,6 +31,7 @@ function addRunOptions(cmd: Command, defaultName: string): Command {
     .option("--strict", "stop at the first rejected record instead of continuing")
     .option("--force", "rerun stages even when their manifest matches the inputs and params")
     .option("--shard-records <n>", "records per output shard", "100000")
+    .option("--max-record-bytes <n>", "reject source records larger than this (record_too_large)", String(DEFAULT_MAX_RECORD_BYTES))
     .option("--json", "print the stage manifests as JSON on stdout")
     .option("--quiet", "print nothing but errors");
 }
@@ -54,7 +57,7 @@ async function runStages(inputs: string[], stages: Stage<never, never, unknown>[
   const result = await runPipeline({
     name: flags.name,
     runsDir: flags.runs,
-    source: { files, decode },
+    source: { files, decode, readOptions: { maxRecordBytes: positiveInt(flags.maxRecordBytes, "--max-record-bytes") } },
     stages,
     strict: !!flags.strict,
     force: !!flags.force,
