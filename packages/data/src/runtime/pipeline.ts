@@ -40,8 +40,12 @@ export interface RunPipelineOptions {
   runsDir?: string;
   source: PipelineSource;
   stages: AnyStage[];
-  /** Output shard bounds. @default { maxRecords: 100_000, maxBytes: 256 MiB } */
-  shard?: { maxRecords?: number; maxBytes?: number };
+  /**
+   * Output shard bounds, and whether to fsync each shard (durability across power loss;
+   * process crashes are covered by atomic renames alone).
+   * @default { maxRecords: 100_000, maxBytes: 256 MiB, fsync: false }
+   */
+  shard?: { maxRecords?: number; maxBytes?: number; fsync?: boolean };
   /** Abort on the first rejected record instead of continuing. @default false */
   strict?: boolean;
   /** Rerun every stage even when its manifest matches. @default false */
@@ -76,11 +80,13 @@ const DUPLICATES = "duplicates.jsonl";
 const STAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
 /**
- * Serialized JSON of records already written by an upstream stage. Stages treat records
- * as immutable, so a record passed through unchanged is written again without a second
- * JSON.stringify (the dominant cost of pass-through stages such as dedup).
+ * The last record written and its JSON. Stages treat records as immutable and lazy
+ * stages pass each record down the whole fused chain before the next is pulled, so a
+ * record passed through unchanged (dedup, stats) is written again without a second
+ * JSON.stringify, the dominant cost of pass-through stages. One slot, not a WeakMap:
+ * a million-entry WeakMap makes every GC pay for its ephemerons.
  */
-const serializedLines = new WeakMap<object, string>();
+let lastWritten: { record: unknown; line: string } = { record: undefined, line: "" };
 
 /** Thrown inside the pipeline on the first reject when `strict` is set. */
 export class StrictModeError extends DataError {
@@ -201,7 +207,7 @@ interface RunnerOptions {
   seed: number;
   signal: AbortSignal;
   logger: Logger;
-  shard: { maxRecords?: number; maxBytes?: number };
+  shard: { maxRecords?: number; maxBytes?: number; fsync?: boolean };
   cacheDir: string;
   versions: Record<string, string>;
   inputs: StageManifest["inputs"];
@@ -302,6 +308,7 @@ class StageRunner {
       dir,
       maxRecords: this.opts.shard.maxRecords,
       maxBytes: this.opts.shard.maxBytes,
+      fsync: this.opts.shard.fsync,
       startIndex: this.shards.length,
       onShardClosed: async (info) => {
         this.shards.push(info);
@@ -326,12 +333,10 @@ class StageRunner {
         yield record;
         continue;
       }
-      let line = typeof record === "object" && record !== null ? serializedLines.get(record) : undefined;
-      if (line === undefined) {
-        line = JSON.stringify(record);
-        if (typeof record === "object" && record !== null) serializedLines.set(record, line);
+      if (lastWritten.record !== record || typeof record !== "object" || record === null) {
+        lastWritten = { record, line: JSON.stringify(record) };
       }
-      await writer.writeLine(line);
+      await writer.writeLine(lastWritten.line);
       yield record;
     }
     await writer.close();
