@@ -18,13 +18,13 @@ interface Case {
   expected: string;
 }
 
-const casesPath = sharedDataPath("chat-templates", "qwen2.5-cases.jsonl");
-const haveCases = !!casesPath && existsSync(casesPath);
-if (!haveCases) console.warn("skipping Qwen2.5 golden renderings: shared data not found (set INFIALIGN_SHARED_DATA)");
+// Shipped copy of the shared golden cases, so this test runs everywhere.
+const casesPath = join(import.meta.dirname, "fixtures", "chat-templates", "qwen2.5-cases.jsonl");
+const haveCases = existsSync(casesPath);
 
-describe.skipIf(!haveCases)("Qwen2.5 template: golden renderings from transformers (Jinja2 3.1.6)", () => {
+describe("Qwen2.5 template: golden renderings from transformers (Jinja2 3.1.6)", () => {
   const cases: Case[] = haveCases
-    ? readFileSync(casesPath!, "utf8")
+    ? readFileSync(casesPath, "utf8")
         .split("\n")
         .filter((l) => l.trim())
         .map((l) => JSON.parse(l) as Case)
@@ -43,8 +43,9 @@ describe.skipIf(!haveCases)("Qwen2.5 template: golden renderings from transforme
     expect(template.render(input)).toBe(c.expected);
   });
 
-  it("the shipped template is the shared one", () => {
-    const shared = readFileSync(sharedDataPath("chat-templates", "qwen2.5.jinja")!, "utf8");
+  const sharedTemplate = sharedDataPath("chat-templates", "qwen2.5.jinja");
+  it.skipIf(!sharedTemplate || !existsSync(sharedTemplate))("the shipped template is the shared one", () => {
+    const shared = readFileSync(sharedTemplate!, "utf8");
     expect(QWEN25_CHAT_TEMPLATE).toBe(shared);
   });
 });
