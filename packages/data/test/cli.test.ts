@@ -29,7 +29,7 @@ describe("infialign-data CLI", () => {
   });
 
   it("prints help for every command", () => {
-    for (const command of [[], ["inspect"], ["normalize"], ["dedup"], ["run"], ["stats"]]) {
+    for (const command of [[], ["inspect"], ["normalize"], ["dedup"], ["run"], ["stats"], ["export"]]) {
       const r = cli([...command, "--help"], dir);
       expect(r.code, command.join(" ")).toBe(0);
       expect(r.stdout).toMatch(/Usage: infialign-data/);
@@ -51,11 +51,26 @@ describe("infialign-data CLI", () => {
     const dedup = cli(["dedup", "runs/c/normalize/part-*.jsonl", "--name", "c2", "--json"], dir);
     expect(dedup.code, dedup.stderr).toBe(0);
     expect(JSON.parse(dedup.stdout)[0].counts).toMatchObject({ in: 3, out: 2, deduplicated: 1 });
-    const stats = cli(["stats", "runs/c2/dedup/part-*.jsonl", "--json"], dir);
+    const stats = cli(["stats", "runs/c2/dedup", "--json"], dir);
     expect(stats.code).toBe(0);
     expect(JSON.parse(stats.stdout)).toMatchObject({ records: 2, byDomain: { prealgebra: 2 } });
     const rejects = await readFile(join(dir, "runs/c/normalize/rejects.jsonl"), "utf8");
     expect(JSON.parse(rejects.trim())).toMatchObject({ code: "malformed_json", loc: { line: 4 } });
+  });
+
+  it("exports canonical shards as a Hugging Face Parquet folder that reads back identically", async () => {
+    expect(cli(["normalize", "math.jsonl", "--name", "e", "--quiet"], dir).code).toBe(0);
+    const r = cli(["export", "runs/e/normalize", "--out", "hf", "--format", "parquet"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/exported 3 records to 1 parquet file/);
+    const { resolveInputs, readRecords } = await import("../src/index.js");
+    const [file] = await resolveInputs(join(dir, "hf"), { split: "train" });
+    expect(file!.path).toMatch(/data\/train-00000\.parquet$/);
+    const back = [];
+    for await (const raw of readRecords(file!)) if (raw.ok) back.push(raw.value);
+    const original = (await readFile(join(dir, "runs/e/normalize/part-00000.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(back).toEqual(original);
+    expect(cli(["export", "math.jsonl", "--out", "bad"], dir).stderr).toMatch(/math\.jsonl:1 is not a canonical Sample/);
   });
 
   it("fails with a clear message and non-zero exit code on bad input", () => {

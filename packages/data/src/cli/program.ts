@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { detectAdapter } from "../adapters/registry.js";
 import { DataError } from "../errors.js";
@@ -5,12 +7,15 @@ import { DEFAULT_MAX_RECORD_BYTES } from "../readers/jsonl.js";
 import { readRecords } from "../readers/readRecords.js";
 import { resolveInputs } from "../readers/resolveInputs.js";
 import { createLogger } from "../runtime/logger.js";
+import { readJsonFile, type StageManifest } from "../runtime/manifest.js";
 import { type PipelineResult, runPipeline } from "../runtime/pipeline.js";
 import type { Stage } from "../runtime/types.js";
 import { exactDedupStage } from "../stages/exactDedupStage.js";
 import { normalizeStage } from "../stages/normalizeStage.js";
 import { type DatasetStats, StatsCollector, statsStage } from "../stages/statsStage.js";
 import { SampleSchema } from "../schema/sample.js";
+import { ParquetShardWriter } from "../writers/parquetWriter.js";
+import { ShardedJsonlWriter } from "../writers/shardedJsonlWriter.js";
 import { VERSION } from "../version.js";
 
 interface RunFlags {
@@ -53,7 +58,7 @@ function printResult(result: PipelineResult, flags: RunFlags): void {
 }
 
 async function runStages(inputs: string[], stages: Stage<never, never, unknown>[], flags: RunFlags, decode: "raw" | "samples"): Promise<void> {
-  const files = await resolveInputs(inputs);
+  const files = decode === "samples" ? await resolveShardInputs(inputs) : await resolveInputs(inputs);
   const result = await runPipeline({
     name: flags.name,
     runsDir: flags.runs,
@@ -66,6 +71,21 @@ async function runStages(inputs: string[], stages: Stage<never, never, unknown>[
     versions: { "@infialign/data": VERSION },
   });
   printResult(result, flags);
+}
+
+/**
+ * Inputs of commands that read canonical shards: a stage directory (one with a
+ * manifest.json) stands for the shards its manifest lists, not its rejects or logs.
+ */
+async function resolveShardInputs(inputs: string[]) {
+  const expanded: string[] = [];
+  for (const input of inputs) {
+    const manifest = await readJsonFile<StageManifest>(join(input, "manifest.json"));
+    if (manifest) expanded.push(...manifest.shards.map((shard) => join(input, shard.file)));
+    else if (existsSync(join(input, "checkpoint.json"))) throw new DataError("cli", `${input} is a stage that has not finished (checkpoint.json, no manifest.json). Rerun its pipeline to complete it.`);
+    else expanded.push(input);
+  }
+  return resolveInputs(expanded);
 }
 
 function positiveInt(value: string, option: string): number {
@@ -183,6 +203,36 @@ export function buildProgram(): Command {
   });
 
   program
+    .command("export")
+    .description("write canonical shards as a Hugging Face dataset folder: <out>/data/<split>-00000.parquet (or .jsonl)")
+    .argument("<shards...>", "canonical Sample JSONL shards or directories")
+    .requiredOption("--out <dir>", "output dataset directory")
+    .addOption(new Option("--format <format>", "file format").choices(["parquet", "jsonl"]).default("parquet"))
+    .option("--split <name>", "split name used in the file names", "train")
+    .option("--shard-records <n>", "records per output file", "100000")
+    .action(async (inputs: string[], flags: { out: string; format: "parquet" | "jsonl"; split: string; shardRecords: string }) => {
+      if (!/^[\w.-]+$/.test(flags.split)) throw new DataError("cli", `--split must be a plain name such as train or test, got "${flags.split}"`);
+      const dir = join(flags.out, "data");
+      const maxRecords = positiveInt(flags.shardRecords, "--shard-records");
+      const writer = flags.format === "parquet" ? new ParquetShardWriter({ dir, prefix: flags.split, maxRecords }) : new ShardedJsonlWriter({ dir, prefix: flags.split, maxRecords });
+      let records = 0;
+      for (const file of await resolveShardInputs(inputs)) {
+        for await (const raw of readRecords(file)) {
+          const parsed = raw.ok ? SampleSchema.safeParse(raw.value) : undefined;
+          if (!parsed?.success) {
+            const where = `${raw.loc.file}${raw.loc.line ? `:${raw.loc.line}` : ""}`;
+            const why = raw.ok ? parsed!.error.issues.map((i) => `${i.path.join(".") || "(record)"}: ${i.message}`).join("; ") : raw.message;
+            throw new DataError("export", `${where} is not a canonical Sample (${why}). Export reads the shards written by normalize/dedup/run.`);
+          }
+          await writer.write(parsed.data);
+          records++;
+        }
+      }
+      const shards = await writer.close();
+      process.stdout.write(`exported ${records} records to ${shards.length} ${flags.format} file(s) in ${dir}\n`);
+    });
+
+  program
     .command("stats")
     .description("statistics of canonical shards: counts by source, domain, level; length distributions")
     .argument("<shards...>", "canonical Sample JSONL shards or directories")
@@ -190,7 +240,7 @@ export function buildProgram(): Command {
     .action(async (inputs: string[], flags: { json?: boolean }) => {
       const collector = new StatsCollector();
       let invalid = 0;
-      for (const file of await resolveInputs(inputs)) {
+      for (const file of await resolveShardInputs(inputs)) {
         for await (const raw of readRecords(file)) {
           const parsed = raw.ok ? SampleSchema.safeParse(raw.value) : undefined;
           if (parsed?.success) collector.add(parsed.data);
