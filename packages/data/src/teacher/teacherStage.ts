@@ -123,7 +123,9 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
       response,
       reasoning,
       answer,
-      meta: { ...record.meta, teacher: { model: config.model, finishReason: choice.finishReason, cached: reply.cached } },
+      // No cache flag here: a record must not depend on whether its reply came from the cache,
+      // or a resumed run would differ from an uninterrupted one (cache hits are counted instead).
+      meta: { ...record.meta, teacher: { model: config.model, finishReason: choice.finishReason } },
       lineage: [...record.lineage, "teacher"],
     };
     // A source answer must not survive next to a reply that gives none.
