@@ -136,6 +136,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   if (firstTodo === plans.length) return { runDir, stages: summaries };
 
   const progressEnabled = options.progress ?? shouldShowProgress();
+  // A log line while a bar is drawn would be glued to it: clear the bar's line first;
+  // the bar redraws itself on its next update.
+  const log: Logger = progressEnabled ? clearingLogger(logger) : logger;
   const runners: StageRunner[] = [];
   for (let i = firstTodo; i < plans.length; i++) {
     const plan = plans[i]!;
@@ -144,7 +147,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       strict: !!options.strict,
       seed: options.seed ?? 0,
       signal: options.signal ?? new AbortController().signal,
-      logger,
+      logger: log,
       shard: options.shard ?? {},
       cacheDir: join(runDir, ".cache", plan.stage.name),
       versions: options.versions ?? {},
@@ -180,6 +183,21 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     summaries.push({ name: runner.stage.name, dir: runner.plan.dir, skipped: false, resumed: runner.resumed, manifest: runner.manifest! });
   }
   return { runDir, stages: summaries };
+}
+
+function clearingLogger(logger: Logger): Logger {
+  const clear = () => process.stderr.write("\r\x1b[K");
+  return {
+    info: (m) => {
+      clear();
+      logger.info(m);
+    },
+    warn: (m) => {
+      clear();
+      logger.warn(m);
+    },
+    debug: (m) => logger.debug(m),
+  };
 }
 
 interface StagePlan {
