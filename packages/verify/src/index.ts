@@ -1,2 +1,28 @@
-/** @infialign/verify — Answer verification: math equivalence, multiple choice, sandboxed code execution, LLM judge. Planned; see the package README. */
-export const PACKAGE_STATUS = "planned" as const;
+// Public API of @infialign/verify. Every export is named here.
+
+// Math
+export { DEFAULT_EXTRACTION_PRIORITY, extractAnswer, NUMERIC_TOLERANCE, normalizeAnswer, stripThinking, verifyMath } from "./math/index.js";
+export type { ExtractionSource, ExtractOptions, MathReason, MathVerdict, VerifyMathOptions } from "./math/index.js";
+
+// Multiple choice
+export { extractChoice, verifyChoice } from "./choice/index.js";
+export type { ChoiceExtraction, ChoiceOptions, ChoiceVerdict } from "./choice/index.js";
+
+// Code execution
+export { compareStdout, createSandboxPool, jsonEqual, runSandboxed, runTests, SandboxUnavailableError, sandboxAvailable } from "./code/index.js";
+export type {
+  CodeTest,
+  FloatTolerance,
+  RunTestsOptions,
+  RunTestsResult,
+  SandboxOptions,
+  SandboxPool,
+  SandboxResult,
+  SandboxVerdict,
+  TestResult,
+  TestVerdict,
+} from "./code/index.js";
+
+// LLM judge
+export { createJudge, parsePairVerdict, parseScore } from "./judge/index.js";
+export type { Judge, JudgeConfig, PairVerdict, RubricScore, ScoreRange } from "./judge/index.js";
