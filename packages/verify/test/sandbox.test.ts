@@ -8,14 +8,25 @@ import { compareStdout, createSandboxPool, jsonEqual, runSandboxed, runTests, sa
 
 const HOSTILE = { timeoutMs: 3000 };
 
-describe("sandbox availability", () => {
+// Under CI (which installs bubblewrap) every sandbox test must run, so a missing or
+// broken bubblewrap fails the build. On a developer machine without it the sandbox
+// suites are skipped with a loud warning, so the README's test command still works
+// with only Node and npm.
+const inCI = !!process.env.CI && process.env.CI !== "0" && process.env.CI.toLowerCase() !== "false";
+const availability = sandboxAvailable();
+const runSandboxSuites = availability.ok || inCI;
+const havePython = existsSync("/usr/bin/python3");
+if (!runSandboxSuites) {
+  console.warn(`\n*** SKIPPING the code-sandbox tests: ${availability.ok ? "" : availability.reason}. Install bubblewrap (apt-get install -y bubblewrap) to run them; CI always runs them. ***\n`);
+}
+
+describe.skipIf(!runSandboxSuites)("sandbox availability", () => {
   it("bubblewrap works on this machine (CI must install it: apt-get install -y bubblewrap)", () => {
-    // Fails loudly rather than skipping: every sandbox test below depends on it.
     expect(sandboxAvailable()).toEqual({ ok: true });
   });
 });
 
-describe("runSandboxed: ordinary programs", () => {
+describe.skipIf(!runSandboxSuites)("runSandboxed: ordinary programs", () => {
   it("runs hello world", async () => {
     const r = await runSandboxed('print("hello, world")');
     expect(r).toMatchObject({ verdict: "ok", exitCode: 0, stdout: "hello, world\n", sandboxed: true, truncated: false });
@@ -43,7 +54,7 @@ describe("runSandboxed: ordinary programs", () => {
   });
 });
 
-describe("runSandboxed: hostile programs", () => {
+describe.skipIf(!runSandboxSuites)("runSandboxed: hostile programs", () => {
   let server: Server;
   let port = 0;
   let connections = 0;
@@ -148,7 +159,7 @@ describe("runSandboxed: hostile programs", () => {
   });
 });
 
-describe("without bubblewrap", () => {
+describe.skipIf(!havePython && !inCI)("without bubblewrap", () => {
   it("refuses to run unless unsandboxed runs are allowed, and says so in the result", async () => {
     const path = process.env.PATH;
     process.env.PATH = "/nonexistent";
@@ -168,7 +179,7 @@ describe("without bubblewrap", () => {
   });
 });
 
-describe("runTests", () => {
+describe.skipIf(!runSandboxSuites)("runTests", () => {
   it("passes stdin tests, tolerant of whitespace and float rounding", async () => {
     const program = "a, b = map(float, input().split())\nprint(a / b)\nprint('  x   y ')";
     const r = await runTests(program, [
