@@ -128,6 +128,24 @@ function factorial(x: number): number {
   return r;
 }
 
+/** Real functions evaluated on the real part (the answers they appear in are real). */
+const REAL_FUNCTIONS: Record<string, (x: number) => number> = {
+  sin: Math.sin,
+  cos: Math.cos,
+  tan: Math.tan,
+  cot: (x) => 1 / Math.tan(x),
+  sec: (x) => 1 / Math.cos(x),
+  csc: (x) => 1 / Math.sin(x),
+  arcsin: Math.asin,
+  arccos: Math.acos,
+  arctan: Math.atan,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  tanh: Math.tanh,
+  floor: Math.floor,
+  ceil: Math.ceil,
+};
+
 /** Complex value of `n` with `env` giving free variables; NaN parts when undefined. */
 export function evalC(n: Node, env: Map<string, C>, dl: Deadline): C {
   dl.check();
@@ -171,36 +189,10 @@ export function evalC(n: Node, env: Map<string, C>, dl: Deadline): C {
           const b = evalC(n.a[1]!, env, dl);
           return cx(factorial(a.re) / (factorial(b.re) * factorial(a.re - b.re)));
         }
-        case "sin":
-          return realFn(Math.sin, a);
-        case "cos":
-          return realFn(Math.cos, a);
-        case "tan":
-          return realFn(Math.tan, a);
-        case "cot":
-          return realFn((x) => 1 / Math.tan(x), a);
-        case "sec":
-          return realFn((x) => 1 / Math.cos(x), a);
-        case "csc":
-          return realFn((x) => 1 / Math.sin(x), a);
-        case "arcsin":
-          return realFn(Math.asin, a);
-        case "arccos":
-          return realFn(Math.acos, a);
-        case "arctan":
-          return realFn(Math.atan, a);
-        case "sinh":
-          return realFn(Math.sinh, a);
-        case "cosh":
-          return realFn(Math.cosh, a);
-        case "tanh":
-          return realFn(Math.tanh, a);
-        case "floor":
-          return realFn(Math.floor, a);
-        case "ceil":
-          return realFn(Math.ceil, a);
-        default:
-          return NAN;
+        default: {
+          const fn = Object.hasOwn(REAL_FUNCTIONS, n.name) ? REAL_FUNCTIONS[n.name] : undefined;
+          return fn ? realFn(fn, a) : NAN;
+        }
       }
     }
     default:
