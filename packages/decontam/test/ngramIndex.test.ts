@@ -1,0 +1,81 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type BenchmarkItem, NgramIndex } from "../src/index.js";
+
+const item = (id: string, text: string, benchmark = "toy"): BenchmarkItem => ({ benchmark, id, text });
+const LONG = "Let $x$ and $y$ be real numbers such that $x + y = 10$ and $xy = 21$. Compute the value of $x^2 + y^2$ in simplest form.";
+
+describe("NgramIndex", () => {
+  it("flags a text that contains a 13-gram of an item and reports the span", async () => {
+    const index = await NgramIndex.build([item("a", LONG)]);
+    const res = index.check(`Solve this: ${LONG.replace("21", "twenty-one")} Show your work.`);
+    expect(res.contaminated).toBe(true);
+    expect(res.matches).toHaveLength(1);
+    expect(res.matches[0]).toMatchObject({ benchmark: "toy", id: "a" });
+    expect(res.matches[0]!.ngram).toBe("let x and y be real numbers such that x y 10 and xy");
+    expect(res.matches[0]!.overlap).toBeGreaterThan(0);
+    expect(res.matches[0]!.overlap).toBeLessThan(1);
+    expect(index.check(LONG).matches[0]!.overlap).toBe(1);
+  });
+
+  it("does not flag unrelated text or fewer than n shared words", async () => {
+    const index = await NgramIndex.build([item("a", LONG)]);
+    expect(index.check("A completely different problem about triangles and circles.")).toEqual({ contaminated: false, matches: [] });
+    // 12 consecutive shared words, n = 13.
+    expect(index.check("compute the value of x 2 y 2 in simplest zzz").contaminated).toBe(false);
+    expect(index.check("").contaminated).toBe(false);
+  });
+
+  it("n is configurable", async () => {
+    const text = "compute the value of x 2 y 2 in simplest zzz";
+    expect((await NgramIndex.build([item("a", LONG)], { n: 8 })).check(text).contaminated).toBe(true);
+    expect((await NgramIndex.build([item("a", LONG)], { n: 13 })).check(text).contaminated).toBe(false);
+    await expect(NgramIndex.build([], { n: 0 })).rejects.toThrow(/\[infialign\/decontam\] ngram-index: invalid config \(n:/);
+  });
+
+  it("catches items shorter than n words when the text contains the whole item", async () => {
+    const index = await NgramIndex.build([item("short", "Compute $\\dbinom{31}{28}$."), item("tiny", "Compute.")]);
+    expect(index.skipped.map((s) => s.id)).toEqual(["tiny"]);
+    const hit = index.check("Here is a question. Compute \\binom{31}{28}. Answer briefly.");
+    expect(hit.contaminated).toBe(true);
+    expect(hit.matches[0]).toMatchObject({ id: "short", ngram: "compute binom 31 28", overlap: 1 });
+    expect(index.check("Compute \\binom{31}{27}.").contaminated).toBe(false);
+    expect(index.check("Compute something.").contaminated).toBe(false);
+  });
+
+  it("reports every item that shares an n-gram", async () => {
+    const index = await NgramIndex.build([item("a", LONG, "b1"), item("b", LONG, "b2")]);
+    const res = index.check(LONG);
+    expect(res.matches.map((m) => `${m.benchmark}/${m.id}`).sort()).toEqual(["b1/a", "b2/b"]);
+  });
+
+  it("grows its table past the initial capacity", async () => {
+    const items = Array.from({ length: 300 }, (_, i) => item(String(i), Array.from({ length: 40 }, (_, j) => `w${i}x${j}`).join(" ")));
+    const index = await NgramIndex.build(items.slice(0, 1).concat(items.slice(1)));
+    expect(index.size).toBe(300 * 28);
+    expect(index.check(items[299]!.text).matches[0]!.id).toBe("299");
+  });
+
+  it("never throws, and an item always matches itself after whitespace/case changes (property)", async () => {
+    const word = fc.stringMatching(/^[A-Za-z0-9]{1,8}$/);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(word, { minLength: 3, maxLength: 40 }),
+        fc.array(fc.constantFrom(" ", "  ", "\n", "\t", " \n "), { minLength: 40, maxLength: 40 }),
+        fc.boolean(),
+        fc.string({ unit: "binary" }),
+        fc.integer({ min: 1, max: 20 }),
+        async (words, seps, upper, noise, n) => {
+          const text = words.join(" ");
+          const index = await NgramIndex.build([item("x", text)], { n });
+          expect(() => index.check(noise)).not.toThrow();
+          const variant = words.map((w, i) => (upper ? w.toUpperCase() : w.toLowerCase()) + (seps[i] ?? " ")).join("");
+          const res = index.check(`${noise} ${variant} ${noise}`);
+          expect(res.contaminated).toBe(true);
+          expect(res.matches.some((m) => m.id === "x")).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
