@@ -78,6 +78,7 @@ export type {
 // Stage runtime
 export { canonicalJson, sha256Hex } from "./runtime/canonicalJson.js";
 export { createLogger, silentLogger } from "./runtime/logger.js";
+export { mapJsonLines } from "./runtime/mapJsonLines.js";
 export type { StageCheckpoint, StageCounts, StageManifest } from "./runtime/manifest.js";
 export { readShards, runPipeline, StrictModeError } from "./runtime/pipeline.js";
 export type { PipelineResult, PipelineSource, RunPipelineOptions, StageRunSummary } from "./runtime/pipeline.js";

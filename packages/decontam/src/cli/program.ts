@@ -1,4 +1,4 @@
-import { createInterface } from "node:readline";
+import { mapJsonLines } from "@infialign/data";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { type BenchmarkItem, loadBenchmarkFile, loadShippedBenchmarks, SHIPPED_BENCHMARKS, type ShippedBenchmark } from "../benchmarks/loadBenchmark.js";
@@ -95,18 +95,6 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr.write(`${msg.startsWith("[infialign/decontam]") ? msg : `[infialign/decontam] cli: ${msg} (see --help)`}\n`);
     return 2;
   }
-  const rl = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-  // Buffer output: one write per line would dominate the cost of cheap checks.
-  let buf: string[] = [];
-  const flush = () => {
-    if (buf.length) io.stdout.write(buf.join(""));
-    buf = [];
-  };
-  for await (const line of rl) {
-    if (!line.trim()) continue;
-    buf.push(`${JSON.stringify(checkLine(index, line))}\n`);
-    if (buf.length >= 256) flush();
-  }
-  flush();
+  await mapJsonLines(io.stdin, io.stdout, (line) => checkLine(index, line));
   return 0;
 }

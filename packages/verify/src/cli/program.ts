@@ -1,4 +1,4 @@
-import { createInterface } from "node:readline";
+import { mapJsonLines } from "@infialign/data";
 import type { Readable, Writable } from "node:stream";
 import { verifyChoice } from "../choice/extractChoice.js";
 import { verifyMath } from "../math/verifyMath.js";
@@ -61,18 +61,6 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr.write(`[infialign/verify] cli: unknown command "${mode}"; use "math" or "choice" (see --help)\n`);
     return 2;
   }
-  const rl = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-  // Buffer output: one write per line would dominate the cost of cheap verdicts.
-  let buf: string[] = [];
-  const flush = () => {
-    if (buf.length) io.stdout.write(buf.join(""));
-    buf = [];
-  };
-  for await (const line of rl) {
-    if (!line.trim()) continue;
-    buf.push(`${JSON.stringify(judgeLine(mode, line))}\n`);
-    if (buf.length >= 256) flush();
-  }
-  flush();
+  await mapJsonLines(io.stdin, io.stdout, (line) => judgeLine(mode, line));
   return 0;
 }
