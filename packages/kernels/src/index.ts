@@ -1,2 +1,3 @@
-/** @infialign/kernels — TensorFlow.js backend selection, fused ops with custom gradients, Float32Array vector kernels. Planned; see the package README. */
-export const PACKAGE_STATUS = "planned" as const;
+// Public API of @infialign/kernels. The tfjs backends and fused ops (issue 5) will get their own entry points.
+export type { CosineTopKOptions, Rng } from "./vector/index.js";
+export { assignNearest, cosineTopK, createRng, dotRows, l2NormalizeRows, matmulTransposed } from "./vector/index.js";

@@ -1,0 +1,44 @@
+import { gemmNT } from "./gemm.js";
+import { checkOut, rowCount } from "./shape.js";
+
+/** Rows scored per block; the scratch score block is `ASSIGN_BLOCK_ROWS × k` floats. */
+const ASSIGN_BLOCK_ROWS = 64;
+
+/**
+ * Index of the centroid with the largest dot product for every row (spherical assignment: for unit rows this is the
+ * nearest centroid by cosine), ties → lowest index. `scores[i]` is that largest dot product.
+ */
+export function assignNearest(
+  rows: Float32Array,
+  centroids: Float32Array,
+  dim: number,
+  out?: { assignments?: Int32Array; scores?: Float32Array },
+): { assignments: Int32Array; scores: Float32Array } {
+  const n = rowCount(rows, dim, "assign-nearest", "rows");
+  const k = rowCount(centroids, dim, "assign-nearest", "centroids");
+  if (k === 0) throw new Error("[infialign/kernels] assign-nearest: centroids is empty; pass at least one centroid");
+  const assignments = out?.assignments ?? new Int32Array(n);
+  const scores = out?.scores ?? new Float32Array(n);
+  checkOut(assignments, n, "assign-nearest", "out.assignments");
+  checkOut(scores, n, "assign-nearest", "out.scores");
+  const block = new Float32Array(Math.min(ASSIGN_BLOCK_ROWS, Math.max(n, 1)) * k);
+  for (let r0 = 0; r0 < n; r0 += ASSIGN_BLOCK_ROWS) {
+    const m = Math.min(ASSIGN_BLOCK_ROWS, n - r0);
+    gemmNT(rows, r0, m, centroids, 0, k, dim, block, 0, k);
+    for (let i = 0; i < m; i++) {
+      const o = i * k;
+      let best = 0;
+      let bestScore = block[o]!;
+      for (let j = 1; j < k; j++) {
+        const s = block[o + j]!;
+        if (s > bestScore) {
+          bestScore = s;
+          best = j;
+        }
+      }
+      assignments[r0 + i] = best;
+      scores[r0 + i] = bestScore;
+    }
+  }
+  return { assignments, scores };
+}

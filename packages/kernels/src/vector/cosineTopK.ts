@@ -1,0 +1,118 @@
+import { gemmNT } from "./gemm.js";
+import { l2NormalizeRows } from "./l2NormalizeRows.js";
+import { rowCount } from "./shape.js";
+
+/** Options of {@link cosineTopK}. */
+export interface CosineTopKOptions {
+  /**
+   * Queries scored per block; peak scratch memory is `blockRows × keys` floats.
+   * @default 256
+   */
+  blockRows?: number;
+  /**
+   * Whether query and key rows are already unit length. When false, normalized copies are made (zero rows score 0).
+   * @default true
+   */
+  normalized?: boolean;
+}
+
+/**
+ * The `k` keys most similar (cosine) to each query. Result arrays are nq×k row-major; each row is sorted by score
+ * descending (ties → lower key index) and padded with index -1 / score -Infinity when there are fewer than `k` keys.
+ */
+export function cosineTopK(
+  queries: Float32Array,
+  keys: Float32Array,
+  dim: number,
+  k: number,
+  options: CosineTopKOptions = {},
+): { indices: Int32Array; scores: Float32Array } {
+  const nq = rowCount(queries, dim, "cosine-top-k", "queries");
+  const nk = rowCount(keys, dim, "cosine-top-k", "keys");
+  if (!Number.isInteger(k) || k < 0) throw new Error(`[infialign/kernels] cosine-top-k: k must be a non-negative integer, got ${k}`);
+  const blockRows = options.blockRows ?? 256;
+  if (!Number.isInteger(blockRows) || blockRows < 1) {
+    throw new Error(`[infialign/kernels] cosine-top-k: blockRows must be a positive integer, got ${blockRows}`);
+  }
+  if (options.normalized === false) {
+    queries = l2NormalizeRows(queries.slice(), dim);
+    keys = l2NormalizeRows(keys.slice(), dim);
+  }
+  const indices = new Int32Array(nq * k).fill(-1);
+  const scores = new Float32Array(nq * k).fill(Number.NEGATIVE_INFINITY);
+  const take = Math.min(k, nk);
+  if (take === 0 || nq === 0) return { indices, scores };
+  const block = new Float32Array(Math.min(blockRows, nq) * nk);
+  // Min-heap of the current best `take` keys (root = worst kept), reused across queries.
+  const heapIdx = new Int32Array(take);
+  const heapScore = new Float64Array(take);
+  for (let q0 = 0; q0 < nq; q0 += blockRows) {
+    const m = Math.min(blockRows, nq - q0);
+    gemmNT(queries, q0, m, keys, 0, nk, dim, block, 0, nk);
+    for (let i = 0; i < m; i++) {
+      const o = i * nk;
+      let size = 0;
+      for (let j = 0; j < nk; j++) {
+        const s = block[o + j]!;
+        if (size < take) {
+          heapIdx[size] = j;
+          heapScore[size] = s;
+          siftUp(heapIdx, heapScore, size);
+          size++;
+        } else if (s > heapScore[0]!) {
+          // Equal scores keep the earlier (lower) index, so only strictly better keys replace the root.
+          heapIdx[0] = j;
+          heapScore[0] = s;
+          siftDown(heapIdx, heapScore, 0, size);
+        }
+      }
+      // Pop worst-first into the row from the back, giving a descending row.
+      const row = (q0 + i) * k;
+      for (let t = size - 1; t >= 0; t--) {
+        indices[row + t] = heapIdx[0]!;
+        scores[row + t] = heapScore[0]!;
+        heapIdx[0] = heapIdx[t]!;
+        heapScore[0] = heapScore[t]!;
+        siftDown(heapIdx, heapScore, 0, t);
+      }
+    }
+  }
+  return { indices, scores };
+}
+
+/** Heap order: `x` is "worse" than `y` when its score is lower, or equal with a higher index. */
+function worse(idx: Int32Array, sc: Float64Array, x: number, y: number): boolean {
+  const a = sc[x]!;
+  const b = sc[y]!;
+  return a < b || (a === b && idx[x]! > idx[y]!);
+}
+
+function swap(idx: Int32Array, sc: Float64Array, x: number, y: number): void {
+  const ti = idx[x]!;
+  idx[x] = idx[y]!;
+  idx[y] = ti;
+  const ts = sc[x]!;
+  sc[x] = sc[y]!;
+  sc[y] = ts;
+}
+
+function siftUp(idx: Int32Array, sc: Float64Array, i: number): void {
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (!worse(idx, sc, i, p)) return;
+    swap(idx, sc, i, p);
+    i = p;
+  }
+}
+
+function siftDown(idx: Int32Array, sc: Float64Array, i: number, size: number): void {
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= size) return;
+    const r = l + 1;
+    const c = r < size && worse(idx, sc, r, l) ? r : l;
+    if (!worse(idx, sc, c, i)) return;
+    swap(idx, sc, i, c);
+    i = c;
+  }
+}

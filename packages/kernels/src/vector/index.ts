@@ -1,0 +1,6 @@
+export { assignNearest } from "./assignNearest.js";
+export { type CosineTopKOptions, cosineTopK } from "./cosineTopK.js";
+export { dotRows } from "./dotRows.js";
+export { l2NormalizeRows } from "./l2NormalizeRows.js";
+export { matmulTransposed } from "./matmulTransposed.js";
+export { createRng, type Rng } from "./rng.js";
