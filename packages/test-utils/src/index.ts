@@ -1,3 +1,3 @@
+export type { ChatHandler, EmbeddingHandler, EmbeddingRequestBody, FaultKind, OpenAIServer, OpenAIServerOptions } from "./openaiServer.js";
+export { fakeEmbedding, startOpenAIServer } from "./openaiServer.js";
 export { sharedDataDir, sharedDataPath } from "./sharedData.js";
-export { startOpenAIServer } from "./openaiServer.js";
-export type { OpenAIServer, OpenAIServerOptions, FaultKind, ChatHandler } from "./openaiServer.js";

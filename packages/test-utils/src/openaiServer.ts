@@ -24,6 +24,35 @@ export interface ChatRequestBody {
   stop?: string | string[];
 }
 
+/** Body of `POST /v1/embeddings`, as validated by the server (`input` always an array). */
+export interface EmbeddingRequestBody {
+  model: string;
+  input: string[];
+  dimensions?: number;
+  encoding_format?: string;
+}
+
+/** Produces the vector of one input text. @default deterministic {@link fakeEmbedding} */
+export type EmbeddingHandler = (text: string, req: EmbeddingRequestBody) => number[] | Promise<number[]>;
+
+/**
+ * Deterministic unnormalized vector for a text: signed counts of hashed character trigrams,
+ * so texts sharing many trigrams get similar vectors (tests can check neighbours).
+ */
+export function fakeEmbedding(text: string, dim = 16): number[] {
+  const v = new Array<number>(dim).fill(0);
+  const padded = ` ${text.toLowerCase()} `;
+  for (let i = 0; i + 3 <= padded.length; i++) {
+    let h = 2166136261;
+    for (let j = i; j < i + 3; j++) h = Math.imul(h ^ padded.charCodeAt(j), 16777619);
+    h >>>= 0;
+    v[h % dim] = (v[h % dim] ?? 0) + (h & 0x80000000 ? -1 : 1);
+  }
+  // Never all zero: a constant component keeps every vector normalizable.
+  v[0] = (v[0] ?? 0) + 0.5;
+  return v;
+}
+
 /** A reply: its text, or the text with a finish reason (`"stop"` when not given). */
 export type ChatReply = string | { content: string; finishReason?: string };
 
@@ -46,6 +75,14 @@ export interface OpenAIServerOptions {
   faultFor?: (req: ChatRequestBody, attempt: number) => FaultKind | undefined;
   /** `Retry-After` header value for `"429"` faults, in seconds. @default "0" */
   retryAfter?: string;
+  /** Vectors for `POST /v1/embeddings`. @default fakeEmbedding(text, dimensions ?? embeddingDim) */
+  embed?: EmbeddingHandler;
+  /** Length of the default embedding vectors when the request names no `dimensions`. @default 16 */
+  embeddingDim?: number;
+  /** Send `data` in reverse order (clients must sort by `index`). @default false */
+  reverseEmbeddings?: boolean;
+  /** Like `faultFor`, for embedding requests (`faults` applies to them too, in arrival order). */
+  embeddingFaultFor?: (req: EmbeddingRequestBody, attempt: number) => FaultKind | undefined;
   /** Model ids listed by `GET /v1/models`. @default ["test-model"] */
   models?: string[];
 }
@@ -76,7 +113,7 @@ const echoHandler: ChatHandler = (req) => req.messages.at(-1)?.content ?? "";
 
 /**
  * A local server speaking the OpenAI HTTP protocol (`/v1/models`, `/v1/chat/completions`,
- * `/v1/completions`) on 127.0.0.1 and a free port, with scripted faults, so clients can be
+ * `/v1/completions`, `/v1/embeddings`) on 127.0.0.1 and a free port, with scripted faults, so clients can be
  * tested for retries, timeouts and concurrency without a model.
  */
 export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise<OpenAIServer> {
@@ -130,7 +167,7 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
       sendJson(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 0, owned_by: "test-utils" })) });
       return;
     }
-    const kind = path === "/v1/chat/completions" ? "chat" : path === "/v1/completions" ? "completion" : undefined;
+    const kind = path === "/v1/chat/completions" ? "chat" : path === "/v1/completions" ? "completion" : path === "/v1/embeddings" ? "embeddings" : undefined;
     if (!kind) {
       sendError(res, 404, `Unknown route ${req.method} ${path}`, "invalid_request_error", null, "not_found");
       return;
@@ -144,22 +181,13 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
       return;
     }
 
-    let chat: ChatRequestBody;
-    try {
-      chat = kind === "chat" ? validateChat(body) : completionToChat(body);
-    } catch (error) {
-      if (!(error instanceof BadRequest)) throw error;
-      sendError(res, 400, error.message, "invalid_request_error", error.param);
+    if (kind === "embeddings") {
+      await serveEmbeddings(body, text, res);
       return;
     }
 
-    const attempt = (seenBodies.get(text) ?? 0) + 1;
-    seenBodies.set(text, attempt);
-    const fault = faults.length > 0 ? faults.shift() : opts.faultFor?.(chat, attempt);
-    if (fault) {
-      playFault(fault, res);
-      return;
-    }
+    const chat = admit(kind === "chat" ? validateChat : completionToChat, body, text, res, opts.faultFor);
+    if (!chat) return;
 
     const n = chat.n ?? 1;
     let replies = await handler(chat);
@@ -192,6 +220,48 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
         usage,
       });
     }
+  }
+
+  async function serveEmbeddings(body: unknown, text: string, res: ServerResponse): Promise<void> {
+    const req = admit(validateEmbeddings, body, text, res, opts.embeddingFaultFor);
+    if (!req) return;
+    const dim = req.dimensions ?? opts.embeddingDim ?? 16;
+    const data = [];
+    for (const [index, input] of req.input.entries()) {
+      data.push({ object: "embedding", index, embedding: opts.embed ? await opts.embed(input, req) : fakeEmbedding(input, dim) });
+    }
+    if (opts.reverseEmbeddings) data.reverse();
+    const tokens = req.input.reduce((sum, t) => sum + countTokens(t), 0);
+    sendJson(res, 200, { object: "list", data, model: req.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+  }
+
+  /**
+   * Validates a request (400 on a malformed one), counts the attempt by its raw body and plays
+   * the queued or planned fault, if any. Returns the request to serve, or undefined once answered.
+   */
+  function admit<T>(
+    validate: (body: unknown) => T,
+    body: unknown,
+    text: string,
+    res: ServerResponse,
+    faultFor: ((req: T, attempt: number) => FaultKind | undefined) | undefined,
+  ): T | undefined {
+    let req: T;
+    try {
+      req = validate(body);
+    } catch (error) {
+      if (!(error instanceof BadRequest)) throw error;
+      sendError(res, 400, error.message, "invalid_request_error", error.param);
+      return undefined;
+    }
+    const attempt = (seenBodies.get(text) ?? 0) + 1;
+    seenBodies.set(text, attempt);
+    const fault = faults.length > 0 ? faults.shift() : faultFor?.(req, attempt);
+    if (fault) {
+      playFault(fault, res);
+      return undefined;
+    }
+    return req;
   }
 
   function playFault(fault: FaultKind, res: ServerResponse): void {
@@ -332,4 +402,26 @@ function completionToChat(body: unknown): ChatRequestBody {
   const prompt = body.prompt;
   if (typeof prompt !== "string") throw new BadRequest("'prompt' must be a string", "prompt");
   return { model, messages: [{ role: "user", content: prompt }], ...validateSampling(body) };
+}
+
+function validateEmbeddings(body: unknown): EmbeddingRequestBody {
+  if (!isRecord(body)) throw new BadRequest("Request body must be a JSON object", null);
+  const model = validateModel(body);
+  const raw = body.input;
+  const input = typeof raw === "string" ? [raw] : raw;
+  if (!Array.isArray(input) || input.length === 0 || !input.every((t) => typeof t === "string")) {
+    throw new BadRequest("'input' must be a string or a non-empty array of strings", "input");
+  }
+  if (input.some((t) => t.length === 0)) throw new BadRequest("'input' must not contain empty strings", "input");
+  const out: EmbeddingRequestBody = { model, input };
+  const { dimensions, encoding_format } = body;
+  if (dimensions !== undefined && dimensions !== null) {
+    if (typeof dimensions !== "number" || !Number.isInteger(dimensions) || dimensions < 1) throw new BadRequest("'dimensions' must be an integer >= 1", "dimensions");
+    out.dimensions = dimensions;
+  }
+  if (encoding_format !== undefined && encoding_format !== null) {
+    if (encoding_format !== "float") throw new BadRequest("'encoding_format' must be \"float\" (base64 is not supported here)", "encoding_format");
+    out.encoding_format = encoding_format;
+  }
+  return out;
 }

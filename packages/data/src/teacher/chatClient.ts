@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
-import { setTimeout as delay } from "node:timers/promises";
-import pLimit, { type LimitFunction } from "p-limit";
-import { Agent, type Dispatcher, request } from "undici";
+import pLimit from "p-limit";
+import { Agent, type Dispatcher } from "undici";
 import { z } from "zod";
 import { DataError } from "../errors.js";
 import { canonicalJson } from "../runtime/canonicalJson.js";
 import type { Message } from "../schema/sample.js";
 import { type BackoffConfig, BackoffSchema, DEFAULT_BACKOFF } from "./config.js";
 import type { DiskCache } from "./diskCache.js";
+import { type FinalFailure, type JsonRequestSettings, jsonHeaders, postJsonWithRetry, RequestFailure, type RetryInfo } from "./jsonRequest.js";
 
 export interface ChatRequest {
   messages: Message[];
@@ -40,14 +40,6 @@ export interface ChatResponse {
   cached: boolean;
   /** HTTP attempts made (0 when cached). */
   attempts: number;
-}
-
-export interface RetryInfo {
-  /** The attempt that failed, 1-based. */
-  attempt: number;
-  delayMs: number;
-  reason: string;
-  status?: number;
 }
 
 export interface ChatClientOptions {
@@ -99,8 +91,6 @@ export class TeacherRequestError extends Error {
   }
 }
 
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-
 const ResponseSchema = z.object({
   choices: z
     .array(
@@ -123,24 +113,6 @@ const CachedSchema = z.object({
 });
 type CachedReply = z.infer<typeof CachedSchema>;
 
-/** Why an attempt failed, and whether another may succeed. */
-interface Failure {
-  retryable: boolean;
-  reason: string;
-  status?: number;
-  retryAfterMs?: number;
-  cause?: unknown;
-}
-
-/**
- * Delay before retry number `retry` (1-based): a ceiling of `initialMs · multiplier^(retry-1)`
- * capped at `maxMs`, then with full jitter a uniform draw below it.
- */
-export function backoffDelay(retry: number, backoff: BackoffConfig, random: () => number = Math.random): number {
-  const ceiling = Math.min(backoff.maxMs, backoff.initialMs * backoff.multiplier ** (retry - 1));
-  return backoff.jitter === "full" ? Math.floor(random() * ceiling) : ceiling;
-}
-
 /**
  * Cache key of a request: sha256 of the canonical JSON (sorted keys, undefined dropped) of
  * the model and the sampling request. The base URL and API key are left out on purpose:
@@ -161,37 +133,28 @@ export function chatCacheKey(model: string, req: ChatRequest, namespace?: string
 export class OpenAIChatClient {
   readonly endpoint: string;
   readonly model: string;
-  private readonly maxRetries: number;
-  private readonly backoff: BackoffConfig;
-  private readonly timeoutMs: number;
-  private readonly limit: LimitFunction;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
-  private readonly headers: Record<string, string>;
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  private readonly random: () => number;
-  private readonly now: () => number;
+  private readonly http: JsonRequestSettings;
 
   constructor(private readonly options: ChatClientOptions) {
     const concurrency = options.concurrency ?? 8;
-    this.maxRetries = options.maxRetries ?? 5;
-    this.timeoutMs = options.timeoutMs ?? 600_000;
-    this.backoff = BackoffSchema.parse({ ...DEFAULT_BACKOFF, ...options.backoff });
+    const maxRetries = options.maxRetries ?? 5;
+    const timeoutMs = options.timeoutMs ?? 600_000;
+    const backoff = BackoffSchema.parse({ ...DEFAULT_BACKOFF, ...options.backoff });
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new DataError("teacher", `concurrency must be a positive integer, got ${concurrency}`);
-    if (!Number.isInteger(this.maxRetries) || this.maxRetries < 0) throw new DataError("teacher", `maxRetries must be a non-negative integer, got ${this.maxRetries}`);
-    if (!(this.timeoutMs > 0)) throw new DataError("teacher", `timeoutMs must be positive, got ${this.timeoutMs}`);
+    if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new DataError("teacher", `maxRetries must be a non-negative integer, got ${maxRetries}`);
+    if (!(timeoutMs > 0)) throw new DataError("teacher", `timeoutMs must be positive, got ${timeoutMs}`);
     this.endpoint = `${options.baseURL.replace(/\/+$/, "")}/chat/completions`;
     this.model = options.model;
-    this.limit = pLimit(concurrency);
     this.ownsDispatcher = !options.dispatcher;
     // undici's default headersTimeout (300 s) would cut off long non-streamed generations,
     // so both socket timeouts follow timeoutMs; the per-attempt abort enforces the total.
-    this.dispatcher = options.dispatcher ?? new Agent({ connections: concurrency, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
-    this.headers = { "content-type": "application/json", accept: "application/json" };
-    if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
-    this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, signal ? { signal } : {}));
-    this.random = options.random ?? Math.random;
-    this.now = options.now ?? Date.now;
+    this.dispatcher = options.dispatcher ?? new Agent({ connections: concurrency, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const { sleep, random, now, onRetry } = options;
+    const toError = (message: string, { attempts, status, cause }: FinalFailure) => new TeacherRequestError(message, attempts, status, { cause });
+    const connection = { endpoint: this.endpoint, headers: jsonHeaders(options.apiKey), dispatcher: this.dispatcher, limit: pLimit(concurrency) };
+    this.http = { ...connection, maxRetries, timeoutMs, backoff, sleep, random, now, onRetry, context: `model "${this.model}"`, toError };
   }
 
   cacheKey(req: ChatRequest): string {
@@ -205,66 +168,19 @@ export class OpenAIChatClient {
       const hit = CachedSchema.safeParse(await cache.get(key));
       if (hit.success) return { ...hit.data, cached: true, attempts: 0 };
     }
-    const body = JSON.stringify({ model: this.model, ...req });
-    for (let attempt = 1; ; attempt++) {
-      opts.signal?.throwIfAborted();
-      const result = await this.limit(() => this.attempt(body, opts.signal));
-      if (!("retryable" in result)) {
-        if (cache && key) await cache.set(key, result);
-        return { ...result, cached: false, attempts: attempt };
-      }
-      if (!result.retryable || attempt > this.maxRetries) {
-        const tries = `${attempt} attempt${attempt === 1 ? "" : "s"}`;
-        const hint = result.retryable ? " Check that the server is up and not overloaded, or raise maxRetries / timeoutMs." : "";
-        throw new TeacherRequestError(`POST ${this.endpoint} (model "${this.model}") failed after ${tries}: ${result.reason}.${hint}`, attempt, result.status, {
-          cause: result.cause,
-        });
-      }
-      const wait = result.retryAfterMs !== undefined ? Math.min(result.retryAfterMs, this.backoff.maxMs) : backoffDelay(attempt, this.backoff, this.random);
-      this.options.onRetry?.({ attempt, delayMs: wait, reason: result.reason, ...(result.status !== undefined ? { status: result.status } : {}) });
-      await this.sleep(wait, opts.signal);
-    }
+    const parse = (json: unknown, status: number) => {
+      const parsed = ResponseSchema.safeParse(json);
+      if (!parsed.success) return new RequestFailure(true, `response is not a chat completion (${parsed.error.issues[0]?.message})`, status, undefined, parsed.error);
+      return toReply(parsed.data);
+    };
+    const { value, attempts } = await postJsonWithRetry({ ...this.http, body: JSON.stringify({ model: this.model, ...req }), parse, signal: opts.signal });
+    if (cache && key) await cache.set(key, value);
+    return { ...value, cached: false, attempts };
   }
 
   /** Closes the connections the client opened itself. */
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close();
-  }
-
-  private async attempt(body: string, signal: AbortSignal | undefined): Promise<CachedReply | Failure> {
-    signal?.throwIfAborted();
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
-    let status: number | undefined;
-    try {
-      const res = await request(this.endpoint, { method: "POST", headers: this.headers, body, dispatcher: this.dispatcher, signal: combined });
-      status = res.statusCode;
-      const text = await res.body.text();
-      if (status < 200 || status >= 300) {
-        const reason = `HTTP ${status}${errorMessage(text)}`;
-        if (!RETRYABLE_STATUS.has(status)) return { retryable: false, reason, status };
-        const retryAfterMs = parseRetryAfter(res.headers["retry-after"], this.now());
-        return { retryable: true, reason, status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (error) {
-        return { retryable: true, reason: `response is not JSON (starts with ${JSON.stringify(text.slice(0, 60))})`, status, cause: error };
-      }
-      const parsed = ResponseSchema.safeParse(json);
-      if (!parsed.success) return { retryable: true, reason: `response is not a chat completion (${parsed.error.issues[0]?.message})`, status, cause: parsed.error };
-      return toReply(parsed.data);
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (timeout.signal.aborted) return { retryable: true, reason: `no complete response within ${this.timeoutMs} ms (timeoutMs)`, status, cause: error };
-      // Dropped connections, resets and truncated bodies: the server or a proxy failed mid-way.
-      const code = (error as { code?: string }).code;
-      return { retryable: true, reason: `connection failed (${code ? `${code}: ` : ""}${(error as Error).message})`, status, cause: error };
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 
@@ -276,24 +192,4 @@ function toReply(data: z.infer<typeof ResponseSchema>): CachedReply {
   const u = data.usage;
   const usage = u ? { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens, totalTokens: u.total_tokens ?? u.prompt_tokens + u.completion_tokens } : undefined;
   return usage ? { choices, usage } : { choices };
-}
-
-function errorMessage(text: string): string {
-  try {
-    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
-    if (typeof message === "string") return `: ${message}`;
-  } catch {
-    // not an OpenAI error body
-  }
-  return text ? `: ${text.slice(0, 200)}` : "";
-}
-
-/** `Retry-After` as seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. */
-function parseRetryAfter(header: string | string[] | undefined, now: number): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.trim() === "") return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

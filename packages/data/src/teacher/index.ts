@@ -1,5 +1,4 @@
 export {
-  backoffDelay,
   type ChatChoice,
   type ChatClientOptions,
   type ChatRequest,
@@ -7,7 +6,6 @@ export {
   type ChatUsage,
   chatCacheKey,
   OpenAIChatClient,
-  type RetryInfo,
   TeacherRequestError,
 } from "./chatClient.js";
 export {
@@ -20,4 +18,14 @@ export {
   type TeacherOptions,
 } from "./config.js";
 export { DiskCache } from "./diskCache.js";
+export {
+  backoffDelay,
+  type FinalFailure,
+  type JsonRequestSettings,
+  jsonHeaders,
+  type PostJsonOptions,
+  postJsonWithRetry,
+  RequestFailure,
+  type RetryInfo,
+} from "./jsonRequest.js";
 export { type TeacherParams, type TeacherStageHooks, teacherStage } from "./teacherStage.js";
