@@ -1,0 +1,13 @@
+export type { KeywordLabel, KeywordLabelerOptions } from "./keywordLabeler.js";
+export { KeywordLabeler } from "./keywordLabeler.js";
+export type { KeywordRule } from "./keywordRules.js";
+export { DEFAULT_KEYWORD_RULES } from "./keywordRules.js";
+export type { KnnLabel, KnnLabelerOptions } from "./knnLabeler.js";
+export { KnnLabeler } from "./knnLabeler.js";
+export type { LabelDomainsOptions } from "./labelDomains.js";
+export { labelDomains, summarizeDomainLabels } from "./labelDomains.js";
+export type { ChatLike, LlmLabel, LlmLabelerOptions } from "./llmLabeler.js";
+export { LlmLabeler, parseDomainReply } from "./llmLabeler.js";
+export { labelFromMetadata } from "./metadataLabel.js";
+export type { Domain, DomainLabel, DomainSource } from "./taxonomy.js";
+export { DOMAIN_TAXONOMY, DOMAINS, isDomain } from "./taxonomy.js";

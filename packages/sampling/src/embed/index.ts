@@ -1,0 +1,11 @@
+export type { CachedEmbedderOptions, EmbeddingCacheStats } from "./cachedEmbedder.js";
+export { CachedEmbedder } from "./cachedEmbedder.js";
+export type { CreateEmbedderOptions } from "./createEmbedder.js";
+export { createEmbedder } from "./createEmbedder.js";
+export type { Embedder, EmbedOptions } from "./embedder.js";
+export type { HashingEmbedderConfig } from "./hashingEmbedder.js";
+export { DEFAULT_HASHING_EMBEDDER_CONFIG, HashingEmbedder, resolveHashingEmbedderConfig, tokenize } from "./hashingEmbedder.js";
+export type { OpenAIEmbedderOptions } from "./openaiEmbedder.js";
+export { OpenAIEmbedder } from "./openaiEmbedder.js";
+export type { TransformersDtype, TransformersEmbedderOptions } from "./transformersEmbedder.js";
+export { TransformersEmbedder } from "./transformersEmbedder.js";

@@ -1,0 +1,165 @@
+import { join } from "node:path";
+import { loadTokenizer, type Sample, type Stage, type TextTokenizer, writeFileAtomic } from "@infialign/data";
+import { chooseK, sphericalKMeans } from "../../cluster/index.js";
+import { type LabelDomainsOptions, labelDomains } from "../../domain/index.js";
+import { CachedEmbedder, type Embedder, HashingEmbedder } from "../../embed/index.js";
+import { passRateOf, responseTokens } from "../difficulty.js";
+import { buildSelectionReport, type DomainClustering, type SelectionReport } from "../report.js";
+import { type SelectionConfig, type SelectionItem, selectSubset } from "../selectSubset.js";
+
+export interface SelectStageOptions extends Omit<SelectionConfig, "seed"> {
+  /** Seed of k-means and of the tie-breaking hash. @default the pipeline seed (`ctx.seed`) */
+  seed?: number;
+  /**
+   * Clusters per domain: one number for every domain, or a map by domain (missing domains use the rule).
+   * @default chooseK(domain size) = clamp(round(√(n/2)), 2, 1024)
+   */
+  k?: number | Readonly<Record<string, number>>;
+  /**
+   * Embedder of the prompts; its `id` is hashed into the params.
+   * @default new CachedEmbedder(new HashingEmbedder().fit(prompts), { dir: <cacheDir>/embeddings })
+   */
+  embedder?: Embedder;
+  /** Tokenizer whose response length is the difficulty (name for `loadTokenizer`, or an instance). @default "qwen2.5" */
+  tokenizer?: string | Pick<TextTokenizer, "name" | "count">;
+  /** Options passed to `labelDomains` (e.g. an LLM or k-NN labeler). Not hashed. @default {} */
+  labelOptions?: LabelDomainsOptions;
+  /** Difficulty quantile buckets in the report. @default 4 */
+  buckets?: number;
+  /** Where to write `selection-report.json` (a file path); not hashed. @default undefined (not written) */
+  reportPath?: string;
+}
+
+export interface SelectParams {
+  budget: number;
+  domainQuotas: SelectionConfig["domainQuotas"];
+  clusterAllocation: "balanced" | "proportional";
+  seed: number | null;
+  k: number | Readonly<Record<string, number>> | null;
+  embedder: string;
+  tokenizer: string;
+  buckets: number;
+}
+
+/** Rows of `data` (n×dim) at `rows`, copied into one n'×dim array. */
+function gather(data: Float32Array, dim: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => {
+    out.set(data.subarray(r * dim, (r + 1) * dim), i * dim);
+  });
+  return out;
+}
+
+const EMBED_BATCH = 8192;
+
+/**
+ * Diversity + difficulty selection (InfiAlign): buffers the pool (`resume: "replay"`), labels
+ * domains, embeds prompts, clusters each domain with spherical k-means, measures difficulty
+ * (response tokens; `meta.passRate` when present) and runs `selectSubset`. Selected records
+ * are yielded in input order with `domain`, `meta.cluster` and `meta.difficulty` filled in;
+ * the others are rejected with `over_domain_quota` / `over_cluster_quota`. `finish()` returns
+ * the `SelectionReport`, also written to `reportPath` when given.
+ */
+export function selectStage(options: SelectStageOptions): Stage<Sample, Sample, SelectParams> & { report(): SelectionReport | undefined } {
+  const { embedder: injected, tokenizer: tok = "qwen2.5", labelOptions, reportPath, ...rest } = options;
+  // Validate budget and quotas up front, on an empty pool (throws with every invalid field).
+  selectSubset([], { budget: rest.budget, domainQuotas: rest.domainQuotas, clusterAllocation: rest.clusterAllocation, seed: rest.seed ?? 0 });
+  const params: SelectParams = {
+    budget: rest.budget,
+    domainQuotas: rest.domainQuotas ?? "balanced",
+    clusterAllocation: rest.clusterAllocation ?? "balanced",
+    seed: rest.seed ?? null,
+    k: rest.k ?? null,
+    embedder: injected?.id ?? "hashing(fit on prompts)",
+    tokenizer: typeof tok === "string" ? tok : tok.name,
+    buckets: rest.buckets ?? 4,
+  };
+  let report: SelectionReport | undefined;
+  return {
+    name: "select",
+    version: "1",
+    resume: "replay",
+    params,
+    report: () => report,
+    async *run(records, ctx) {
+      const samples: Sample[] = [];
+      for await (const s of records) samples.push(s);
+      const seed = params.seed ?? ctx.seed;
+      const config: SelectionConfig = { budget: params.budget, domainQuotas: params.domainQuotas, clusterAllocation: params.clusterAllocation, seed };
+
+      const labels = samples.length ? await labelDomains(samples, { signal: ctx.signal, ...labelOptions }) : [];
+      const prompts = samples.map((s) => s.prompt);
+      const embedder = injected ?? new CachedEmbedder(new HashingEmbedder().fit(prompts), { dir: join(ctx.cacheDir, "embeddings") });
+      const chunks: Float32Array[] = [];
+      try {
+        for (let i = 0; i < prompts.length; i += EMBED_BATCH) chunks.push(await embedder.embed(prompts.slice(i, i + EMBED_BATCH)));
+      } finally {
+        // The default cache holds a segment file open; an injected embedder belongs to the caller.
+        if (!injected) await (embedder as CachedEmbedder).close();
+      }
+      const dim = embedder.dim;
+      const vectors = new Float32Array(samples.length * dim);
+      let off = 0;
+      for (const c of chunks) {
+        vectors.set(c, off);
+        off += c.length;
+      }
+
+      const byDomain = new Map<string, number[]>();
+      labels.forEach((l, i) => {
+        const rows = byDomain.get(l.domain);
+        if (rows) rows.push(i);
+        else byDomain.set(l.domain, [i]);
+      });
+      const cluster = new Int32Array(samples.length);
+      const clustering: Record<string, DomainClustering> = {};
+      for (const [domain, rows] of byDomain) {
+        const k = typeof params.k === "number" ? params.k : (params.k?.[domain] ?? chooseK(rows.length));
+        const r = sphericalKMeans(gather(vectors, dim, rows), dim, { k: Math.max(1, Math.min(k, rows.length)), seed });
+        rows.forEach((row, i) => {
+          cluster[row] = r.assignments[i]!;
+        });
+        clustering[domain] = { k: r.k, inertia: r.inertia, sizes: Array.from(r.sizes), iterations: r.iterations, converged: r.converged };
+        ctx.count("select_clusters", r.k);
+      }
+
+      const tokenizer = typeof tok === "string" ? await loadTokenizer(tok) : tok;
+      const items: SelectionItem[] = samples.map((s, index) => {
+        const passRate = passRateOf(s);
+        return {
+          index,
+          id: s.id,
+          domain: labels[index]!.domain,
+          cluster: cluster[index]!,
+          difficulty: responseTokens(s, tokenizer),
+          ...(passRate !== undefined && { passRate }),
+        };
+      });
+      const result = selectSubset(items, config);
+      report = buildSelectionReport({
+        items,
+        result,
+        config,
+        clustering,
+        difficultyMetric: "response_tokens",
+        tokenizer: tokenizer.name,
+        buckets: params.buckets,
+      });
+
+      const reasons = new Map(result.dropped.map((d) => [d.index, d.reason]));
+      for (const it of items) {
+        const s = samples[it.index]!;
+        const reason = reasons.get(it.index);
+        if (reason === undefined) {
+          yield { ...s, domain: it.domain, meta: { ...s.meta, cluster: it.cluster, difficulty: it.difficulty } };
+          continue;
+        }
+        ctx.count(`select_${reason}`);
+        const where = reason === "over_domain_quota" ? `domain "${it.domain}" quota reached` : `cluster ${it.cluster} of "${it.domain}" kept harder records`;
+        ctx.reject({ ...s, domain: it.domain, meta: { ...s.meta, cluster: it.cluster, difficulty: it.difficulty } }, reason, `not selected: ${where} (difficulty ${it.difficulty})`, { id: s.id });
+      }
+      if (reportPath) await writeFileAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    },
+    finish: () => (report ? { ...report } : {}),
+  };
+}

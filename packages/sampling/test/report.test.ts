@@ -1,0 +1,123 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { difficultyBuckets } from "../src/select/difficulty.js";
+import { buildSelectionReport } from "../src/select/report.js";
+import { renderSelectionReportHtml } from "../src/select/reportHtml.js";
+import { type SelectionItem, selectSubset } from "../src/select/selectSubset.js";
+
+// Deterministic pool: 3 domains, a few clusters, long-tailed difficulty.
+const items: SelectionItem[] = [...Array(300)].map((_, i) => ({
+  index: i,
+  domain: ["math/algebra", "math/geometry", "code"][i % 3]!,
+  cluster: (i * 7) % 5,
+  difficulty: Math.round(20 * Math.exp(((i * 37) % 100) / 25)),
+  ...(i % 10 === 0 && { passRate: ((i * 13) % 11) / 10 }),
+}));
+const config = { budget: 60, seed: 1 };
+const result = selectSubset(items, config);
+const report = buildSelectionReport({
+  items,
+  result,
+  config,
+  clustering: { "math/algebra": { k: 5, inertia: 12.5, sizes: [20, 20, 20, 20, 20] } },
+  difficultyMetric: "response_tokens",
+  tokenizer: "qwen2.5",
+});
+
+describe("difficultyBuckets", () => {
+  it("puts ~1/k of the values in each quantile bucket", () => {
+    const b = difficultyBuckets([...Array(100)].map((_, i) => i), 4);
+    expect(b.edges).toEqual([24, 49, 74]);
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 100; i++) counts[b.bucketOf(i)]!++;
+    expect(counts).toEqual([25, 25, 25, 25]);
+    expect(b.labels[0]).toBe("Q1 ≤ 24");
+  });
+});
+
+describe("buildSelectionReport", () => {
+  it("accounts for every record before and after", () => {
+    const sum = (r: Record<string, number[]>) => Object.values(r).flat().reduce((a, b) => a + b, 0);
+    expect(sum(report.composition.before)).toBe(300);
+    expect(sum(report.composition.after)).toBe(60);
+    expect(report.difficulty.histogram.before.reduce((a, b) => a + b, 0)).toBe(300);
+    expect(report.difficulty.histogram.after.reduce((a, b) => a + b, 0)).toBe(60);
+    expect(report.budget).toEqual({ requested: 60, asked: 60, achieved: 60, pool: 300 });
+    expect(report.drops.over_cluster_quota! + report.drops.over_domain_quota!).toBe(240);
+    const algebra = report.domains.find((d) => d.domain === "math/algebra")!;
+    expect(algebra).toMatchObject({ before: 100, after: 20, clusters: 5, clustersCovered: 5, coverage: 1, inertia: 12.5 });
+    expect(report.difficulty.withPassRate.before).toBe(30);
+  });
+
+  it("selection shifts difficulty up (hardest first)", () => {
+    const topBefore = Object.values(report.composition.before).reduce((a, v) => a + v[3]!, 0) / 300;
+    const topAfter = Object.values(report.composition.after).reduce((a, v) => a + v[3]!, 0) / 60;
+    expect(topAfter).toBeGreaterThan(topBefore);
+  });
+
+  it("is JSON-serializable", () => {
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+  });
+});
+
+describe("renderSelectionReportHtml", () => {
+  const html = renderSelectionReportHtml(report, { title: "Test <report>", extraDrops: { answer_mismatch: 7 } });
+
+  it("is self-contained with inline SVG charts and escaped text", () => {
+    expect(html.startsWith("<!doctype html>")).toBe(true);
+    expect(html).not.toMatch(/<script|<link|src=|href=/i);
+    expect((html.match(/<svg /g) ?? []).length).toBe(4 + report.domains.length);
+    expect(html).toContain("Test &#60;report&#62;");
+    expect(html).toContain("answer_mismatch");
+  });
+
+  const chromium = process.env.CHROMIUM ?? "chromium";
+  const exec = promisify(execFile);
+  const hasChromium = exec(chromium, ["--version"]).then(
+    () => true,
+    () => false,
+  );
+
+  it("renders in headless Chromium with the charts in the DOM", async () => {
+    if (!(await hasChromium)) {
+      if (process.env.CI === "true") throw new Error(`chromium not found (${chromium}) but CI=true: install it to test the HTML report`);
+      console.warn("SKIPPED: chromium is not on PATH; the HTML report was not rendered in a browser");
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "sel-report-"));
+    try {
+      const file = join(dir, "report.html");
+      writeFileSync(file, html);
+      const { stdout, stderr } = await exec(
+        chromium,
+        [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          `--user-data-dir=${join(dir, "profile")}`,
+          "--enable-logging=stderr",
+          "--v=0",
+          "--dump-dom",
+          `file://${file}`,
+        ],
+        { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
+      );
+      expect((stdout.match(/<svg /g) ?? []).length).toBe(4 + report.domains.length);
+      expect(stdout).toContain("<rect");
+      expect(stdout).toContain("Drops by reason");
+      // Chromium logs page console messages as "INFO:CONSOLE:<line>] ..." under --enable-logging.
+      expect(stderr).not.toMatch(/CONSOLE[:(]\d+|Uncaught/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,95 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeSample, type Sample } from "@infialign/data";
+import { afterAll, describe, expect, it } from "vitest";
+import { selectStage } from "../src/select/stages/selectStage.js";
+import { collect, fakeCtx as recordingCtx, from } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "select-stage-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fakeCtx = () => recordingCtx({ seed: 7, cacheDir: join(dir, "cache") });
+
+const words = (n: number, w: string) => Array.from({ length: n }, (_, i) => `${w}${i % 7}`).join(" ");
+const topics = {
+  algebra: ["solve the linear equation", "factor the quadratic polynomial", "simplify the rational expression"],
+  geometry: ["area of the triangle", "radius of the inscribed circle", "volume of the cube"],
+  "number theory": ["remainder modulo seven", "greatest common divisor", "prime factorization"],
+};
+// 3 domains × 3 topics × 5 variants = 45 records; response length varies by variant.
+const pool: Sample[] = Object.entries(topics).flatMap(([domain, ts]) =>
+  ts.flatMap((t, ti) =>
+    [0, 1, 2, 3, 4].map((v) =>
+      makeSample({ source: "pool", domain, prompt: `Problem ${v}: ${t} number ${ti * 5 + v}`, response: `${words(10 + ((v * 17 + ti * 5) % 40), "step")} \\boxed{${v}}` }),
+    ),
+  ),
+);
+const wsTokenizer = { name: "ws", count: (t: string) => t.split(/\s+/).filter(Boolean).length };
+
+describe("selectStage", () => {
+  it("selects the budget in input order, annotates, rejects the rest with reasons, writes the report", async () => {
+    const reportPath = join(dir, "selection-report.json");
+    const stage = selectStage({ budget: 12, k: 3, tokenizer: wsTokenizer, reportPath });
+    const { ctx, rejects } = fakeCtx();
+    const out = await collect(stage.run(from(pool), ctx));
+    expect(out).toHaveLength(12);
+    expect(rejects).toHaveLength(pool.length - 12);
+    expect(new Set(rejects.map((r) => r.code))).toEqual(new Set(["over_cluster_quota"]));
+    const order = pool.map((s) => s.id);
+    const positions = out.map((s) => order.indexOf(s.id));
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    for (const s of out) {
+      expect(s.domain).toMatch(/^math\//);
+      expect(typeof s.meta.cluster).toBe("number");
+      expect(s.meta.difficulty).toBe(wsTokenizer.count(s.response!));
+    }
+    const perDomain: Record<string, number> = {};
+    for (const s of out) perDomain[s.domain!] = (perDomain[s.domain!] ?? 0) + 1;
+    expect(perDomain).toEqual({ "math/algebra": 4, "math/geometry": 4, "math/number_theory": 4 });
+    const report = JSON.parse(readFileSync(reportPath, "utf8"));
+    expect(report).toEqual(JSON.parse(JSON.stringify(await stage.finish!())));
+    expect(report.budget).toMatchObject({ asked: 12, achieved: 12, pool: 45 });
+    expect(report.domains.map((d: { clusters: number; clustersCovered: number }) => [d.clusters, d.clustersCovered])).toEqual([
+      [3, 3],
+      [3, 3],
+      [3, 3],
+    ]);
+    // Within each cluster, no rejected record is harder than a selected one.
+    for (const r of rejects) {
+      const sameCluster = out.filter((o) => o.domain === r.record.domain && o.meta.cluster === r.record.meta.cluster);
+      for (const o of sameCluster) expect(o.meta.difficulty!).toBeGreaterThanOrEqual(r.record.meta.difficulty as number);
+    }
+  });
+
+  it("is deterministic (replay-safe) and seeded by the pipeline seed", async () => {
+    const run = async () => (await collect(selectStage({ budget: 0.4, tokenizer: wsTokenizer }).run(from(pool), fakeCtx().ctx))).map((s) => s.id);
+    const a = await run();
+    expect(a).toHaveLength(18);
+    expect(await run()).toEqual(a);
+  });
+
+  it("uses an injected embedder and hashes its id", async () => {
+    let calls = 0;
+    const embedder = {
+      id: "const:2",
+      dim: 2,
+      embed: async (texts: readonly string[]) => {
+        calls++;
+        return Float32Array.from(texts.flatMap((t) => (t.includes("circle") || t.includes("modulo") || t.includes("linear") ? [1, 0] : [0, 1])));
+      },
+    };
+    const stage = selectStage({ budget: 6, k: 2, embedder, tokenizer: wsTokenizer });
+    expect(stage.params.embedder).toBe("const:2");
+    expect(stage.resume).toBe("replay");
+    const out = await collect(stage.run(from(pool), fakeCtx().ctx));
+    expect(calls).toBe(1);
+    expect(out).toHaveLength(6);
+    // Two clusters per domain, balanced: one record from each.
+    const report = stage.report()!;
+    expect(report.domains.every((d) => d.clusters === 2 && d.clustersCovered === 2)).toBe(true);
+  });
+
+  it("rejects an invalid budget when built", () => {
+    expect(() => selectStage({ budget: -1 })).toThrow(/\[infialign\/sampling\] select: invalid config \(budget/);
+  });
+});
