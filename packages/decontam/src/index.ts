@@ -5,5 +5,34 @@ export type { BenchmarkItem, LoadBenchmarkFileOptions, ShippedBenchmark } from "
 export { DEFAULT_NGRAM_INDEX_CONFIG, resolveNgramIndexConfig } from "./ngram/config.js";
 export type { NgramIndexConfig } from "./ngram/config.js";
 export { NgramIndex } from "./ngram/ngramIndex.js";
-export type { CheckResult, NgramMatch } from "./ngram/ngramIndex.js";
+export type { CheckResult as NgramCheckResult, NgramMatch } from "./ngram/ngramIndex.js";
+export { DEFAULT_DECONTAMINATOR_CONFIG, Decontaminator, resolveDecontaminatorConfig } from "./decontaminator.js";
+export type { CheckResult, DecontaminatorConfig, DecontaminatorOptions, Match } from "./decontaminator.js";
+export { DEFAULT_EMBEDDING_INDEX_CONFIG, EmbeddingIndex, resolveEmbeddingIndexConfig } from "./embedding/index.js";
+export type { EmbeddingIndexConfig, EmbeddingMatch, TextEmbedder } from "./embedding/index.js";
+export { canonicalTokens, DEFAULT_PARAPHRASE_INDEX_CONFIG, ParaphraseIndex, resolveParaphraseIndexConfig } from "./fuzzy/index.js";
+export type { ParaphraseBuildOptions, ParaphraseIndexConfig, ParaphraseMatch } from "./fuzzy/index.js";
 export { normalizeForMatch, tokenizeForMatch } from "./normalize/normalizeForMatch.js";
+export {
+  collisionProbability,
+  DEFAULT_MINHASH_CONFIG,
+  EMPTY_SIGNATURE_VALUE,
+  estimateJaccard,
+  findNearDuplicates,
+  LshIndex,
+  lshThreshold,
+  MinHasher,
+  resolveMinHashConfig,
+} from "./minhash/index.js";
+export type { MinHashConfig, NearDuplicateOptions, NearDuplicateResult } from "./minhash/index.js";
+export { loadGpqa, loadLiveCodeBench, loadMmluPro } from "./benchmarks/userBenchmarks.js";
+export { benchmarkSetIdentity, DECONTAM_FIELDS, decontamStage } from "./stage/decontamStage.js";
+export type {
+  BenchmarkSetIdentity,
+  DecontamChecker,
+  DecontamEvidence,
+  DecontamField,
+  DecontamMatch,
+  DecontamStageOptions,
+  DecontamStageParams,
+} from "./stage/decontamStage.js";

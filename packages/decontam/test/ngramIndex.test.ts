@@ -7,7 +7,7 @@ const LONG = "Let $x$ and $y$ be real numbers such that $x + y = 10$ and $xy = 2
 
 describe("NgramIndex", () => {
   it("flags a text that contains a 13-gram of an item and reports the span", async () => {
-    const index = await NgramIndex.build([item("a", LONG)]);
+    const index = await NgramIndex.build([item("a", LONG)], { minEvidenceWords: 13 });
     const res = index.check(`Solve this: ${LONG.replace("21", "twenty-one")} Show your work.`);
     expect(res.contaminated).toBe(true);
     expect(res.matches).toHaveLength(1);
@@ -28,9 +28,36 @@ describe("NgramIndex", () => {
 
   it("n is configurable", async () => {
     const text = "compute the value of x 2 y 2 in simplest zzz";
-    expect((await NgramIndex.build([item("a", LONG)], { n: 8 })).check(text).contaminated).toBe(true);
+    expect((await NgramIndex.build([item("a", LONG)], { n: 8, minEvidenceWords: 8 })).check(text).contaminated).toBe(true);
     expect((await NgramIndex.build([item("a", LONG)], { n: 13 })).check(text).contaminated).toBe(false);
     await expect(NgramIndex.build([], { n: 0 })).rejects.toThrow(/\[infialign\/decontam\] ngram-index: invalid config \(n:/);
+  });
+
+  it("needs a shared run of minEvidenceWords words unless the item appears whole", async () => {
+    const index = await NgramIndex.build([item("a", LONG)]);
+    // 13 shared words: enough with the lm-eval rule, too short as evidence with the default 20.
+    expect(index.check("let x and y be real numbers such that x y 10 and xy zzz").contaminated).toBe(false);
+    const long = "let x and y be real numbers such that x y 10 and xy 21 compute the value of x 2 y 2";
+    expect(index.check(`${long} zzz`).matches[0]).toMatchObject({ id: "a", ngram: long });
+    await expect(NgramIndex.build([], { n: 13, minEvidenceWords: 12 })).rejects.toThrow(/minEvidenceWords \(12\) must be at least n/);
+  });
+
+  it("does not take stock phrases shared by many items, or stop phrases, as evidence", async () => {
+    const stock = "where m and n are relatively prime positive integers find m n and report the answer mod 1000 please";
+    const items = ["apples cost three dollars", "a frog jumps on lily pads", "ten coins are tossed at random"].map((p, i) =>
+      item(String(i), `${p} in a story about many things the probability is m n ${stock}`),
+    );
+    const text = `Some new problem. The answer is m n ${stock}`;
+    expect((await NgramIndex.build(items, { n: 8, minEvidenceWords: 8 })).check(text).contaminated).toBe(false);
+    const noStock = await NgramIndex.build(items, { n: 8, minEvidenceWords: 8, stockItemThreshold: Number.POSITIVE_INFINITY });
+    expect(noStock.check(text).matches).toHaveLength(3);
+    // Each item whole still matches itself, stock phrase and all.
+    const index = await NgramIndex.build(items, { n: 8, minEvidenceWords: 8 });
+    expect(index.stockCount).toBeGreaterThan(0);
+    expect(index.check(items[1]!.text).matches.map((m) => m.id)).toEqual(["1"]);
+    const one = await NgramIndex.build([item("x", `a frog jumps ${stock}`)], { n: 8, minEvidenceWords: 8, stopPhrases: [stock] });
+    expect(one.check(`the answer is m n ${stock}`).contaminated).toBe(false);
+    expect(one.check(`a frog jumps ${stock}`).contaminated).toBe(true);
   });
 
   it("catches items shorter than n words when the text contains the whole item", async () => {

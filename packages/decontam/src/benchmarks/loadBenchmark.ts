@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
-import { dirname, extname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readCsv, readJsonl } from "@infialign/data";
+import { readRecords, resolveInputs } from "@infialign/data";
 
 /** One benchmark problem as the index sees it. */
 export interface BenchmarkItem {
@@ -9,8 +9,10 @@ export interface BenchmarkItem {
   benchmark: string;
   /** The item's id in its file (`id`, `unique_id`, or the 1-based line number when the file has none). */
   id: string;
-  /** The problem / question text. */
+  /** The problem / question text that is matched. */
   text: string;
+  /** Loader-specific facts kept for reports (MMLU-Pro `category`, LiveCodeBench `contestDate`, ...); never matched. */
+  meta?: Record<string, unknown>;
 }
 
 /** Benchmarks shipped in this package's `data/` folder (see `data/README.md` for origin and licence). */
@@ -47,15 +49,18 @@ export interface LoadBenchmarkFileOptions {
   field?: string;
 }
 
-/** Loads a user benchmark file: JSON Lines, or CSV (e.g. GPQA, `Question` column). */
+/** Loads a user benchmark file: JSON Lines, JSON, CSV or Parquet (gzip/zstd too), format from the extension. */
 export async function loadBenchmarkFile(path: string, opts: LoadBenchmarkFileOptions): Promise<BenchmarkItem[]> {
-  const ext = extname(path.replace(/\.(gz|zst)$/, "")).toLowerCase();
-  const records = ext === ".csv" ? readCsv(path) : readJsonl(path);
+  const files = await resolveInputs(path).catch((e: unknown) => {
+    throw new Error(`[infialign/decontam] benchmarks: benchmark file "${path}" cannot be opened (${(e as Error).message})`, { cause: e });
+  });
   const items: BenchmarkItem[] = [];
   let n = 0;
-  for await (const r of records) {
+  for await (const r of (async function* () {
+    for (const file of files) yield* readRecords(file);
+  })()) {
     n++;
-    const where = `benchmark file "${path}" ${r.loc.line !== undefined ? `line ${r.loc.line}` : `row ${r.loc.row ?? n}`}`;
+    const where = `benchmark file "${r.loc.file}" ${r.loc.line !== undefined ? `line ${r.loc.line}` : `row ${r.loc.row ?? n - 1}`}`;
     if (!r.ok) throw new Error(`[infialign/decontam] benchmarks: ${where}: ${r.message}`);
     const rec = r.value as Record<string, unknown>;
     if (typeof rec !== "object" || rec === null || Array.isArray(rec)) throw new Error(`[infialign/decontam] benchmarks: ${where} is not an object`);

@@ -1,26 +1,37 @@
-import { mapJsonLines } from "@infialign/data";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { type BenchmarkItem, loadBenchmarkFile, loadShippedBenchmarks, SHIPPED_BENCHMARKS, type ShippedBenchmark } from "../benchmarks/loadBenchmark.js";
-import { DEFAULT_NGRAM_INDEX_CONFIG } from "../ngram/config.js";
-import { NgramIndex } from "../ngram/ngramIndex.js";
+import { type InputFile, type Logger, mapJsonLines, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
+import { benchmarkSetIdentity, DECONTAM_FIELDS, type DecontamField, decontamStage } from "../stage/decontamStage.js";
+import type { Decontaminator } from "../decontaminator.js";
+import { BENCHMARK_ARG_OPTIONS, BENCHMARK_HELP, intOption, loadBenchmarkSetup } from "./benchmarkOptions.js";
 
-export const HELP = `infialign-decontam — flag texts that overlap benchmark problems, one JSON object per line
+export const HELP = `infialign-decontam — flag texts and training records that overlap benchmark problems
 
 Usage:
   infialign-decontam check [options] < texts.jsonl     lines {"text": "..."}
+  infialign-decontam run --input <shards> --output <dir> [options]
   infialign-decontam --help
 
-Writes one JSON line per input line, in order: {"contaminated": true|false, "matches": [{"benchmark", "id", "ngram", "overlap"}]}.
-Blank lines are skipped. A malformed line gives {"contaminated": false, "matches": [], "error": "..."} and the run goes on.
+check: writes one JSON line per input line, in order:
+  {"contaminated": true|false, "matches": [{"benchmark", "id", "method", "ngram", "overlap"}]}.
+  Blank lines are skipped. A malformed line gives {"contaminated": false, "matches": [], "error": "..."} and the run goes on.
 
-Options:
-  --n <int>                 words per n-gram (default ${DEFAULT_NGRAM_INDEX_CONFIG.n}, as lm-evaluation-harness; open-r1 uses 8)
-  --min-item-words <int>    items shorter than this are not indexed (default ${DEFAULT_NGRAM_INDEX_CONFIG.minItemWords})
-  --benchmarks <list>       shipped benchmarks to check against, comma-separated (default all: ${SHIPPED_BENCHMARKS.join(",")})
-  --benchmark-file <path>   also check against a JSONL/CSV file of your own (repeatable); name = file name
-  --field <name>            text field of --benchmark-file records (default problem / question / Question / prompt / text)
-  --help                    this text
+run: reads canonical Sample shards (the output of infialign-data normalize/dedup: a stage directory
+  with a manifest.json stands for its shards; files and globs also work), writes <output>/decontam/
+  with the clean shards, rejects.jsonl (code "contaminated", evidence in the message and in
+  record.meta.decontam.matches) and manifest.json. Reruns with the same inputs, benchmarks and
+  options do no work. Prints one summary line.
+  --input <path>            canonical shards: stage directory, file or glob (repeatable)
+  --output <dir>            run directory; the stage writes to <dir>/decontam/
+  --fields <list>           Sample fields checked, comma-separated: ${DECONTAM_FIELDS.join(", ")} (default prompt)
+  --batch-size <int>        records per batched check (default 64)
+  --shard-records <int>     records per output shard (default 100000)
+  --force                   rerun even when the manifest matches
+
+${BENCHMARK_HELP}  --help                    this text
 `;
 
 export interface ProgramIO {
@@ -29,7 +40,10 @@ export interface ProgramIO {
   stderr: Writable;
 }
 
-function checkLine(index: NgramIndex, line: string): Record<string, unknown> {
+/** A failure while the pipeline runs (exit 1), as opposed to bad options or benchmark files (exit 2). */
+class RunFailure extends Error {}
+
+function checkLine(checker: Decontaminator, line: string): Record<string, unknown> {
   let input: unknown;
   try {
     input = JSON.parse(line);
@@ -47,54 +61,108 @@ function checkLine(index: NgramIndex, line: string): Record<string, unknown> {
       error: `[infialign/decontam] cli: field "text" missing or not a string (fields seen: ${Object.keys(input).join(", ") || "none"})`,
     };
   }
-  return { ...index.check(text) };
+  const { contaminated, matches } = checker.check(text);
+  return { contaminated, matches };
 }
 
-function intOption(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`[infialign/decontam] cli: --${name} must be a positive integer, got "${value}"`);
-  return n;
+/** Same resolution as `infialign-data`: a stage directory (with manifest.json) stands for the shards its manifest lists. */
+async function resolveShardInputs(inputs: readonly string[]): Promise<InputFile[]> {
+  const expanded: string[] = [];
+  for (const input of inputs) {
+    const manifestPath = join(input, "manifest.json");
+    if (existsSync(manifestPath)) {
+      const manifest = JSON.parse(await readFile(manifestPath, "utf8")) as StageManifest;
+      expanded.push(...manifest.shards.map((shard) => join(input, shard.file)));
+    } else if (existsSync(join(input, "checkpoint.json"))) {
+      throw new Error(`[infialign/decontam] cli: ${input} is a stage that has not finished (checkpoint.json, no manifest.json). Rerun its pipeline to complete it.`);
+    } else expanded.push(input);
+  }
+  if (expanded.length === 0) throw new Error("[infialign/decontam] cli: --input names a stage with no shards (its manifest lists none); nothing to check");
+  return resolveInputs(expanded);
 }
 
-/** Runs the CLI; resolves to the exit code. */
+function parseFields(value: string | undefined): DecontamField[] {
+  if (value === undefined) return ["prompt"];
+  const fields = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const bad = fields.filter((f) => !(DECONTAM_FIELDS as readonly string[]).includes(f));
+  if (bad.length || fields.length === 0) throw new Error(`[infialign/decontam] cli: --fields must list ${DECONTAM_FIELDS.join(", ")}, got "${value}"`);
+  return fields as DecontamField[];
+}
+
+async function runCheck(args: string[], io: ProgramIO): Promise<number> {
+  const { values } = parseArgs({ args, options: BENCHMARK_ARG_OPTIONS, strict: true, allowPositionals: false });
+  const setup = await loadBenchmarkSetup(values);
+  const checker = await setup.build();
+  await mapJsonLines(io.stdin, io.stdout, (line) => checkLine(checker, line));
+  return 0;
+}
+
+async function runRun(args: string[], io: ProgramIO): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...BENCHMARK_ARG_OPTIONS,
+      input: { type: "string", multiple: true },
+      output: { type: "string" },
+      fields: { type: "string" },
+      "batch-size": { type: "string" },
+      "shard-records": { type: "string" },
+      force: { type: "boolean" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.input?.length) throw new Error("[infialign/decontam] cli: run needs --input <canonical shards: stage directory, file or glob>");
+  if (!values.output) throw new Error("[infialign/decontam] cli: run needs --output <dir>");
+  const fields = parseFields(values.fields);
+  const batchSize = intOption("batch-size", values["batch-size"]);
+  const shardRecords = intOption("shard-records", values["shard-records"]);
+  const setup = await loadBenchmarkSetup(values);
+  const files = await resolveShardInputs(values.input);
+  const output = resolve(values.output);
+  const stderr = (m: string) => io.stderr.write(`${m}\n`);
+  const logger: Logger = { info: stderr, warn: (m) => stderr(`warning: ${m}`), debug: () => {} };
+  const result = await runPipeline({
+    name: basename(output),
+    runsDir: dirname(output),
+    source: { files, decode: "samples" },
+    stages: [decontamStage({ decontaminator: setup.build, fields, batchSize, params: benchmarkSetIdentity(setup.items, setup.config) })],
+    force: !!values.force,
+    shard: shardRecords === undefined ? undefined : { maxRecords: shardRecords },
+    logger,
+    progress: false,
+  }).catch((e: unknown) => {
+    throw new RunFailure((e as Error).message ?? String(e), { cause: e });
+  });
+  const s = result.stages[0]!;
+  const c = s.manifest.counts;
+  const contaminated = c.rejectedByReason.contaminated ?? 0;
+  const other = c.rejected - contaminated;
+  io.stdout.write(
+    `decontam: in ${c.in}  out ${c.out}  rejected ${c.rejected} (contaminated ${contaminated}${other ? `, other ${other}` : ""})  → ${s.dir}${s.skipped ? "  [up to date]" : ""}\n`,
+  );
+  return 0;
+}
+
+/** Runs the CLI; resolves to the exit code (0 ok, 1 failure while running, 2 bad usage or benchmark files). */
 export async function main(argv: readonly string[] = process.argv.slice(2), io: ProgramIO = process): Promise<number> {
   const command = argv[0];
   if (command === undefined || command === "--help" || command === "-h" || argv.includes("--help")) {
     (command === undefined ? io.stderr : io.stdout).write(HELP);
     return command === undefined ? 2 : 0;
   }
-  if (command !== "check") {
-    io.stderr.write(`[infialign/decontam] cli: unknown command "${command}"; use "check" (see --help)\n`);
+  if (command !== "check" && command !== "run") {
+    io.stderr.write(`[infialign/decontam] cli: unknown command "${command}"; use "check" or "run" (see --help)\n`);
     return 2;
   }
-  let index: NgramIndex;
+  const report = (e: unknown) => {
+    const msg = (e as Error).message ?? String(e);
+    io.stderr.write(`${msg.startsWith("[infialign/") ? msg : `[infialign/decontam] cli: ${msg} (see --help)`}\n`);
+  };
   try {
-    const { values } = parseArgs({
-      args: argv.slice(1),
-      options: {
-        n: { type: "string" },
-        "min-item-words": { type: "string" },
-        benchmarks: { type: "string" },
-        "benchmark-file": { type: "string", multiple: true },
-        field: { type: "string" },
-      },
-      strict: true,
-    });
-    const names = values.benchmarks?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...SHIPPED_BENCHMARKS];
-    const unknown = names.filter((s) => !(SHIPPED_BENCHMARKS as readonly string[]).includes(s));
-    if (unknown.length) throw new Error(`[infialign/decontam] cli: unknown benchmark(s) ${unknown.join(", ")} in --benchmarks; shipped: ${SHIPPED_BENCHMARKS.join(", ")}`);
-    const items: BenchmarkItem[] = await loadShippedBenchmarks(names as ShippedBenchmark[]);
-    for (const file of values["benchmark-file"] ?? []) {
-      const name = file.replace(/^.*[\\/]/, "").replace(/\.(jsonl|csv|json)(\.gz|\.zst)?$/i, "");
-      items.push(...(await loadBenchmarkFile(file, { name, field: values.field })));
-    }
-    index = await NgramIndex.build(items, { n: intOption("n", values.n), minItemWords: intOption("min-item-words", values["min-item-words"]) });
+    return await (command === "check" ? runCheck(argv.slice(1), io) : runRun(argv.slice(1), io));
   } catch (e) {
-    const msg = (e as Error).message;
-    io.stderr.write(`${msg.startsWith("[infialign/decontam]") ? msg : `[infialign/decontam] cli: ${msg} (see --help)`}\n`);
-    return 2;
+    report(e);
+    return e instanceof RunFailure ? 1 : 2;
   }
-  await mapJsonLines(io.stdin, io.stdout, (line) => checkLine(index, line));
-  return 0;
 }

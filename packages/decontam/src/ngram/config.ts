@@ -13,22 +13,51 @@ export interface NgramIndexConfig {
    * @default 3
    */
   minItemWords: number;
+  /**
+   * An n-gram found in at least this many distinct items is a stock phrase (AIME's "…m+n where m and n are relatively prime
+   * positive integers. Find m+n"): it still counts towards `overlap` but is not evidence on its own. A text is flagged for an
+   * item only when it shares at least one non-stock n-gram with it, or contains the item whole (overlap 1).
+   * Chosen from data: 3 clears the 10 AIME/AMC boilerplate hits on the MATH test pool and keeps all of MATH500 (see test/pools.test.ts).
+   * `Infinity` turns it off.
+   * @default 3
+   */
+  stockItemThreshold: number;
+  /**
+   * Shortest evidence: a text is flagged for an item only when it shares a run of at least this many consecutive words
+   * built from non-stock n-grams (at least `n`; an item with fewer words must appear whole). On the MATH test pool, spans
+   * of 13-19 words were stock phrases (Asymptote `label(...)` code, "find the minimum value of", AIME answer formats) and
+   * spans of 20+ words were shared problem stems; see test/pools.test.ts.
+   * @default 20
+   */
+  minEvidenceWords: number;
+  /**
+   * Extra stock phrases (any text; normalized like items). An item n-gram more than half of whose words lie inside an
+   * occurrence of one of these phrases is stock.
+   * @default []
+   */
+  stopPhrases: readonly string[];
 }
 
-export const DEFAULT_NGRAM_INDEX_CONFIG: Readonly<NgramIndexConfig> = Object.freeze({ n: 13, minItemWords: 3 });
+export const DEFAULT_NGRAM_INDEX_CONFIG: Readonly<NgramIndexConfig> = Object.freeze({ n: 13, minItemWords: 3, stockItemThreshold: 3, minEvidenceWords: 20, stopPhrases: [] });
 
-const ConfigSchema = z.object({
+export const NgramIndexConfigSchema = z.object({
   n: z.number().int().min(1).max(1000),
   minItemWords: z.number().int().min(1),
+  stockItemThreshold: z.union([z.number().int().min(2), z.literal(Number.POSITIVE_INFINITY)]),
+  minEvidenceWords: z.number().int().min(1),
+  stopPhrases: z.array(z.string()).readonly(),
 });
 
 /** Merges options over the defaults and validates every field at once. */
 export function resolveNgramIndexConfig(opts: Partial<NgramIndexConfig> = {}): NgramIndexConfig {
   const merged = { ...DEFAULT_NGRAM_INDEX_CONFIG, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
-  const parsed = ConfigSchema.safeParse(merged);
+  const parsed = NgramIndexConfigSchema.safeParse(merged);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`[infialign/decontam] ngram-index: invalid config (${issues})`);
+  }
+  if (parsed.data.minEvidenceWords < parsed.data.n) {
+    throw new Error(`[infialign/decontam] ngram-index: minEvidenceWords (${parsed.data.minEvidenceWords}) must be at least n (${parsed.data.n})`);
   }
   return parsed.data;
 }

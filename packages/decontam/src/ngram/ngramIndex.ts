@@ -1,13 +1,18 @@
 import xxhash from "xxhash-wasm";
 import type { BenchmarkItem } from "../benchmarks/loadBenchmark.js";
 import { tokenizeForMatch } from "../normalize/normalizeForMatch.js";
+import { fmix32, type Hash64, powA, powB, WordLanes } from "../hashing/wordLanes.js";
 import { type NgramIndexConfig, resolveNgramIndexConfig } from "./config.js";
 
 /** One benchmark item that a checked text overlaps. */
 export interface NgramMatch {
   benchmark: string;
   id: string;
-  /** The longest matched run of words, as normalized text (see `normalizeForMatch`). */
+  /**
+   * The longest matched run of words built from non-stock n-grams (see `stockItemThreshold`), as normalized text
+   * (see `normalizeForMatch`); at least `minEvidenceWords` words unless the item is shorter. Falls back to the longest run of any
+   * n-grams when the text contains the whole item but only through stock n-grams.
+   */
   ngram: string;
   /** Fraction of the item's distinct n-grams found in the text (1 for a short item matched whole). */
   overlap: number;
@@ -19,21 +24,7 @@ export interface CheckResult {
   matches: NgramMatch[];
 }
 
-type Hash64 = (input: string, seed?: bigint) => bigint;
-
-// Bases of the two polynomial lanes (odd, so multiplication is invertible mod 2^32).
-const BASE_A = 0x01000193;
-const BASE_B = 0x5bd1e995;
 const EMPTY = -1;
-const WORD_CACHE_MAX = 1 << 20;
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /**
  * Word n-gram index over benchmark items (lm-evaluation-harness style decontamination).
@@ -56,35 +47,47 @@ export class NgramIndex {
 
   readonly #items: BenchmarkItem[];
   readonly #itemNgrams: Uint32Array;
-  readonly #h64: Hash64;
+  readonly #itemWords: Uint32Array;
+  readonly #lanes: WordLanes;
   // Per distinct word: its id, the two 32-bit halves of its xxHash64, and a bitmask of short-item lengths (< 32) it starts.
-  readonly #wordIds = new Map<string, number>();
-  #wa = new Uint32Array(1 << 12);
-  #wb = new Uint32Array(1 << 12);
   #starts = new Uint32Array(1 << 12);
-  #ids = new Int32Array(1024);
   #keys: Uint32Array;
   #vals: Int32Array;
   #mask: number;
   #size = 0;
   readonly #shared = new Map<number, number[]>();
+  /** Per slot: 1 when the key is a stock phrase (filled once all items are in, so slots are final). */
+  #stock: Uint8Array = new Uint8Array(0);
+  /** Distinct stock n-gram keys. */
+  readonly stockCount: number;
   readonly #shortStarts = new Map<string, number>();
   /** Window lengths to probe: `n` plus each short-item length present. */
   readonly #lengths: number[];
   // Scratch buffers reused across `check` calls.
-  #pa = new Uint32Array(1024);
-  #pb = new Uint32Array(1024);
 
   private constructor(items: BenchmarkItem[], config: NgramIndexConfig, h64: Hash64) {
     this.config = config;
-    this.#h64 = h64;
+    this.#lanes = new WordLanes(h64);
+    this.#lanes.onCapacity = (capacity) => {
+      const starts = new Uint32Array(capacity);
+      starts.set(this.#starts);
+      this.#starts = starts;
+    };
+    // Word ids restart after a cache reset: forget the old marks and re-mark the words that start short items.
+    this.#lanes.onReset = () => {
+      this.#starts.fill(0);
+      for (const [first, mask] of this.#shortStarts) this.#starts[this.#lanes.wordId(first)] = mask;
+    };
     const cap = 1 << Math.max(4, Math.ceil(Math.log2(Math.max(1, items.reduce((s, it) => s + it.text.length, 0) / 2))));
     this.#keys = new Uint32Array(cap * 2);
     this.#vals = new Int32Array(cap).fill(EMPTY);
     this.#mask = cap - 1;
     this.#items = [];
     const counts: number[] = [];
+    const itemWords: number[] = [];
     const lengths = new Set<number>([config.n]);
+    const stopWords = config.stopPhrases.map((p) => tokenizeForMatch(p)).filter((w) => w.length > 0);
+    const stopKeys = new Set<string>();
     for (const item of items) {
       const words = tokenizeForMatch(item.text);
       if (words.length < config.minItemWords) {
@@ -95,23 +98,38 @@ export class NgramIndex {
       this.#items.push(item);
       const len = Math.min(words.length, config.n);
       lengths.add(len);
-      this.#prefix(words);
+      this.#lanes.prefix(words);
       if (len < config.n && len < 32) {
         const first = words[0] as string;
         const mask = ((this.#shortStarts.get(first) ?? 0) | (1 << len)) >>> 0;
         this.#shortStarts.set(first, mask);
-        this.#starts[this.#ids[0] as number] = mask;
+        this.#starts[this.#lanes.ids[0] as number] = mask;
       }
+      const covered = stopWords.length ? coveredPrefix(words, stopWords) : undefined;
       const seen = new Set<string>();
       for (let i = 0; i + len <= words.length; i++) {
         const [a, b] = this.#window(i, len);
         seen.add(`${a},${b}`);
+        if (covered && ((covered[i + len] as number) - (covered[i] as number)) * 2 > len) stopKeys.add(`${a},${b}`);
         this.#insert(a, b, idx);
       }
       counts.push(seen.size);
+      itemWords.push(words.length);
     }
+    this.#stock = new Uint8Array(this.#vals.length);
+    let stock = 0;
+    for (let slot = 0; slot < this.#vals.length; slot++) {
+      if (this.#vals[slot] === EMPTY) continue;
+      const df = 1 + (this.#shared.get(slot)?.length ?? 0);
+      if (df >= config.stockItemThreshold || (stopKeys.size && stopKeys.has(`${this.#keys[2 * slot]},${this.#keys[2 * slot + 1]}`))) {
+        this.#stock[slot] = 1;
+        stock++;
+      }
+    }
+    this.stockCount = stock;
     this.itemCount = this.#items.length;
     this.#itemNgrams = Uint32Array.from(counts);
+    this.#itemWords = Uint32Array.from(itemWords);
     this.#lengths = [...lengths].sort((x, y) => y - x);
   }
 
@@ -131,30 +149,32 @@ export class NgramIndex {
   check(text: string): CheckResult {
     const words = tokenizeForMatch(text);
     if (words.length === 0) return { contaminated: false, matches: [] };
-    this.#prefix(words);
-    let hits: Map<number, { keys: Set<string>; runStart: number; last: number; best: [number, number] }> | undefined;
+    this.#lanes.prefix(words);
+    // Per item: distinct keys hit, and the current / longest run of windows, over all keys and over non-stock keys only.
+    let hits: Map<number, Hit> | undefined;
     const n = this.config.n;
     for (const len of this.#lengths) {
       // A short item can only match where its first word is; skip the probe elsewhere.
       const filtered = len < n && len < 32;
       const bit = (1 << len) >>> 0;
       for (let i = 0; i + len <= words.length; i++) {
-        if (filtered && ((this.#starts[this.#ids[i] as number] as number) & bit) === 0) continue;
+        if (filtered && ((this.#starts[this.#lanes.ids[i] as number] as number) & bit) === 0) continue;
         const [a, b] = this.#window(i, len);
         const slot = this.#find(a, b);
         if (slot < 0) continue;
         hits ??= new Map();
         const first = this.#vals[slot] as number;
         const owners = this.#shared.get(slot);
+        const stock = this.#stock[slot] === 1;
         for (const idx of owners ? [first, ...owners] : [first]) {
           let h = hits.get(idx);
           if (!h) {
-            h = { keys: new Set(), runStart: i, last: i, best: [i, i + len] };
+            h = { keys: new Set(), all: newRun(), evidence: newRun() };
             hits.set(idx, h);
-          } else if (i !== h.last + 1) h.runStart = i;
+          }
           h.keys.add(`${a},${b}`);
-          h.last = i;
-          if (i + len - h.runStart > h.best[1] - h.best[0]) h.best = [h.runStart, i + len];
+          extendRun(h.all, i, len);
+          if (!stock) extendRun(h.evidence, i, len);
         }
       }
     }
@@ -163,66 +183,22 @@ export class NgramIndex {
     for (const [idx, h] of hits) {
       const item = this.#items[idx] as BenchmarkItem;
       const overlap = Math.min(1, h.keys.size / (this.#itemNgrams[idx] as number));
-      matches.push({ benchmark: item.benchmark, id: item.id, ngram: words.slice(h.best[0], h.best[1]).join(" "), overlap });
+      const minSpan = Math.min(this.config.minEvidenceWords, this.#itemWords[idx] as number);
+      const hasEvidence = h.evidence.best[1] - h.evidence.best[0] >= minSpan;
+      // Stock n-grams or a short shared run are no evidence, unless the text holds every n-gram of the item (the item whole).
+      if (!hasEvidence && overlap < 1) continue;
+      const span = hasEvidence ? h.evidence.best : h.all.best;
+      matches.push({ benchmark: item.benchmark, id: item.id, ngram: words.slice(span[0], span[1]).join(" "), overlap });
     }
     matches.sort((x, y) => y.overlap - x.overlap);
-    return { contaminated: true, matches };
-  }
-
-  /** Word id of `w`, hashing it on first sight. */
-  #wordId(w: string): number {
-    let id = this.#wordIds.get(w);
-    if (id !== undefined) return id;
-    id = this.#wordIds.size;
-    if (id >= this.#wa.length) {
-      const grow = (a: Uint32Array) => {
-        const b = new Uint32Array(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.#wa = grow(this.#wa);
-      this.#wb = grow(this.#wb);
-      this.#starts = grow(this.#starts);
-    }
-    this.#wordIds.set(w, id);
-    const h = this.#h64(w);
-    this.#wa[id] = Number(h & 0xffffffffn);
-    this.#wb[id] = Number(h >> 32n);
-    this.#starts[id] = 0;
-    return id;
-  }
-
-  /** Fills word ids and the two prefix-hash lanes for `words`. */
-  #prefix(words: string[]): void {
-    if (this.#wordIds.size >= WORD_CACHE_MAX) {
-      // Keep memory bounded on huge vocabularies (only between texts, so ids stay valid within one).
-      this.#wordIds.clear();
-      for (const [first, mask] of this.#shortStarts) this.#starts[this.#wordId(first)] = mask;
-    }
-    if (this.#pa.length <= words.length) {
-      this.#pa = new Uint32Array(words.length * 2 + 1);
-      this.#pb = new Uint32Array(words.length * 2 + 1);
-      this.#ids = new Int32Array(words.length * 2 + 1);
-    }
-    const pa = this.#pa;
-    const pb = this.#pb;
-    const ids = this.#ids;
-    let ha = 0;
-    let hb = 0;
-    for (let i = 0; i < words.length; i++) {
-      const id = this.#wordId(words[i] as string);
-      ids[i] = id;
-      ha = (Math.imul(ha, BASE_A) + (this.#wa[id] as number)) >>> 0;
-      hb = (Math.imul(hb, BASE_B) + (this.#wb[id] as number)) >>> 0;
-      pa[i + 1] = ha;
-      pb[i + 1] = hb;
-    }
+    return { contaminated: matches.length > 0, matches };
   }
 
   /** 64-bit key (two lanes) of words[i, i+len), from the prefix lanes. */
   #window(i: number, len: number): [number, number] {
-    const a = ((this.#pa[i + len] as number) - Math.imul(this.#pa[i] as number, powA(len))) >>> 0;
-    const b = ((this.#pb[i + len] as number) - Math.imul(this.#pb[i] as number, powB(len))) >>> 0;
+    const { pa, pb } = this.#lanes;
+    const a = ((pa[i + len] as number) - Math.imul(pa[i] as number, powA(len))) >>> 0;
+    const b = ((pb[i + len] as number) - Math.imul(pb[i] as number, powB(len))) >>> 0;
     // Mixing in the length keeps a short item's key apart from an n-gram with the same lane values.
     return [fmix32(a ^ Math.imul(len, 0x27d4eb2d)), fmix32(b + len)];
   }
@@ -281,13 +257,37 @@ export class NgramIndex {
   }
 }
 
-const powCacheA: number[] = [1];
-const powCacheB: number[] = [1];
-function powA(len: number): number {
-  while (powCacheA.length <= len) powCacheA.push(Math.imul(powCacheA[powCacheA.length - 1] as number, BASE_A) >>> 0);
-  return powCacheA[len] as number;
+interface Run {
+  start: number;
+  /** Start of the last window added (-2 when none yet). */
+  last: number;
+  /** Longest run of consecutive windows as a word span [from, to); empty [0, 0] when none. */
+  best: [number, number];
 }
-function powB(len: number): number {
-  while (powCacheB.length <= len) powCacheB.push(Math.imul(powCacheB[powCacheB.length - 1] as number, BASE_B) >>> 0);
-  return powCacheB[len] as number;
+interface Hit {
+  keys: Set<string>;
+  all: Run;
+  evidence: Run;
 }
+const newRun = (): Run => ({ start: 0, last: -2, best: [0, 0] });
+function extendRun(r: Run, i: number, len: number): void {
+  if (i !== r.last + 1) r.start = i;
+  r.last = i;
+  if (i + len - r.start > r.best[1] - r.best[0]) r.best = [r.start, i + len];
+}
+
+/** Prefix counts of word positions covered by an occurrence of any phrase (hand-written: a few short phrases, so naive search). */
+function coveredPrefix(words: string[], phrases: string[][]): Uint32Array {
+  const mark = new Uint8Array(words.length);
+  for (const p of phrases) {
+    for (let i = 0; i + p.length <= words.length; i++) {
+      let j = 0;
+      while (j < p.length && words[i + j] === p[j]) j++;
+      if (j === p.length) mark.fill(1, i, i + p.length);
+    }
+  }
+  const pre = new Uint32Array(words.length + 1);
+  for (let i = 0; i < words.length; i++) pre[i + 1] = (pre[i] as number) + (mark[i] as number);
+  return pre;
+}
+

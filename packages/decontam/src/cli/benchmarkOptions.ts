@@ -1,0 +1,109 @@
+import { basename } from "node:path";
+import type { ParseArgsConfig } from "node:util";
+import { type BenchmarkItem, loadBenchmarkFile, loadShippedBenchmarks, SHIPPED_BENCHMARKS, type ShippedBenchmark } from "../benchmarks/loadBenchmark.js";
+import { loadGpqa, loadLiveCodeBench, loadMmluPro } from "../benchmarks/userBenchmarks.js";
+import { Decontaminator, type DecontaminatorConfig, type DecontaminatorOptions, resolveDecontaminatorConfig } from "../decontaminator.js";
+import { DEFAULT_NGRAM_INDEX_CONFIG } from "../ngram/config.js";
+
+/** Loaders selectable with `--benchmark-file FILE:format`. */
+export const FILE_FORMATS = ["generic", "gpqa", "mmlu-pro", "livecodebench"] as const;
+type FileFormat = (typeof FILE_FORMATS)[number];
+
+/** parseArgs options shared by `check` and `run`. */
+export const BENCHMARK_ARG_OPTIONS = {
+  n: { type: "string" },
+  "min-item-words": { type: "string" },
+  benchmarks: { type: "string" },
+  "benchmark-file": { type: "string", multiple: true },
+  field: { type: "string" },
+  gpqa: { type: "string", multiple: true },
+  "mmlu-pro": { type: "string", multiple: true },
+  livecodebench: { type: "string", multiple: true },
+  "no-paraphrase": { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+export const BENCHMARK_HELP = `Benchmark options (check and run):
+  --benchmarks <list>       shipped benchmarks, comma-separated, or "none" (default all: ${SHIPPED_BENCHMARKS.join(",")})
+  --benchmark-file <FILE[:format]>  also check against your own file (repeatable); format: ${FILE_FORMATS.join(" | ")}
+                            (default generic: JSONL/JSON/CSV/Parquet, text from --field); benchmark name = file name
+  --field <name>            text field of generic --benchmark-file records (default problem / question / Question / prompt / text)
+  --gpqa <FILE>             GPQA official CSV (gpqa_diamond.csv ...); matched text = Question (repeatable)
+  --mmlu-pro <FILE>         MMLU-Pro JSONL or Parquet; matched text = question (repeatable)
+  --livecodebench <FILE>    LiveCodeBench code_generation_lite JSONL; matched text = title + content (repeatable)
+  --n <int>                 words per n-gram (default ${DEFAULT_NGRAM_INDEX_CONFIG.n}, as lm-evaluation-harness; open-r1 uses 8)
+  --min-item-words <int>    items shorter than this are not indexed (default ${DEFAULT_NGRAM_INDEX_CONFIG.minItemWords})
+  --no-paraphrase           n-gram layer only (skip the paraphrase layer)
+`;
+
+export interface BenchmarkArgValues {
+  n?: string;
+  "min-item-words"?: string;
+  benchmarks?: string;
+  "benchmark-file"?: string[];
+  field?: string;
+  gpqa?: string[];
+  "mmlu-pro"?: string[];
+  livecodebench?: string[];
+  "no-paraphrase"?: boolean;
+}
+
+/** A benchmark set with the checker config it will be indexed under. */
+export interface BenchmarkSetup {
+  items: BenchmarkItem[];
+  /** Resolved config; hashed into the `run` stage params so a changed default reruns the stage. */
+  config: DecontaminatorConfig;
+  /** Builds the decontaminator (the index build is the expensive part, so `run` defers it). */
+  build(): Promise<Decontaminator>;
+}
+
+function cliError(message: string): Error {
+  return new Error(`[infialign/decontam] cli: ${message}`);
+}
+
+export function intOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw cliError(`--${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/** `path.jsonl:gpqa` → file + format; a colon followed by anything else stays part of the path (e.g. `C:\\x.csv`). */
+function splitFileSpec(spec: string): { file: string; format: FileFormat } {
+  const colon = spec.lastIndexOf(":");
+  const suffix = colon > 0 ? spec.slice(colon + 1) : "";
+  if ((FILE_FORMATS as readonly string[]).includes(suffix)) return { file: spec.slice(0, colon), format: suffix as FileFormat };
+  if (/^[a-z][a-z-]*$/.test(suffix) && colon > 1) {
+    throw cliError(`--benchmark-file "${spec}": unknown format "${suffix}"; use ${FILE_FORMATS.join(", ")}`);
+  }
+  return { file: spec, format: "generic" };
+}
+
+const fileStem = (file: string) => basename(file).replace(/\.(jsonl|ndjson|csv|json|parquet)(\.gz|\.zst)?$/i, "");
+
+/** Loads every benchmark the options name, in a fixed order: shipped, --benchmark-file, --gpqa, --mmlu-pro, --livecodebench. */
+export async function loadBenchmarkSetup(values: BenchmarkArgValues): Promise<BenchmarkSetup> {
+  const raw = values.benchmarks?.trim();
+  const names = raw === "none" ? [] : (raw?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...SHIPPED_BENCHMARKS]);
+  const unknown = names.filter((s) => !(SHIPPED_BENCHMARKS as readonly string[]).includes(s));
+  if (unknown.length) throw cliError(`unknown benchmark(s) ${unknown.join(", ")} in --benchmarks; shipped: ${SHIPPED_BENCHMARKS.join(", ")} (use --gpqa, --mmlu-pro, --livecodebench or --benchmark-file for others)`);
+  const items: BenchmarkItem[] = await loadShippedBenchmarks(names as ShippedBenchmark[]);
+  for (const spec of values["benchmark-file"] ?? []) {
+    const { file, format } = splitFileSpec(spec);
+    const name = fileStem(file);
+    if (format === "gpqa") items.push(...(await loadGpqa(file, { name })));
+    else if (format === "mmlu-pro") items.push(...(await loadMmluPro(file, { name })));
+    else if (format === "livecodebench") items.push(...(await loadLiveCodeBench(file, { name })));
+    else items.push(...(await loadBenchmarkFile(file, { name, field: values.field })));
+  }
+  for (const file of values.gpqa ?? []) items.push(...(await loadGpqa(file)));
+  for (const file of values["mmlu-pro"] ?? []) items.push(...(await loadMmluPro(file)));
+  for (const file of values.livecodebench ?? []) items.push(...(await loadLiveCodeBench(file)));
+  if (items.length === 0) throw cliError("no benchmark items to check against; drop --benchmarks none or add --gpqa / --mmlu-pro / --livecodebench / --benchmark-file");
+
+  const options: DecontaminatorOptions = {
+    ngram: { n: intOption("n", values.n), minItemWords: intOption("min-item-words", values["min-item-words"]) },
+    paraphrase: { enabled: !values["no-paraphrase"] },
+  };
+  const config = resolveDecontaminatorConfig(options);
+  return { items, config, build: () => Decontaminator.build(items, config) };
+}
