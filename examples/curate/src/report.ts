@@ -41,7 +41,19 @@ const sorted = (counts: Record<string, number>) =>
     .sort((a, b) => b[1] - a[1])
     .map(([label, value]) => ({ label, value }));
 
-export function renderReport(result: PipelineResult, stats: DatasetStats): string {
+/** Evidence shown for the first contaminated records (the full list is the decontam stage's rejects.jsonl). */
+export interface ContaminationSample {
+  id: string;
+  message: string;
+}
+
+export interface ReportExtras {
+  decontam?: { byBenchmark: Record<string, number>; byMethod: Record<string, number>; samples: ContaminationSample[] };
+  /** Relative link to the selection report written beside report.html. */
+  selectionHref?: string;
+}
+
+export function renderReport(result: PipelineResult, stats: DatasetStats, extras: ReportExtras = {}): string {
   const funnel = result.stages.flatMap((s) => {
     const c = s.manifest.counts;
     return [
@@ -65,6 +77,8 @@ export function renderReport(result: PipelineResult, stats: DatasetStats): strin
 <h2>Stages</h2><table><thead><tr><th>stage</th><th>in</th><th>out</th><th>rejected</th><th>deduplicated</th><th>seconds*</th><th>status</th></tr></thead><tbody>${rows}</tbody></table>
 <p><small>* Stages that had work ran fused in one streaming pass, so each shows that pass's wall time.</small></p>
 ${barChart("Stage funnel", funnel)}
+${decontamSection(extras)}
+${extras.selectionHref ? `<h2>Selection</h2><p>Domain × difficulty composition before and after selection, cluster coverage and drop reasons: <a href="${esc(extras.selectionHref)}">selection report</a>.</p>` : ""}
 <h2>Composition of the output (${stats.records} records)</h2>
 ${barChart("Records by source", sorted(stats.bySource))}
 ${barChart("Records by domain", sorted(stats.byDomain))}
@@ -74,4 +88,13 @@ ${tokens}
 ${histogram("Prompt length (characters)", stats.promptChars)}
 </body></html>
 `;
+}
+
+function decontamSection({ decontam }: ReportExtras): string {
+  if (!decontam) return "";
+  const rows = decontam.samples.map((c) => `<tr><td><code>${esc(c.id.slice(0, 12))}</code></td><td style="text-align:left">${esc(c.message)}</td></tr>`).join("");
+  return `<h2>Decontamination</h2>
+${barChart("Contaminated records by benchmark", sorted(decontam.byBenchmark))}
+${barChart("Contaminated records by detection method", sorted(decontam.byMethod))}
+<table><thead><tr><th>record</th><th style="text-align:left">evidence (first ${decontam.samples.length}; all in decontam/rejects.jsonl)</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
