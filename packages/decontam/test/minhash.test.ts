@@ -12,18 +12,8 @@ import {
   resolveMinHashConfig,
 } from "../src/minhash/index.js";
 import { tokenizeForMatch } from "../src/normalize/normalizeForMatch.js";
+import { mulberry32 as rng } from "./fixtures/transforms.js";
 
-// mulberry32: small seeded generator so every run sees the same texts.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const VOCAB = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}`);
 const randomWords = (rand: () => number, n: number) => Array.from({ length: n }, () => VOCAB[Math.floor(rand() * VOCAB.length)] as string);

@@ -1,6 +1,7 @@
 import { cosineTopK } from "@infialign/kernels";
 import { z } from "zod";
 import type { BenchmarkItem } from "../benchmarks/loadBenchmark.js";
+import { resolveConfig } from "../config/resolveConfig.js";
 
 /**
  * A text embedder, declared structurally so any model wrapper fits (the sampling package's embedders do) without
@@ -43,13 +44,7 @@ export const EmbeddingIndexConfigSchema = z.object({
 
 /** Merges options over the defaults and validates every field at once. */
 export function resolveEmbeddingIndexConfig(opts: Partial<EmbeddingIndexConfig> = {}): EmbeddingIndexConfig {
-  const merged = { ...DEFAULT_EMBEDDING_INDEX_CONFIG, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
-  const parsed = EmbeddingIndexConfigSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`[infialign/decontam] embedding-index: invalid config (${issues})`);
-  }
-  return parsed.data;
+  return resolveConfig("embedding-index", EmbeddingIndexConfigSchema, DEFAULT_EMBEDDING_INDEX_CONFIG, opts);
 }
 
 /** One benchmark item whose embedding is close to a checked text's. */

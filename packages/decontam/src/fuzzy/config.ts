@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveConfig } from "../config/resolveConfig.js";
 
 /** Configuration of `ParaphraseIndex`. */
 export interface ParaphraseIndexConfig {
@@ -169,11 +170,5 @@ export const ParaphraseIndexConfigSchema = z.object({
 
 /** Merges options over the defaults and validates every field at once. */
 export function resolveParaphraseIndexConfig(opts: Partial<ParaphraseIndexConfig> = {}): ParaphraseIndexConfig {
-  const merged = { ...DEFAULT_PARAPHRASE_INDEX_CONFIG, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
-  const parsed = ParaphraseIndexConfigSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`[infialign/decontam] paraphrase-index: invalid config (${issues})`);
-  }
-  return parsed.data;
+  return resolveConfig("paraphrase-index", ParaphraseIndexConfigSchema, DEFAULT_PARAPHRASE_INDEX_CONFIG, opts);
 }

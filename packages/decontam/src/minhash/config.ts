@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveConfig } from "../config/resolveConfig.js";
 
 /** Configuration of MinHash signatures and their LSH banding (datatrove `MinhashConfig` defaults). */
 export interface MinHashConfig {
@@ -40,18 +41,13 @@ const ConfigSchema = z.object({
 
 /** Merges options over the defaults and validates every field at once. */
 export function resolveMinHashConfig(partial: Partial<MinHashConfig> = {}): MinHashConfig {
-  const merged = { ...DEFAULT_MINHASH_CONFIG, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) };
-  const parsed = ConfigSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`[infialign/decontam] minhash: invalid config (${issues})`);
-  }
-  if (parsed.data.bands * parsed.data.rowsPerBand > 4096) {
+  const config = resolveConfig("minhash", ConfigSchema, DEFAULT_MINHASH_CONFIG, partial);
+  if (config.bands * config.rowsPerBand > 4096) {
     throw new Error(
-      `[infialign/decontam] minhash: invalid config (bands * rowsPerBand = ${parsed.data.bands * parsed.data.rowsPerBand} permutations; use at most 4096)`,
+      `[infialign/decontam] minhash: invalid config (bands * rowsPerBand = ${config.bands * config.rowsPerBand} permutations; use at most 4096)`,
     );
   }
-  return parsed.data;
+  return config;
 }
 
 /**

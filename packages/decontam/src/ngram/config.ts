@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { resolveConfig } from "../config/resolveConfig.js";
 
 /** Configuration of `NgramIndex`. */
 export interface NgramIndexConfig {
@@ -50,14 +51,9 @@ export const NgramIndexConfigSchema = z.object({
 
 /** Merges options over the defaults and validates every field at once. */
 export function resolveNgramIndexConfig(opts: Partial<NgramIndexConfig> = {}): NgramIndexConfig {
-  const merged = { ...DEFAULT_NGRAM_INDEX_CONFIG, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
-  const parsed = NgramIndexConfigSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`[infialign/decontam] ngram-index: invalid config (${issues})`);
+  const config = resolveConfig("ngram-index", NgramIndexConfigSchema, DEFAULT_NGRAM_INDEX_CONFIG, opts);
+  if (config.minEvidenceWords < config.n) {
+    throw new Error(`[infialign/decontam] ngram-index: minEvidenceWords (${config.minEvidenceWords}) must be at least n (${config.n})`);
   }
-  if (parsed.data.minEvidenceWords < parsed.data.n) {
-    throw new Error(`[infialign/decontam] ngram-index: minEvidenceWords (${parsed.data.minEvidenceWords}) must be at least n (${parsed.data.n})`);
-  }
-  return parsed.data;
+  return config;
 }
