@@ -121,7 +121,15 @@ async function writeReport(result: PipelineResult): Promise<void> {
   }
   const select = result.stages.find((s) => s.name === "select");
   if (select) {
-    await writeFile(join(result.runDir, "selection.html"), renderSelectionReportHtml(select.manifest.stats as unknown as SelectionReport, { title: "InfiAlign curate: selection" }));
+    // Every drop before selection too, by stage and reason, so the page accounts for the whole pool.
+    const extraDrops: Record<string, number> = {};
+    for (const s of result.stages) {
+      if (s.name === "select") break;
+      for (const [code, n] of Object.entries(s.manifest.counts.rejectedByReason)) extraDrops[`${s.name}: ${code}`] = n;
+      if (s.manifest.counts.deduplicated) extraDrops[`${s.name}: duplicate`] = s.manifest.counts.deduplicated;
+    }
+    const report = select.manifest.stats as unknown as SelectionReport;
+    await writeFile(join(result.runDir, "selection.html"), renderSelectionReportHtml(report, { title: "InfiAlign curate: selection", extraDrops }));
     extras.selectionHref = "selection.html";
   }
   await writeFile(join(result.runDir, "report.html"), renderReport(result, stats, extras));
