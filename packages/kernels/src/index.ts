@@ -1,3 +1,13 @@
-// Public API of @infialign/kernels. The tfjs backends and fused ops (issue 5) will get their own entry points.
-export type { CosineTopKOptions, Rng } from "./vector/index.js";
-export { assignNearest, cosineTopK, createRng, dotRows, l2NormalizeRows, matmulTransposed } from "./vector/index.js";
+// Public API of @infialign/kernels: dependency-free Float32Array vector kernels. The TensorFlow.js side is "@infialign/kernels/tfjs".
+export type { AssignPool, CosineTopKOptions, Rng } from "./vector/index.js";
+export {
+  assignNearest,
+  cosineTopK,
+  createAssignPool,
+  createRng,
+  dotRows,
+  getAssignPool,
+  l2NormalizeRows,
+  matmulTransposed,
+  resolveThreads,
+} from "./vector/index.js";

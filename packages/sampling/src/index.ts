@@ -1,7 +1,15 @@
 // Public API of @infialign/sampling. Every export is named here; each area's folder index lists the same names.
 
 export type { ChooseKOptions, KMeansConfig, KMeansProgress, KMeansResult, SphericalKMeansOptions } from "./cluster/index.js";
-export { chooseK, DEFAULT_KMEANS_CONFIG, kmeansPlusPlus, MINI_BATCH_AUTO_THRESHOLD, resolveKMeansConfig, sphericalKMeans } from "./cluster/index.js";
+export {
+  chooseK,
+  DEFAULT_KMEANS_CONFIG,
+  kmeansPlusPlus,
+  MINI_BATCH_AUTO_THRESHOLD,
+  PARALLEL_MIN_ROWS,
+  resolveKMeansConfig,
+  sphericalKMeans,
+} from "./cluster/index.js";
 export type {
   ChatLike,
   Domain,

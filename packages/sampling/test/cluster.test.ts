@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { vmfMixture } from "../bench/vmfMixture.js";
-import { chooseK, DEFAULT_KMEANS_CONFIG, resolveKMeansConfig, sphericalKMeans } from "../src/cluster/index.js";
+import { chooseK, DEFAULT_KMEANS_CONFIG, PARALLEL_MIN_ROWS, resolveKMeansConfig, sphericalKMeans } from "../src/cluster/index.js";
 import { reseedEmpty } from "../src/cluster/sphericalKMeans.js";
 
 /** Fraction of rows whose cluster's majority true label equals their own label. */
@@ -184,6 +184,22 @@ describe("sphericalKMeans", () => {
     // Overlapping clusters (spread 1): both runs find the same partition up to small boundary differences.
     expect(adjustedRand(mini.assignments, full.assignments)).toBeGreaterThanOrEqual(0.9);
     for (const norm of unitNorms(mini.centroids, 16)) expect(Math.abs(norm - 1)).toBeLessThan(1e-5);
+  });
+
+  it("gives bit-identical results with 1 and 2 threads (mini-batch and full batch)", () => {
+    const n = PARALLEL_MIN_ROWS + 1001;
+    const mix = vmfMixture({ n, dim: 8, clusters: 10, spread: 1, seed: 5 });
+    const same = (a: ReturnType<typeof sphericalKMeans>, b: ReturnType<typeof sphericalKMeans>) => {
+      expect(b.iterations).toBe(a.iterations);
+      expect(b.inertia).toBe(a.inertia);
+      expect(Array.from(b.centroids)).toEqual(Array.from(a.centroids));
+      expect(Array.from(b.assignments)).toEqual(Array.from(a.assignments));
+    };
+    const mini = { k: 10, seed: 3, miniBatch: true, batchSize: 1000 } as const;
+    same(sphericalKMeans(mix.data, 8, { ...mini, threads: 1 }), sphericalKMeans(mix.data, 8, { ...mini, threads: 2 }));
+    const full = { k: 6, seed: 1, miniBatch: false, maxIter: 3 } as const;
+    same(sphericalKMeans(mix.data, 8, { ...full, threads: 1 }), sphericalKMeans(mix.data, 8, { ...full, threads: 2 }));
+    expect(() => resolveKMeansConfig({ threads: 0 })).toThrow(/threads/);
   });
 
   it("rejects bad shapes with a fix", () => {

@@ -48,6 +48,13 @@ export interface KMeansConfig {
    * @default 1
    */
   nInit?: number;
+  /**
+   * Threads for the assignment passes (mini-batch steps, Lloyd iterations, final pass): the calling thread plus
+   * `threads − 1` worker threads, used only when n ≥ {@link PARALLEL_MIN_ROWS}. Results are bit-identical for any value.
+   * "auto" = min(2, os.availableParallelism()); 1 disables the workers.
+   * @default "auto"
+   */
+  threads: number | "auto";
 }
 
 export const DEFAULT_KMEANS_CONFIG: Readonly<KMeansConfig> = Object.freeze({
@@ -58,10 +65,17 @@ export const DEFAULT_KMEANS_CONFIG: Readonly<KMeansConfig> = Object.freeze({
   batchSize: 4096,
   maxNoImprovement: 10,
   nInit: 1,
+  threads: "auto",
 });
 
 /** Above this many rows `miniBatch: "auto"` uses mini-batch k-means. */
 export const MINI_BATCH_AUTO_THRESHOLD = 50_000;
+
+/**
+ * From this many rows `threads` > 1 uses worker threads. Below it a whole run takes well under a second, so the ~30 ms
+ * worker start and the per-step round trips would eat most of the gain.
+ */
+export const PARALLEL_MIN_ROWS = 50_000;
 
 const ConfigSchema = z.object({
   k: z.number().int().min(1).optional(),
@@ -76,6 +90,7 @@ const ConfigSchema = z.object({
   batchSize: z.number().int().min(1),
   maxNoImprovement: z.number().int().min(1),
   nInit: z.number().int().min(1).max(1000),
+  threads: z.union([z.number().int().min(1).max(256), z.literal("auto")]),
 });
 
 /** Merges options over the defaults and validates every field at once. */

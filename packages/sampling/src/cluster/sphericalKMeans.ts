@@ -1,6 +1,9 @@
-import { assignNearest, createRng, type Rng } from "@infialign/kernels";
-import { chooseK, type KMeansConfig, MINI_BATCH_AUTO_THRESHOLD, resolveKMeansConfig } from "./config.js";
+import { assignNearest, createRng, getAssignPool, type Rng, resolveThreads } from "@infialign/kernels";
+import { chooseK, type KMeansConfig, MINI_BATCH_AUTO_THRESHOLD, PARALLEL_MIN_ROWS, resolveKMeansConfig } from "./config.js";
 import { kmeansPlusPlus } from "./kmeansPlusPlus.js";
+
+/** assignNearest, or the same on a worker pool (bit-identical results). */
+type Assign = typeof assignNearest;
 
 /** Result of {@link sphericalKMeans}. */
 export interface KMeansResult {
@@ -44,14 +47,25 @@ export function sphericalKMeans(data: Float32Array, dim: number, options: Spheri
   if (n === 0) throw new Error("[infialign/sampling] kmeans: no rows to cluster; pass at least one embedding");
   const k = Math.min(n, config.k ?? chooseK(n));
   const miniBatch = config.miniBatch === "auto" ? n > MINI_BATCH_AUTO_THRESHOLD : config.miniBatch;
-  return miniBatch ? miniBatchKMeans(data, dim, n, k, config, onProgress) : lloydBest(data, dim, n, k, config, onProgress);
+  const threads = resolveThreads(config.threads);
+  // The pool splits every assignment on 64-row block boundaries, so its results equal assignNearest's bit for bit.
+  const assign: Assign = threads > 1 && n >= PARALLEL_MIN_ROWS ? getAssignPool(threads).assign : assignNearest;
+  return miniBatch ? miniBatchKMeans(data, dim, n, k, config, assign, onProgress) : lloydBest(data, dim, n, k, config, assign, onProgress);
 }
 
-function lloydBest(data: Float32Array, dim: number, n: number, k: number, config: KMeansConfig, onProgress?: (p: KMeansProgress) => void): KMeansResult {
+function lloydBest(
+  data: Float32Array,
+  dim: number,
+  n: number,
+  k: number,
+  config: KMeansConfig,
+  assign: Assign,
+  onProgress?: (p: KMeansProgress) => void,
+): KMeansResult {
   let best: KMeansResult | undefined;
   for (let r = 0; r < (config.nInit ?? 1); r++) {
     const rng = createRng((config.seed + r) >>> 0);
-    const result = lloyd(data, dim, n, k, kmeansPlusPlus(data, dim, k, rng), config, onProgress);
+    const result = lloyd(data, dim, n, k, kmeansPlusPlus(data, dim, k, rng), config, assign, onProgress);
     if (!best || result.inertia < best.inertia) best = result;
   }
   return best!;
@@ -64,6 +78,7 @@ function lloyd(
   k: number,
   centroids: Float32Array,
   config: KMeansConfig,
+  assign: Assign,
   onProgress?: (p: KMeansProgress) => void,
 ): KMeansResult {
   const assignments = new Int32Array(n);
@@ -76,7 +91,7 @@ function lloyd(
   let iterations = 0;
   let reseeded = false;
   for (;;) {
-    assignNearest(data, centroids, dim, { assignments, scores });
+    assign(data, centroids, dim, { assignments, scores });
     const inertia = inertiaOf(scores, n);
     onProgress?.({ iteration: iterations, inertia });
     let changed = false;
@@ -162,6 +177,7 @@ function miniBatchKMeans(
   n: number,
   k: number,
   config: KMeansConfig,
+  assign: Assign,
   onProgress?: (p: KMeansProgress) => void,
 ): KMeansResult {
   const rng = createRng(config.seed);
@@ -173,7 +189,7 @@ function miniBatchKMeans(
   const sampleScores = new Float32Array(sampleSize);
   for (let r = 0; r < (config.nInit ?? 1); r++) {
     const candidate = kmeansPlusPlus(sample, dim, k, r === 0 ? rng : createRng((config.seed + r) >>> 0));
-    const inertia = inertiaOf(assignNearest(sample, candidate, dim, { scores: sampleScores }).scores, sampleSize);
+    const inertia = inertiaOf(assign(sample, candidate, dim, { scores: sampleScores }).scores, sampleSize);
     if (inertia < bestInit) {
       bestInit = inertia;
       centroids = candidate;
@@ -204,7 +220,7 @@ function miniBatchKMeans(
       const row = rng.nextInt(n);
       batch.set(data.subarray(row * dim, row * dim + dim), b * dim);
     }
-    assignNearest(batch, cents, dim, { assignments: batchAssign, scores: batchScores });
+    assign(batch, cents, dim, { assignments: batchAssign, scores: batchScores });
     const batchInertia = inertiaOf(batchScores, batchSize) / batchSize;
     steps++;
     ewa = steps === 1 ? batchInertia : ewa * (1 - alpha) + batchInertia * alpha;
@@ -255,7 +271,7 @@ function miniBatchKMeans(
       break;
     }
   }
-  const { assignments, scores } = assignNearest(data, cents, dim);
+  const { assignments, scores } = assign(data, cents, dim);
   return {
     k,
     centroids: cents,
