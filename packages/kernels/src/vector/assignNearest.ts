@@ -1,7 +1,8 @@
 import { gemmNT } from "./gemm.js";
+import { assignRange } from "./parallel.js";
 import { checkOut, rowCount } from "./shape.js";
 
-/** Rows scored per block; the scratch score block is `ASSIGN_BLOCK_ROWS × k` floats. */
+/** Rows scored per block; the scratch score block is `ASSIGN_BLOCK_ROWS × k` floats (fixed at 64 inside assignRange). */
 const ASSIGN_BLOCK_ROWS = 64;
 
 /**
@@ -22,23 +23,6 @@ export function assignNearest(
   checkOut(assignments, n, "assign-nearest", "out.assignments");
   checkOut(scores, n, "assign-nearest", "out.scores");
   const block = new Float32Array(Math.min(ASSIGN_BLOCK_ROWS, Math.max(n, 1)) * k);
-  for (let r0 = 0; r0 < n; r0 += ASSIGN_BLOCK_ROWS) {
-    const m = Math.min(ASSIGN_BLOCK_ROWS, n - r0);
-    gemmNT(rows, r0, m, centroids, 0, k, dim, block, 0, k);
-    for (let i = 0; i < m; i++) {
-      const o = i * k;
-      let best = 0;
-      let bestScore = block[o]!;
-      for (let j = 1; j < k; j++) {
-        const s = block[o + j]!;
-        if (s > bestScore) {
-          bestScore = s;
-          best = j;
-        }
-      }
-      assignments[r0 + i] = best;
-      scores[r0 + i] = bestScore;
-    }
-  }
+  assignRange(rows, 0, n, centroids, k, dim, assignments, scores, 0, block, gemmNT);
   return { assignments, scores };
 }

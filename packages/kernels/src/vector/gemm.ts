@@ -1,11 +1,7 @@
-import { dot } from "./dotRows.js";
-
-/** Rows of `b` per cache tile: 64 rows × 256 dims × 4 bytes = 64 KiB stays in L2 while 4-row panels of `a` stream past. */
-export const B_TILE_ROWS = 64;
-
 /**
  * out[outOff + i·ldOut + j] = a_(a0+i) · b_(b0+j) for i < na, j < nb. Register-blocked 4×2 micro-kernel: per dimension it
  * loads 6 values for 8 multiply-adds (vs 2 loads per multiply-add in a plain dot), tiled over `b` for cache reuse.
+ * Self-contained (no outer references): its source text is also what the assignment worker threads run.
  */
 export function gemmNT(
   a: Float32Array,
@@ -19,8 +15,10 @@ export function gemmNT(
   outOff: number,
   ldOut: number,
 ): void {
-  for (let jt = 0; jt < nb; jt += B_TILE_ROWS) {
-    const jEnd = Math.min(nb, jt + B_TILE_ROWS);
+  // Rows of `b` per cache tile: 64 rows × 256 dims × 4 bytes = 64 KiB stays in L2 while 4-row panels of `a` stream past.
+  const tile = 64;
+  for (let jt = 0; jt < nb; jt += tile) {
+    const jEnd = Math.min(nb, jt + tile);
     let i = 0;
     for (; i + 3 < na; i += 4) {
       const p0 = (a0 + i) * dim;
@@ -67,16 +65,33 @@ export function gemmNT(
       }
       for (; j < jEnd; j++) {
         const q = (b0 + j) * dim;
-        out[o0 + j] = dot(a, p0, b, q, dim);
-        out[o0 + ldOut + j] = dot(a, p1, b, q, dim);
-        out[o0 + 2 * ldOut + j] = dot(a, p2, b, q, dim);
-        out[o0 + 3 * ldOut + j] = dot(a, p3, b, q, dim);
+        out[o0 + j] = dot4(a, p0, b, q, dim);
+        out[o0 + ldOut + j] = dot4(a, p1, b, q, dim);
+        out[o0 + 2 * ldOut + j] = dot4(a, p2, b, q, dim);
+        out[o0 + 3 * ldOut + j] = dot4(a, p3, b, q, dim);
       }
     }
     for (; i < na; i++) {
       const p = (a0 + i) * dim;
       const o = outOff + i * ldOut;
-      for (let j = jt; j < jEnd; j++) out[o + j] = dot(a, p, b, (b0 + j) * dim, dim);
+      for (let j = jt; j < jEnd; j++) out[o + j] = dot4(a, p, b, (b0 + j) * dim, dim);
     }
+  }
+
+  // Same 4-accumulator order as dotRows' `dot`, inlined to keep this function self-contained.
+  function dot4(x: Float32Array, xOff: number, y: Float32Array, yOff: number, len: number): number {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let d = 0;
+    for (; d + 3 < len; d += 4) {
+      s0 += x[xOff + d]! * y[yOff + d]!;
+      s1 += x[xOff + d + 1]! * y[yOff + d + 1]!;
+      s2 += x[xOff + d + 2]! * y[yOff + d + 2]!;
+      s3 += x[xOff + d + 3]! * y[yOff + d + 3]!;
+    }
+    for (; d < len; d++) s0 += x[xOff + d]! * y[yOff + d]!;
+    return s0 + s1 + s2 + s3;
   }
 }

@@ -1,8 +1,9 @@
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import { gemmNT } from "./gemm.js";
 import { checkOut, rowCount } from "./shape.js";
 
-/** Rows per scoring block; must equal `ASSIGN_BLOCK_ROWS` of assignNearest so splits at multiples of it are bit-identical. */
+/** Rows per scoring block; must equal the block size of assignRange so splits at multiples of it are bit-identical. */
 const BLOCK_ROWS = 64;
 /** Rows per parallel round (all threads together): bounds the shared staging buffers to CHUNK_ROWS × dim floats. */
 const CHUNK_ROWS = 32_768;
@@ -10,9 +11,9 @@ const CHUNK_ROWS = 32_768;
 const READY_TIMEOUT_MS = 10_000;
 
 /**
- * Nearest centroid (largest dot product, ties → lowest index) of rows [r0, r0 + n) of `rows`, written at `outOff`.
- * Same arithmetic as assignNearest → gemmNT/dot, in the same block order, so results are bit-identical; kept
- * self-contained (no outer references) because its source text is also what the worker threads run.
+ * Nearest centroid (largest dot product, ties → lowest index) of rows [r0, r0 + n) of `rows`, written at `outOff`,
+ * scored in 64-row blocks with `gemm` (pass `gemmNT`). It refers to nothing outside itself — the kernel comes in as an
+ * argument, since test runners rewrite imported bindings — because the worker threads run both from their source text.
  */
 export function assignRange(
   rows: Float32Array,
@@ -25,66 +26,11 @@ export function assignRange(
   scores: Float32Array,
   outOff: number,
   block: Float32Array,
+  gemm: typeof gemmNT,
 ): void {
-  const tile = 64;
   for (let b0 = 0; b0 < n; b0 += 64) {
     const m = Math.min(64, n - b0);
-    const a0 = r0 + b0;
-    for (let jt = 0; jt < k; jt += tile) {
-      const jEnd = Math.min(k, jt + tile);
-      let i = 0;
-      for (; i + 3 < m; i += 4) {
-        const p0 = (a0 + i) * dim;
-        const p1 = p0 + dim;
-        const p2 = p1 + dim;
-        const p3 = p2 + dim;
-        const o0 = i * k;
-        let j = jt;
-        for (; j + 1 < jEnd; j += 2) {
-          const q0 = j * dim;
-          const q1 = q0 + dim;
-          let s00 = 0;
-          let s01 = 0;
-          let s10 = 0;
-          let s11 = 0;
-          let s20 = 0;
-          let s21 = 0;
-          let s30 = 0;
-          let s31 = 0;
-          for (let d = 0; d < dim; d++) {
-            const y0 = centroids[q0 + d]!;
-            const y1 = centroids[q1 + d]!;
-            const x0 = rows[p0 + d]!;
-            const x1 = rows[p1 + d]!;
-            const x2 = rows[p2 + d]!;
-            const x3 = rows[p3 + d]!;
-            s00 += x0 * y0;
-            s01 += x0 * y1;
-            s10 += x1 * y0;
-            s11 += x1 * y1;
-            s20 += x2 * y0;
-            s21 += x2 * y1;
-            s30 += x3 * y0;
-            s31 += x3 * y1;
-          }
-          block[o0 + j] = s00;
-          block[o0 + j + 1] = s01;
-          block[o0 + k + j] = s10;
-          block[o0 + k + j + 1] = s11;
-          block[o0 + 2 * k + j] = s20;
-          block[o0 + 2 * k + j + 1] = s21;
-          block[o0 + 3 * k + j] = s30;
-          block[o0 + 3 * k + j + 1] = s31;
-        }
-        for (; j < jEnd; j++) {
-          for (let r = 0; r < 4; r++) block[o0 + r * k + j] = dot4(rows, p0 + r * dim, centroids, j * dim, dim);
-        }
-      }
-      for (; i < m; i++) {
-        const p = (a0 + i) * dim;
-        for (let j = jt; j < jEnd; j++) block[i * k + j] = dot4(rows, p, centroids, j * dim, dim);
-      }
-    }
+    gemm(rows, r0 + b0, m, centroids, 0, k, dim, block, 0, k);
     for (let i = 0; i < m; i++) {
       const o = i * k;
       let best = 0;
@@ -100,23 +46,6 @@ export function assignRange(
       scores[outOff + b0 + i] = bestScore;
     }
   }
-
-  // Same 4-accumulator order as dotRows' `dot` (gemmNT's edge columns/rows).
-  function dot4(a: Float32Array, aOff: number, c: Float32Array, cOff: number, len: number): number {
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let d = 0;
-    for (; d + 3 < len; d += 4) {
-      s0 += a[aOff + d]! * c[cOff + d]!;
-      s1 += a[aOff + d + 1]! * c[cOff + d + 1]!;
-      s2 += a[aOff + d + 2]! * c[cOff + d + 2]!;
-      s3 += a[aOff + d + 3]! * c[cOff + d + 3]!;
-    }
-    for (; d < len; d++) s0 += a[aOff + d]! * c[cOff + d]!;
-    return s0 + s1 + s2 + s3;
-  }
 }
 
 /** A task for one worker: rows [r0, r0 + n) of the staging buffer, results at the same offsets of the shared outputs. */
@@ -131,12 +60,13 @@ interface Task {
   dim: number;
 }
 
-// Worker script, run with `eval: true`: built from assignRange's own source text so the same code runs from the TS
+// Worker script, run with `eval: true`: built from gemmNT's and assignRange's own source text so the same code runs from the TS
 // sources (tsx/vitest) and from the ESM and CJS bundles, with no separate worker file to locate at run time.
 // `__name` is a no-op stand-in for the helper esbuild's keepNames (tsx) may wrap around the inner function. Dynamic
 // import() because the script is CJS or ESM depending on the parent's flags (e.g. --input-type=module).
 const workerSource = (): string => `"use strict";
 const __name = (f) => f;
+const gemmNT = ${gemmNT.toString()};
 const assignRange = ${assignRange.toString()};
 import("node:worker_threads").then(({ workerData }) => {
 const { ctrl, port } = workerData;
@@ -146,7 +76,7 @@ port.on("message", (t) => {
   Atomics.load(flag, 0); // pairs with the caller's Atomics.store: staged rows and centroids are visible
   try {
     if (block.length < 64 * t.k) block = new Float32Array(64 * t.k);
-    assignRange(new Float32Array(t.rows), t.r0, t.n, new Float32Array(t.cents), t.k, t.dim, new Int32Array(t.assign), new Float32Array(t.scores), t.r0, block);
+    assignRange(new Float32Array(t.rows), t.r0, t.n, new Float32Array(t.cents), t.k, t.dim, new Int32Array(t.assign), new Float32Array(t.scores), t.r0, block, gemmNT);
     Atomics.store(flag, 0, 1);
   } catch (e) {
     port.postMessage(String(e && e.stack || e));
@@ -158,7 +88,7 @@ port.on("message", (t) => {
 // this script cannot resolve; the caller then falls back to one thread (2) instead of failing on the first task.
 let ok = 1;
 try {
-  assignRange(new Float32Array(8), 0, 2, new Float32Array(4), 1, 4, new Int32Array(2), new Float32Array(2), 0, new Float32Array(64));
+  assignRange(new Float32Array(8), 0, 2, new Float32Array(4), 1, 4, new Int32Array(2), new Float32Array(2), 0, new Float32Array(64), gemmNT);
 } catch {
   ok = 2;
 }
@@ -243,7 +173,7 @@ export function createAssignPool(threads: number | "auto" = "auto"): AssignPool 
     const parts = slots.length + 1;
     // Fewer than one block per thread: not worth a round trip.
     if (parts === 1 || n < parts * BLOCK_ROWS) {
-      assignRange(rows, 0, n, centroids, k, dim, assignments, scores, 0, block);
+      assignRange(rows, 0, n, centroids, k, dim, assignments, scores, 0, block, gemmNT);
       return { assignments, scores };
     }
     const chunk = Math.min(n, CHUNK_ROWS);
@@ -274,7 +204,7 @@ export function createAssignPool(threads: number | "auto" = "auto"): AssignPool 
         slot.port.postMessage(task);
         posted.push(slot);
       }
-      assignRange(rows, c0, mine, centroids, k, dim, assignments, scores, c0, block);
+      assignRange(rows, c0, mine, centroids, k, dim, assignments, scores, c0, block, gemmNT);
       for (const slot of posted) {
         while (Atomics.load(slot.flag, 0) === 0) Atomics.wait(slot.flag, 0, 0);
         if (Atomics.load(slot.flag, 0) === 2) {
