@@ -1,2 +1,3 @@
-/** @infialign/model — Qwen2-architecture causal LM in TensorFlow.js: HF safetensors, LoRA, generation, OpenAI-compatible serving. Planned; see the package README. */
-export const PACKAGE_STATUS = "planned" as const;
+// Public API of @infialign/model. Built so far (issue 5): the byte-level tokenizer for small models trained from scratch.
+export type { ByteTokenizerOptions } from "./tokenizer/byteTokenizer.js";
+export { BYTE_CHAT_TEMPLATE, ByteTokenizer, DEFAULT_BYTE_SPECIAL_TOKENS } from "./tokenizer/byteTokenizer.js";
