@@ -5,26 +5,17 @@ import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { makeSample, runPipeline, type Sample, resolveInputs, exactDedupStage, silentLogger, type StageManifest } from "@infialign/data";
+import { exactDedupStage, makeSample, resolveInputs, runPipeline, type Sample, type StageManifest, silentLogger } from "@infialign/data";
+import { runCli } from "@infialign/test-utils";
 import { describe, expect, it } from "vitest";
-import { loadBenchmark } from "../src/index.js";
 import { loadGpqa, loadLiveCodeBench, loadMmluPro } from "../src/benchmarks/userBenchmarks.js";
 import { main } from "../src/cli/program.js";
+import { loadBenchmark } from "../src/index.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/loaders/", import.meta.url));
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 
-async function run(argv: string[], input: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => (out += d));
-  stderr.on("data", (d) => (err += d));
-  const code = await main(argv, { stdin: Readable.from([input]), stdout, stderr });
-  const lines = () => out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { code, lines: argv[0] === "check" && code === 0 ? lines() : [], out, err };
-}
+const run = (argv: string[], input: string) => runCli(main, argv, input, (a) => a[0] === "check");
 
 describe("infialign-decontam CLI", () => {
   it("check: one verdict per input line, in order, malformed lines included", async () => {

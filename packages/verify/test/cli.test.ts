@@ -1,18 +1,9 @@
 import { PassThrough, Readable } from "node:stream";
+import { runCli } from "@infialign/test-utils";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/program.js";
 
-async function run(argv: string[], input: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => (out += d));
-  stderr.on("data", (d) => (err += d));
-  const code = await main(argv, { stdin: Readable.from([input]), stdout, stderr });
-  const lines = () => out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { code, lines: argv[0] === "math" || argv[0] === "choice" ? lines() : [], out, err };
-}
+const run = (argv: string[], input: string) => runCli(main, argv, input, (a) => a[0] === "math" || a[0] === "choice");
 
 describe("infialign-verify CLI", () => {
   it("math: one verdict per line, in order, malformed lines included", async () => {
