@@ -2,7 +2,6 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { exactDedupStage, makeSample, resolveInputs, runPipeline, type Sample, type StageManifest, silentLogger } from "@infialign/data";

@@ -1,4 +1,3 @@
-import { PassThrough, Readable } from "node:stream";
 import { runCli } from "@infialign/test-utils";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/cli/program.js";
