@@ -12,6 +12,7 @@ describe("ByteTokenizer", () => {
     expect(tok.encode("<|im_end|>", { allowSpecial: false })).toEqual([...new TextEncoder().encode("<|im_end|>")]);
     expect(tok.eosTokenId).toBe(258);
     expect(tok.padTokenId).toBe(259);
+    expect(tok.eosTokenIds).toEqual([258, 256]);
   });
 
   it("round-trips every string exactly, special tokens included", () => {

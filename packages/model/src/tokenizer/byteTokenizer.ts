@@ -1,4 +1,5 @@
 import { ChatTemplate, type ChatTemplateMessage } from "@infialign/data";
+import type { ModelTokenizer } from "../engine.js";
 
 /** ChatML, the layout of Qwen2.5's template without tools: what small models trained from scratch learn to follow. */
 export const BYTE_CHAT_TEMPLATE =
@@ -24,11 +25,13 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
  * on are special tokens. Every string round-trips exactly; the vocabulary is 256 + specials, so the embedding and
  * LM-head tables stay tiny. Hand-written: no library ships a byte tokenizer with special tokens and a chat template.
  */
-export class ByteTokenizer {
+export class ByteTokenizer implements ModelTokenizer {
   readonly name = "byte";
   readonly specialTokens: readonly string[];
   readonly eosTokenId: number;
   readonly padTokenId: number;
+  /** The EOS token, plus `<|endoftext|>` when it is a special token: a chat model ends its turn with either. */
+  readonly eosTokenIds: readonly number[];
   readonly chatTemplate = ChatTemplate.fromString(BYTE_CHAT_TEMPLATE);
   readonly #specialIds: Map<string, number>;
   readonly #specialPattern: RegExp | undefined;
@@ -48,6 +51,8 @@ export class ByteTokenizer {
     this.#specialPattern = sorted.length ? new RegExp(`(${sorted.map(escapeRegExp).join("|")})`) : undefined;
     this.eosTokenId = this.#idOf(options.eosToken ?? "<|im_end|>", "eosToken");
     this.padTokenId = this.#idOf(options.padToken ?? "<|pad|>", "padToken");
+    const endOfText = this.#specialIds.get("<|endoftext|>");
+    this.eosTokenIds = endOfText === undefined || endOfText === this.eosTokenId ? [this.eosTokenId] : [this.eosTokenId, endOfText];
   }
 
   get vocabSize(): number {
