@@ -13,6 +13,8 @@ describe("ByteTokenizer", () => {
     expect(tok.eosTokenId).toBe(258);
     expect(tok.padTokenId).toBe(259);
     expect(tok.eosTokenIds).toEqual([258, 256]);
+    // A leading byte-order mark is text like any other (TextDecoder strips it unless told not to).
+    expect(tok.decode(tok.encode("\ufeffab"))).toBe("\ufeffab");
   });
 
   it("round-trips every string exactly, special tokens included", () => {

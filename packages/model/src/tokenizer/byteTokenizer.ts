@@ -84,7 +84,8 @@ export class ByteTokenizer implements ModelTokenizer {
    * a multi-byte character until it is whole, so streamed text never shows a broken character.
    */
   createStreamDecoder(options: { skipSpecialTokens?: boolean } = {}): { push(id: number): string; flush(): string } {
-    const decoder = new TextDecoder("utf-8");
+    // ignoreBOM keeps a leading U+FEFF (the default strips it, and text must round-trip exactly).
+    const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
     const vocab = this.vocabSize;
     const specials = this.specialTokens;
     return {
