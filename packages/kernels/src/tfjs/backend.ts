@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { installWasmKernels, uninstallWasmKernels, wasmKernelsInstalled } from "./wasm/kernels.js";
 
 /** Backends in the order tried when nothing is asked for: fastest first. */
 export const BACKEND_NAMES = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const;
@@ -20,6 +21,8 @@ export interface BackendInfo {
   threads: number;
   /** Whether the wasm build in use has SIMD; `undefined` for the other backends. */
   simd: boolean | undefined;
+  /** Whether our wasm kernels (installWasmKernels) replace the stock ones; `undefined` for the other backends. */
+  wasmKernels: boolean | undefined;
   /** Version of the backend package (tfjs-core's version when the package does not say). */
   version: string;
 }
@@ -39,6 +42,12 @@ export interface SelectBackendOptions {
    * @default 1
    */
   threads?: number;
+  /**
+   * Replace the wasm backend's `BatchMatMul`, `_FusedMatMul` and `Slice` with ours ({@link installWasmKernels}): equal
+   * results, 7–16× faster transposed and batched products. Ignored by other backends.
+   * @default true
+   */
+  wasmKernels?: boolean;
   /**
    * Receives one line per decision (what was skipped, what was chosen).
    * @default no logging
@@ -270,10 +279,11 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   for (const name of asked ?? []) if (!isBackendName(name)) throw new Error(`${PREFIX} prefer: unknown backend "${name}"; valid names: ${BACKEND_NAMES.join(", ")}.`);
   const candidates = asked ?? [...BACKEND_NAMES];
   const threads = options.threads ?? 1;
+  const wasmKernels = options.wasmKernels ?? true;
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`${PREFIX} threads must be a positive integer (got ${threads}).`);
 
   for (const name of candidates) {
-    const key = `${name}:${name === "wasm" ? threads : 1}`;
+    const key = `${name}:${name === "wasm" ? `${threads}:${wasmKernels}` : 1}`;
     if (current?.key === key && tf.getBackend() === TF_NAMES[name]) return current.info;
     const mod = await load(name);
     if (mod === undefined) {
@@ -284,12 +294,14 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     let info: BackendInfo;
     if (name === "wasm") {
       const { threads: used, simd } = await activateWasm(mod as unknown as WasmModuleApi, threads, log);
-      info = { name, tfBackend: tf.getBackend(), threads: used, simd, version: packageVersion(name) };
+      if (wasmKernels) installWasmKernels();
+      else uninstallWasmKernels();
+      info = { name, tfBackend: tf.getBackend(), threads: used, simd, wasmKernels, version: packageVersion(name) };
     } else {
       if (!(await tf.setBackend(TF_NAMES[name]))) throw new Error(`${PREFIX} the ${name} backend failed to initialise; try INFIALIGN_BACKEND=wasm.`);
       await tf.ready();
       // Native TensorFlow sizes its intra-op pool to the cores; the cpu backend is single-threaded JS.
-      info = { name, tfBackend: tf.getBackend(), threads: name === "cpu" ? 1 : availableParallelism(), simd: undefined, version: packageVersion(name) };
+      info = { name, tfBackend: tf.getBackend(), threads: name === "cpu" ? 1 : availableParallelism(), simd: undefined, wasmKernels: undefined, version: packageVersion(name) };
     }
     current = { key, info };
     log(`${PREFIX} using ${name} (${PACKAGES[name]} ${info.version}, ${info.threads} thread${info.threads === 1 ? "" : "s"}${info.simd === undefined ? "" : info.simd ? ", SIMD" : ", no SIMD"})`);
@@ -308,9 +320,9 @@ export function describeBackend(): BackendInfo {
   if (name === "wasm") {
     // Ask the live module: a separately required copy of the package would have its own, uninitialised counters.
     const live = tf.backend() as unknown as { wasm: { tfjs: { getThreadsCount(): number } } };
-    return { name, tfBackend, threads: live.wasm.tfjs.getThreadsCount(), simd: tf.env().getBool("WASM_HAS_SIMD_SUPPORT"), version: packageVersion(name) };
+    return { name, tfBackend, threads: live.wasm.tfjs.getThreadsCount(), simd: tf.env().getBool("WASM_HAS_SIMD_SUPPORT"), wasmKernels: wasmKernelsInstalled(), version: packageVersion(name) };
   }
-  return { name, tfBackend, threads: name === "cpu" ? 1 : availableParallelism(), simd: undefined, version: packageVersion(name) };
+  return { name, tfBackend, threads: name === "cpu" ? 1 : availableParallelism(), simd: undefined, wasmKernels: undefined, version: packageVersion(name) };
 }
 
 /**

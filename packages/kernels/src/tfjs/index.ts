@@ -5,6 +5,7 @@
 
 export type { BackendInfo, BackendName, SelectBackendOptions } from "./backend.js";
 export { BACKEND_NAMES, describeBackend, measureMatmulGflops, selectBackend } from "./backend.js";
+export { registerTfjsGradients } from "./gradients.js";
 export type { CausalAttentionOptions } from "./ops/attention.js";
 export { attentionBias, causalAttention, referenceCausalAttention } from "./ops/attention.js";
 export type { ChunkedCrossEntropyOptions, TokenLogProbs } from "./ops/crossEntropy.js";
@@ -14,3 +15,4 @@ export { referenceRmsNorm, rmsNorm } from "./ops/rmsNorm.js";
 export type { RopeTables } from "./ops/rope.js";
 export { applyRope, referenceApplyRope, ropeTables } from "./ops/rope.js";
 export { referenceSwiglu, swiglu } from "./ops/swiglu.js";
+export { installWasmKernels, uninstallWasmKernels, wasmKernelsInstalled } from "./wasm/kernels.js";

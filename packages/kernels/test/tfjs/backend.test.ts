@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, describe, expect, it } from "vitest";
 import { BACKEND_NAMES, describeBackend, measureMatmulGflops, selectBackend } from "../../src/tfjs/backend.js";
+import { wasmKernelsInstalled } from "../../src/tfjs/wasm/kernels.js";
 import { seeded, useBackend } from "./gradcheck.js";
 
 const saved = process.env.INFIALIGN_BACKEND;
@@ -36,10 +37,14 @@ describe("selectBackend", () => {
   it("reports sane fields for wasm and cpu, and describeBackend agrees", async () => {
     delete process.env.INFIALIGN_BACKEND;
     const wasm = await selectBackend({ prefer: "wasm", threads: 1 });
-    expect(wasm).toEqual({ name: "wasm", tfBackend: "wasm", threads: 1, simd: expect.any(Boolean), version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(wasm).toEqual({ name: "wasm", tfBackend: "wasm", threads: 1, simd: expect.any(Boolean), wasmKernels: true, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(wasmKernelsInstalled()).toBe(true);
+    expect((await selectBackend({ prefer: "wasm", threads: 1, wasmKernels: false })).wasmKernels).toBe(false);
+    expect(wasmKernelsInstalled()).toBe(false);
+    await selectBackend({ prefer: "wasm", threads: 1 });
     expect(describeBackend()).toEqual(wasm);
     const cpu = await selectBackend({ prefer: "cpu" });
-    expect(cpu).toEqual({ name: "cpu", tfBackend: "cpu", threads: 1, simd: undefined, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(cpu).toEqual({ name: "cpu", tfBackend: "cpu", threads: 1, simd: undefined, wasmKernels: undefined, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
     expect(tf.getBackend()).toBe("cpu");
     expect(describeBackend()).toEqual(cpu);
   });

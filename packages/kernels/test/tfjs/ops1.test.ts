@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { embeddingLookup, referenceEmbeddingLookup } from "../../src/tfjs/ops/embedding.js";
-import { rmsNorm, referenceRmsNorm } from "../../src/tfjs/ops/rmsNorm.js";
+import { referenceRmsNorm, rmsNorm } from "../../src/tfjs/ops/rmsNorm.js";
 import { applyRope, referenceApplyRope, ropeTables } from "../../src/tfjs/ops/rope.js";
 import { referenceSwiglu, swiglu } from "../../src/tfjs/ops/swiglu.js";
 import { expectClose, expectFiniteDifferences, gradsOf, maxRelDiff, seeded, TEST_BACKENDS, useBackend } from "./gradcheck.js";

@@ -1,6 +1,7 @@
 // Token embedding lookup whose gradient works on every backend: tf.gather's gradient needs UnsortedSegmentSum, which the
 // wasm backend lacks, so the table gradient is a scatterND (which sums duplicate ids) instead.
 import * as tf from "@tensorflow/tfjs-core";
+
 // The references (and the ops users chain around the fused ones) differentiate through tfjs' registered gradients,
 // which tfjs-core only registers on request.
 

@@ -1,5 +1,6 @@
 // RMSNorm over the last axis (Zhang & Sennrich 2019, Eq. 4) as Qwen2 uses it, with a custom gradient from the saved rstd.
 import * as tf from "@tensorflow/tfjs-core";
+
 // The references (and the ops users chain around the fused ones) differentiate through tfjs' registered gradients,
 // which tfjs-core only registers on request.
 

@@ -1,5 +1,6 @@
 // SwiGLU gating silu(gate) · up (Shazeer 2020, "GLU Variants Improve Transformer", Eq. 6) as in Qwen2's MLP.
 import * as tf from "@tensorflow/tfjs-core";
+
 // The references (and the ops users chain around the fused ones) differentiate through tfjs' registered gradients,
 // which tfjs-core only registers on request.
 
