@@ -1,2 +1,91 @@
-/** @infialign/train-sft — Two-phase curriculum SFT with packing, AdamW, checkpoints and TRL metric names. Planned; see the package README. */
-export const PACKAGE_STATUS = "planned" as const;
+// Public API of @infialign/train-sft: curriculum SFT on @infialign/model (data preparation, packing, the shared
+// training loop that @infialign/train-dpo also uses, checkpoints, metrics) and the LLaMA-Factory export for 7B scale.
+
+export type { CheckpointModel, DataCursor, LoadedCheckpointModel, LogEntry, RngState, SaveTrainingCheckpointOptions, TrainerState, TrainingCheckpoint } from "./core/checkpoint.js";
+export {
+  CHECKPOINT_PREFIX,
+  createTrainerState,
+  DATA_CURSOR_NAME,
+  latestCheckpoint,
+  listCheckpoints,
+  loadTrainingCheckpoint,
+  OPTIMIZER_NAME,
+  RNG_STATE_NAME,
+  readOptimizerState,
+  rotateCheckpoints,
+  saveTrainingCheckpoint,
+  TRAINER_STATE_NAME,
+  writeOptimizerState,
+} from "./core/checkpoint.js";
+export { TrainingError } from "./core/errors.js";
+export type { ClipResult, NamedGrads } from "./core/gradients.js";
+export { clipGradNorm, countItemsInBatch, GradientAccumulator, globalNorm } from "./core/gradients.js";
+export type { GuardObservation, NonFiniteGuardOptions } from "./core/guard.js";
+export { NonFiniteGuard } from "./core/guard.js";
+export type { LossContext, LossOutput, MicroBatchSource, TrainLoopOptions, TrainLoopResult } from "./core/loop.js";
+export { trainLoop } from "./core/loop.js";
+export type { Clock, MetricsLoggerOptions, MetricsRecord, TrainProgress } from "./core/metrics.js";
+export { createTrainProgress, MetricsLogger, readMetrics, systemClock, ThroughputMeter } from "./core/metrics.js";
+export type { AdamWOptions, AdamWState } from "./core/optimizer.js";
+export { AdamW, defaultDecayPredicate, NO_DECAY_PATTERNS } from "./core/optimizer.js";
+export type { LrSchedule, ScheduleOptions, ScheduleType } from "./core/schedule.js";
+export { createSchedule, SCHEDULE_TYPES, warmupStepsFor } from "./core/schedule.js";
+export type { NamedVariables } from "./core/tensors.js";
+export { assignHostTensors, toHostTensors } from "./core/tensors.js";
+export type {
+  CurriculumConfig,
+  CurriculumConfigInput,
+  DataSelection,
+  InfialignRecipeOptions,
+  LoraOptions as SftLoraOptions,
+  OptimizerConfig,
+  PhaseConfig,
+  RecipeScale,
+} from "./curriculum.js";
+export {
+  CurriculumConfigSchema,
+  DataSelectionSchema,
+  DEFAULT_PHASE,
+  infialignRecipe,
+  LoraOptionsSchema,
+  loadCurriculumConfig,
+  OptimizerSchema,
+  PhaseSchema,
+  RECIPE_SCALES,
+  resolveCurriculumConfig,
+} from "./curriculum.js";
+export type { BatchRow, PadBatchOptions, TrainingBatch } from "./data/batch.js";
+export { padBatch, padFreeBatch } from "./data/batch.js";
+export type { PackableSequence, PackedDocument, PackedRow, PackingReport, PackingStrategy, PackOptions, PackPiece, PackResult } from "./data/packing.js";
+export { bestFitDecreasing, PACKING_STRATEGIES, packSequences } from "./data/packing.js";
+export type { SelectionReport, SelectSamplesOptions } from "./data/selectSamples.js";
+export { selectSamples } from "./data/selectSamples.js";
+export type { SampleConversation, TokenizedSample, TokenizeOptions } from "./data/tokenize.js";
+export { assistantContent, IGNORE_INDEX, sampleConversation, tokenizeSample, tokenizeSamples } from "./data/tokenize.js";
+export type {
+  DatasetInfoEntry,
+  ExportPhase,
+  LlamaFactoryExportOptions,
+  LlamaFactoryExportResult,
+  LlamaFactoryTrainConfig,
+  SharegptRecord,
+  SharegptRole,
+  SharegptTurn,
+} from "./export/llamafactory.js";
+export {
+  DatasetColumnsSchema,
+  DatasetInfoEntrySchema,
+  DatasetTagsSchema,
+  DS_Z3_CONFIG,
+  exportLlamaFactory,
+  LlamaFactoryTrainConfigSchema,
+  pyYamlNumber,
+  SHAREGPT_TAGS,
+  SharegptRecordSchema,
+  SharegptTurnSchema,
+  sharegptDatasetInfo,
+  stringifyLlamaFactoryConfig,
+  toSharegptMessages,
+  toSharegptRecord,
+  writeDatasetInfo,
+} from "./export/llamafactory.js";

@@ -1,0 +1,339 @@
+// The training loop the SFT and DPO trainers plug their loss into: micro-batches → accumulated gradients →
+// non-finite guard → global-norm clipping → AdamW with a scheduled learning rate → logs, evals and checkpoints,
+// resumable from the last checkpoint so that an interrupted run continues on the same trajectory. Follows the order
+// of HF Trainer's inner loop (transformers `trainer.py` `_inner_training_loop`).
+import { join } from "node:path";
+import { registerTfjsGradients } from "@infialign/kernels/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  type CheckpointModel,
+  createTrainerState,
+  type DataCursor,
+  latestCheckpoint,
+  loadTrainingCheckpoint,
+  type RngState,
+  saveTrainingCheckpoint,
+  type TrainerState,
+  type TrainingCheckpoint,
+} from "./checkpoint.js";
+import { TrainingError } from "./errors.js";
+import { clipGradNorm, countItemsInBatch, GradientAccumulator, globalNorm, type NamedGrads } from "./gradients.js";
+import { NonFiniteGuard, type NonFiniteGuardOptions } from "./guard.js";
+import { type Clock, createTrainProgress, type MetricsRecord, MetricsLogger, systemClock, ThroughputMeter, type TrainProgress } from "./metrics.js";
+import type { AdamW } from "./optimizer.js";
+import type { LrSchedule } from "./schedule.js";
+import { assignHostTensors, type NamedVariables, toHostTensors } from "./tensors.js";
+
+/** What a trainer's loss function returns for one micro-batch. */
+export interface LossOutput {
+  /**
+   * This micro-batch's share of the step loss: the sum of its per-item losses divided by `numItemsInBatch` (see
+   * GradientAccumulator), so the shares of all micro-batches of a step add up to the big-batch mean.
+   */
+  loss: tf.Scalar;
+  /**
+   * Extra metrics normalised like `loss` (item sums / numItemsInBatch), so their sum over the step's micro-batches is
+   * the step value (e.g. `mean_token_accuracy`, `entropy`). Logged as the mean over the steps of a logging window.
+   */
+  metrics?: Record<string, tf.Scalar | number>;
+  /** Tokens processed (for `num_tokens`, cumulative, and `tokens_per_second`). @default 0 */
+  numTokens?: number;
+}
+
+export interface LossContext {
+  /** HF `num_items_in_batch`: loss items over all micro-batches of this optimizer step. */
+  numItemsInBatch: number;
+  /** Optimizer steps done before this one. */
+  step: number;
+}
+
+/** A resumable stream of micro-batches. */
+export interface MicroBatchSource<B> {
+  /** The next micro-batch, or undefined when the data is exhausted (the loop then ends early). */
+  next(): B | undefined | Promise<B | undefined>;
+  /** Position after the micro-batches returned so far (saved in data_cursor.json). */
+  cursor(): DataCursor;
+  /** Continues after a saved position. */
+  seek(cursor: DataCursor): void | Promise<void>;
+  /** Fractional epoch for logs (HF `epoch`). */
+  epoch(): number;
+}
+
+export interface TrainLoopOptions<B> {
+  /** Trainable parameters by name; gradients are taken with respect to all of them. */
+  variables: NamedVariables;
+  /** Runs inside `tf.variableGrads`: must build `loss` from the variables with tfjs ops. */
+  computeLoss: (batch: B, context: LossContext) => LossOutput;
+  /** Loss items in a micro-batch (tokens with label ≠ −100 for SFT, pairs for DPO). */
+  countItems: (batch: B) => number;
+  source: MicroBatchSource<B>;
+  optimizer: AdamW;
+  schedule: LrSchedule;
+  /** Optimizer steps to run in total (counting the steps of a resumed checkpoint). */
+  maxSteps: number;
+  /** Micro-batches per optimizer step (HF `gradient_accumulation_steps`). @default 1 */
+  gradientAccumulationSteps?: number;
+  /** Global-norm clipping threshold (HF `max_grad_norm`); 0 disables clipping. @default 1.0 */
+  maxGradNorm?: number;
+  /**
+   * Log every this many steps (TRL `logging_steps`); the last step is always logged. On resume the first window
+   * starts at the checkpoint, so choose `checkpointEvery` as a multiple of it for identical logs. @default 10
+   */
+  logEvery?: number;
+  /** Run `evaluate` every this many steps; 0 never. @default 0 */
+  evalEvery?: number;
+  /** Held-out metrics; names without an `eval_` prefix get one (HF). @default none */
+  evaluate?: (step: number) => Promise<Record<string, number>> | Record<string, number>;
+  /** Save a checkpoint every this many steps (HF `save_steps`); 0 only at the end. @default 0 */
+  checkpointEvery?: number;
+  /** Also save after the last step. @default true */
+  saveFinal?: boolean;
+  /** Run directory: checkpoints and metrics.jsonl go here. */
+  outputDir: string;
+  /** HF `save_total_limit`. @default undefined (keep all) */
+  saveTotalLimit?: number;
+  /** What to write as the model part of a checkpoint. @default weights only: `model.safetensors` of the variables */
+  checkpointModel?: (variables: NamedVariables) => CheckpointModel;
+  /** Puts a checkpoint's model back into the variables. @default assigns weights by name (weights or model format) */
+  restoreModel?: (checkpoint: TrainingCheckpoint, variables: NamedVariables) => void | Promise<void>;
+  /** Resume: `true` = latest checkpoint in outputDir (a fresh start when there is none), or a checkpoint directory. @default false */
+  resume?: boolean | string;
+  /** Random state saved in rng_state.json and restored on resume (e.g. dropout or sampling seeds). @default none */
+  rng?: { state(): RngState; restore(state: RngState): void };
+  /** @default { maxConsecutive: 3 } */
+  guard?: NonFiniteGuardOptions;
+  /** @default `<outputDir>/metrics.jsonl` */
+  metricsPath?: string;
+  /** Progress bar; `false` for none. @default createTrainProgress() (silent without a TTY or under CI) */
+  progress?: TrainProgress | false;
+  /** Label of the progress bar. @default "train" */
+  label?: string;
+  /** Fields of trainer_state.json the loop does not know (train_batch_size, num_train_epochs…). @default HF defaults */
+  trainerState?: Partial<TrainerState>;
+  /** Receives every record written to the metrics file. @default none */
+  onLog?: (record: MetricsRecord) => void;
+  /** @default performance.now */
+  clock?: Clock;
+  /**
+   * Stops the run cleanly (e.g. on SIGINT): checked before each step; the loop saves a checkpoint at the current step
+   * and returns with `interrupted: true`, so `resume` continues from there. @default none
+   */
+  signal?: AbortSignal;
+}
+
+export interface TrainLoopResult {
+  /** Optimizer steps done (including skipped non-finite ones). */
+  globalStep: number;
+  /** Every logged record of the run, including those before a resume (HF `log_history`). */
+  logHistory: MetricsRecord[];
+  /** Steps skipped by the non-finite guard in this process. */
+  skippedSteps: number;
+  /** Last checkpoint written, if any. */
+  lastCheckpoint?: string;
+  /** Whether the data ran out before `maxSteps`. */
+  dataExhausted: boolean;
+  /** Whether `signal` stopped the run before `maxSteps`. */
+  interrupted: boolean;
+}
+
+/** Runs the training loop; see TrainLoopOptions. Registers tfjs' kernel gradients (registerTfjsGradients) itself. */
+export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainLoopResult> {
+  const accumulation = options.gradientAccumulationSteps ?? 1;
+  const maxGradNorm = options.maxGradNorm ?? 1.0;
+  const logEvery = options.logEvery ?? 10;
+  const evalEvery = options.evalEvery ?? 0;
+  const checkpointEvery = options.checkpointEvery ?? 0;
+  const bad: string[] = [];
+  const positiveInt = (name: string, value: number, min: number) => {
+    if (!Number.isInteger(value) || value < min) bad.push(`${name}=${value} (expected an integer ≥ ${min})`);
+  };
+  positiveInt("maxSteps", options.maxSteps, 0);
+  positiveInt("gradientAccumulationSteps", accumulation, 1);
+  positiveInt("logEvery", logEvery, 1);
+  positiveInt("evalEvery", evalEvery, 0);
+  positiveInt("checkpointEvery", checkpointEvery, 0);
+  if (!(maxGradNorm >= 0)) bad.push(`maxGradNorm=${maxGradNorm} (expected ≥ 0)`);
+  if (options.variables.size === 0) bad.push("variables is empty (expected the trainable parameters)");
+  if (bad.length > 0) throw new TrainingError("loop", `invalid options: ${bad.join("; ")}.`);
+
+  registerTfjsGradients();
+  const { variables, optimizer, schedule, source } = options;
+  const varList = [...variables.values()];
+  const nameOf = new Map([...variables].map(([name, v]) => [v.name, name]));
+  const clock = options.clock ?? systemClock;
+  const checkpointModel = options.checkpointModel ?? ((vars: NamedVariables): CheckpointModel => ({ format: "weights", weights: toHostTensors(vars) }));
+
+  let step = 0;
+  let tokensSeen = 0;
+  let logHistory: MetricsRecord[] = [];
+  let lastCheckpoint: string | undefined;
+  const resumeDir = options.resume === true ? await latestCheckpoint(options.outputDir) : options.resume || undefined;
+  if (resumeDir !== undefined) {
+    const checkpoint = await loadTrainingCheckpoint(resumeDir);
+    await (options.restoreModel ?? restoreWeights)(checkpoint, variables);
+    if (checkpoint.optimizer) optimizer.loadState(checkpoint.optimizer, join(resumeDir, "optimizer.safetensors"));
+    if (checkpoint.dataCursor) await source.seek(checkpoint.dataCursor);
+    if (checkpoint.rngState && options.rng) options.rng.restore(checkpoint.rngState);
+    step = checkpoint.trainerState.global_step;
+    tokensSeen = checkpoint.trainerState.num_input_tokens_seen;
+    logHistory = checkpoint.trainerState.log_history.filter((r) => typeof r.step === "number" && r.step <= step) as MetricsRecord[];
+    lastCheckpoint = resumeDir;
+  }
+  const metrics = await MetricsLogger.open(options.metricsPath ?? join(options.outputDir, "metrics.jsonl"), resumeDir === undefined ? {} : { resumeFromStep: step });
+  const progress = options.progress === false ? undefined : (options.progress ?? createTrainProgress());
+  const throughput = new ThroughputMeter(clock);
+  const accumulator = new GradientAccumulator();
+
+  const trainerState = (): TrainerState =>
+    createTrainerState({
+      ...options.trainerState,
+      epoch: source.epoch(),
+      global_step: step,
+      max_steps: options.maxSteps,
+      logging_steps: logEvery,
+      eval_steps: evalEvery,
+      save_steps: checkpointEvery,
+      num_input_tokens_seen: tokensSeen,
+      log_history: logHistory as TrainerState["log_history"],
+    });
+  const save = async (): Promise<string> => {
+    lastCheckpoint = await saveTrainingCheckpoint({
+      outputDir: options.outputDir,
+      step,
+      model: checkpointModel(variables),
+      optimizer: optimizer.state(),
+      trainerState: trainerState(),
+      ...(options.rng ? { rngState: options.rng.state() } : {}),
+      dataCursor: source.cursor(),
+      ...(options.saveTotalLimit === undefined ? {} : { saveTotalLimit: options.saveTotalLimit }),
+    });
+    return lastCheckpoint;
+  };
+  const guard = new NonFiniteGuard({ ...options.guard, onAbort: options.guard?.onAbort ?? (() => save()) });
+  const write = async (record: MetricsRecord): Promise<void> => {
+    logHistory.push(record);
+    await metrics.log(record);
+    options.onLog?.(record);
+  };
+
+  // Sums over the current logging window (HF logs the mean loss of the steps since the last log).
+  let windowSteps = 0;
+  let windowLoss = 0;
+  let windowMetrics: Record<string, number> = {};
+  let skippedSteps = 0;
+  let dataExhausted = false;
+  let interrupted = false;
+  let savedAt = resumeDir === undefined ? -1 : step;
+
+  progress?.start(options.maxSteps, options.label ?? "train");
+  progress?.update(step, tokensSeen);
+  try {
+    while (step < options.maxSteps) {
+      if (options.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      const micro: B[] = [];
+      for (let i = 0; i < accumulation; i++) {
+        const batch = await source.next();
+        if (batch === undefined) break;
+        micro.push(batch);
+      }
+      if (micro.length === 0) {
+        dataExhausted = true;
+        break;
+      }
+      const numItemsInBatch = Math.max(1, countItemsInBatch(micro, options.countItems));
+      let stepLoss = 0;
+      let stepTokens = 0;
+      const stepMetrics: Record<string, number> = {};
+      for (const batch of micro) {
+        let kept: Record<string, tf.Scalar | number> = {};
+        let tokens = 0;
+        const { value, grads } = tf.variableGrads(() => {
+          const out = options.computeLoss(batch, { numItemsInBatch, step });
+          kept = Object.fromEntries(Object.entries(out.metrics ?? {}).map(([k, v]) => [k, typeof v === "number" ? v : tf.keep(v)]));
+          tokens = out.numTokens ?? 0;
+          return out.loss;
+        }, varList);
+        stepLoss += value.dataSync()[0]!;
+        value.dispose();
+        for (const [k, v] of Object.entries(kept)) {
+          stepMetrics[k] = (stepMetrics[k] ?? 0) + (typeof v === "number" ? v : v.dataSync()[0]!);
+          if (typeof v !== "number") v.dispose();
+        }
+        const named: NamedGrads = new Map(Object.entries(grads).map(([tfName, g]) => [nameOf.get(tfName)!, g]));
+        accumulator.add(named);
+        stepTokens += tokens;
+      }
+      let grads = accumulator.take();
+      const norm = globalNorm(grads);
+      const lr = schedule.at(step);
+      let applied: boolean;
+      try {
+        applied = await guard.check({ step: step + 1, loss: stepLoss, gradNorm: norm });
+      } catch (error) {
+        disposeAll(grads);
+        throw error;
+      }
+      if (applied) {
+        if (maxGradNorm > 0) grads = clipGradNorm(grads, maxGradNorm, norm).grads;
+        optimizer.step(grads, lr);
+        windowSteps += 1;
+        windowLoss += stepLoss;
+        for (const [k, v] of Object.entries(stepMetrics)) windowMetrics[k] = (windowMetrics[k] ?? 0) + v;
+      } else skippedSteps += 1;
+      disposeAll(grads);
+      step += 1;
+      tokensSeen += stepTokens;
+      throughput.add(stepTokens);
+      progress?.update(step, tokensSeen);
+
+      if (step % logEvery === 0 || step === options.maxSteps) {
+        const record: MetricsRecord = {
+          loss: windowSteps > 0 ? windowLoss / windowSteps : Number.NaN,
+          grad_norm: norm,
+          learning_rate: lr,
+          ...Object.fromEntries(Object.entries(windowMetrics).map(([k, v]) => [k, v / Math.max(1, windowSteps)])),
+          num_tokens: tokensSeen,
+          tokens_per_second: throughput.sample(),
+          epoch: source.epoch(),
+          step,
+        };
+        await write(record);
+        windowSteps = 0;
+        windowLoss = 0;
+        windowMetrics = {};
+      }
+      if (options.evaluate && evalEvery > 0 && step % evalEvery === 0) {
+        const result = await options.evaluate(step);
+        const prefixed = Object.fromEntries(Object.entries(result).map(([k, v]) => [k.startsWith("eval_") ? k : `eval_${k}`, v]));
+        await write({ ...prefixed, epoch: source.epoch(), step });
+      }
+      if (checkpointEvery > 0 && step % checkpointEvery === 0) {
+        await save();
+        savedAt = step;
+      }
+    }
+    if ((interrupted || (options.saveFinal ?? true)) && savedAt !== step) await save();
+  } finally {
+    accumulator.reset();
+    progress?.stop();
+    await metrics.close();
+  }
+  return { globalStep: step, logHistory, skippedSteps, dataExhausted, interrupted, ...(lastCheckpoint === undefined ? {} : { lastCheckpoint }) };
+}
+
+/** Default restore: weights-only or full-model checkpoints assigned to the variables by name. */
+function restoreWeights(checkpoint: TrainingCheckpoint, variables: NamedVariables): void {
+  const { model } = checkpoint;
+  if (model.format === "weights") assignHostTensors(variables, model.weights, checkpoint.dir);
+  else if (model.format === "model") assignHostTensors(variables, model.checkpoint.weights, checkpoint.dir);
+  else {
+    throw new TrainingError("loop", `resume: ${checkpoint.dir} holds a ${model.format} checkpoint; pass restoreModel to put it back into the model (e.g. map PEFT adapter names to the LoRA variables).`);
+  }
+}
+
+function disposeAll(grads: NamedGrads): void {
+  for (const g of grads.values()) g.dispose();
+}
