@@ -1,0 +1,390 @@
+// Export of DPO pairs and settings to LLaMA-Factory (hiyouga/LLaMA-Factory) for multi-GPU runs: the ShareGPT preference
+// format (`data/README.md`, "ranking": true), a dataset_info.json entry and a training YAML (stage dpo; keys from
+// `examples/train_lora/qwen3_lora_dpo.yaml` and `src/llamafactory/hparams/finetuning_args.py` L171-200).
+// Self-contained for now; the generic pieces (PyYAML-safe numbers, dataset_info merging, the ZeRO-3 config) duplicate
+// `@infialign/train-sft`'s export helpers and should switch to them once that package exports them.
+import { createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { type Message, writeFileAtomic } from "@infialign/data";
+import { z } from "zod";
+import type { PreferenceLossType } from "../losses.js";
+import type { PreferenceRecord } from "../pairs/pairStage.js";
+
+const PREFIX = "[infialign/train-dpo] llamafactory-export";
+
+/** `pref_loss` values LLaMA-Factory implements (`finetuning_args.py`); `kto_pair` has no counterpart here. */
+export const LLAMAFACTORY_PREF_LOSSES = ["sigmoid", "hinge", "ipo", "orpo", "simpo"] as const;
+export type LlamaFactoryPrefLoss = (typeof LLAMAFACTORY_PREF_LOSSES)[number];
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Records
+
+export interface SharegptTurn {
+  from: "human" | "gpt";
+  value: string;
+}
+
+/** A ShareGPT DPO record: the prompt turns in `conversations` (ending with a human turn), one gpt turn each in `chosen`/`rejected`. */
+export interface SharegptPreferenceRecord {
+  conversations: SharegptTurn[];
+  system?: string;
+  chosen: SharegptTurn;
+  rejected: SharegptTurn;
+}
+
+const TurnSchema = z.object({ from: z.enum(["human", "gpt"]), value: z.string() }).strict();
+
+/** The ShareGPT DPO record of LLaMA-Factory's `data/README.md`, as this module writes it. */
+export const SharegptPreferenceRecordSchema = z
+  .object({
+    conversations: z.array(TurnSchema).min(1),
+    system: z.string().optional(),
+    chosen: TurnSchema.refine((t) => t.from === "gpt", 'must be {from: "gpt"}'),
+    rejected: TurnSchema.refine((t) => t.from === "gpt", 'must be {from: "gpt"}'),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    r.conversations.forEach((t, i) => {
+      const expected = i % 2 === 0 ? "human" : "gpt";
+      if (t.from !== expected) ctx.addIssue({ code: "custom", path: ["conversations", i, "from"], message: `turn ${i + 1} must be "${expected}" (turns alternate, starting and ending with human)` });
+    });
+    if (r.conversations.length % 2 === 0) ctx.addIssue({ code: "custom", path: ["conversations"], message: "must end with a human turn (the answer goes in chosen/rejected)" });
+  });
+
+const ROLE: Record<string, "human" | "gpt"> = { user: "human", assistant: "gpt" };
+
+/** Maps a {@link PreferenceRecord} (TRL conversational preference format) to LLaMA-Factory's ShareGPT DPO record. */
+export function toSharegptPreference(record: Pick<PreferenceRecord, "id" | "prompt" | "chosen" | "rejected">): SharegptPreferenceRecord {
+  const where = `record ${record.id}`;
+  const out: SharegptPreferenceRecord = { conversations: [], chosen: answerTurn(record.chosen, where, "chosen"), rejected: answerTurn(record.rejected, where, "rejected") };
+  record.prompt.forEach((m: Message, i) => {
+    if (m.role === "system") {
+      if (i !== 0) throw new Error(`${PREFIX}: ${where}: prompt has a system message at position ${i}; ShareGPT allows one, first.`);
+      out.system = m.content;
+      return;
+    }
+    const from = ROLE[m.role];
+    if (!from) throw new Error(`${PREFIX}: ${where}: prompt role "${m.role}" has no ShareGPT DPO equivalent (user, assistant, system).`);
+    out.conversations.push({ from, value: m.content });
+  });
+  const parsed = SharegptPreferenceRecordSchema.safeParse(out);
+  if (!parsed.success) throw new Error(`${PREFIX}: ${where}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}.`);
+  return out;
+}
+
+function answerTurn(messages: readonly Message[], where: string, field: string): SharegptTurn {
+  if (messages.length !== 1 || messages[0]!.role !== "assistant") {
+    throw new Error(`${PREFIX}: ${where}: "${field}" must be exactly one assistant message, got ${messages.map((m) => m.role).join(", ") || "none"}.`);
+  }
+  return { from: "gpt", value: messages[0]!.content };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// dataset_info.json
+
+/** The `dataset_info.json` entry keys this module writes (a subset of `data/README.md`'s), strict. */
+export const PreferenceDatasetInfoSchema = z
+  .object({
+    file_name: z.string().min(1),
+    formatting: z.literal("sharegpt"),
+    ranking: z.literal(true),
+    num_samples: z.number().int().positive().optional(),
+    columns: z.object({ messages: z.literal("conversations"), system: z.literal("system"), chosen: z.literal("chosen"), rejected: z.literal("rejected") }).strict(),
+    tags: z.object({ role_tag: z.literal("from"), content_tag: z.literal("value"), user_tag: z.literal("human"), assistant_tag: z.literal("gpt"), system_tag: z.literal("system") }).strict(),
+  })
+  .strict();
+export type PreferenceDatasetInfo = z.infer<typeof PreferenceDatasetInfoSchema>;
+
+export function preferenceDatasetInfo(fileName: string): PreferenceDatasetInfo {
+  return {
+    file_name: fileName,
+    formatting: "sharegpt",
+    ranking: true,
+    columns: { messages: "conversations", system: "system", chosen: "chosen", rejected: "rejected" },
+    tags: { role_tag: "from", content_tag: "value", user_tag: "human", assistant_tag: "gpt", system_tag: "system" },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Training YAML
+
+/** Keys of the DPO training YAML this module writes, each a LLaMA-Factory / transformers argument. Strict. */
+export const LlamaFactoryDpoConfigSchema = z
+  .object({
+    model_name_or_path: z.string().min(1),
+    trust_remote_code: z.boolean(),
+    stage: z.literal("dpo"),
+    do_train: z.literal(true),
+    finetuning_type: z.enum(["full", "lora"]),
+    lora_rank: z.number().int().positive().optional(),
+    lora_target: z.string().optional(),
+    deepspeed: z.string(),
+    pref_beta: z.number().positive(),
+    pref_loss: z.enum(LLAMAFACTORY_PREF_LOSSES),
+    pref_ftx: z.number().min(0),
+    dpo_label_smoothing: z.number().min(0).max(0.5).optional(),
+    simpo_gamma: z.number().optional(),
+    dataset: z.string().min(1),
+    dataset_dir: z.string(),
+    template: z.string().min(1),
+    cutoff_len: z.number().int().positive(),
+    preprocessing_num_workers: z.number().int().positive(),
+    output_dir: z.string().min(1),
+    logging_steps: z.number().int().positive(),
+    save_steps: z.number().int().positive(),
+    plot_loss: z.boolean(),
+    overwrite_output_dir: z.boolean(),
+    save_only_model: z.boolean(),
+    report_to: z.string(),
+    per_device_train_batch_size: z.number().int().positive(),
+    gradient_accumulation_steps: z.number().int().positive(),
+    learning_rate: z.number().positive(),
+    num_train_epochs: z.number().positive(),
+    lr_scheduler_type: z.enum(["linear", "cosine", "constant", "constant_with_warmup", "cosine_with_min_lr", "inverse_sqrt"]),
+    warmup_ratio: z.number().min(0).max(1),
+    bf16: z.boolean(),
+    seed: z.number().int().min(0),
+    ddp_timeout: z.number().int().positive(),
+  })
+  .strict();
+export type LlamaFactoryDpoConfig = z.infer<typeof LlamaFactoryDpoConfigSchema>;
+
+export interface LlamaFactoryDpoOptions {
+  /** The SFT checkpoint DPO starts from (Hub id or path on the cluster). */
+  modelNameOrPath: string;
+  /** Dataset name in dataset_info.json; also names the files. @default "infialign_dpo" */
+  datasetName?: string;
+  /** LLaMA-Factory chat template. @default "qwen" (Qwen2.5, Qwen2.5-Math) */
+  template?: string;
+  /**
+   * Our loss, mapped to `pref_loss`: sigmoid, hinge, ipo, orpo, simpo map one to one; other TRL loss types have no
+   * LLaMA-Factory implementation and are an error. `["sigmoid", "sft"]` (MPO with an SFT term) maps to `pref_ftx`.
+   * @default "sigmoid"
+   */
+  lossType?: PreferenceLossType | readonly PreferenceLossType[];
+  /** Weights of `lossType` entries; the `sft` weight becomes `pref_ftx`. @default all 1 */
+  lossWeights?: readonly number[];
+  /** DPO β (`pref_beta`) for sigmoid / hinge / ipo. @default 0.1 */
+  beta?: number;
+  /** cDPO label smoothing (`dpo_label_smoothing`, sigmoid only). @default 0 */
+  labelSmoothing?: number;
+  /** SimPO β, written as `pref_beta` for simpo. @default 2.0 */
+  simpoBeta?: number;
+  /** SimPO γ/β; LLaMA-Factory's `simpo_gamma` is the margin γ itself = simpoBeta · ratio. @default 0.25 (γ = 0.5, LLaMA-Factory's default) */
+  simpoGammaBetaRatio?: number;
+  /** ORPO λ, written as `pref_beta` for orpo. @default 0.1 */
+  orpoLambda?: number;
+  /** @default "full" */
+  finetuningType?: "full" | "lora";
+  /** @default 5e-6 (LLaMA-Factory DPO examples) */
+  learningRate?: number;
+  /** @default 1 */
+  numTrainEpochs?: number;
+  /** @default 0.1 */
+  warmupRatio?: number;
+  /** Sequence limit, prompt + response, in tokens; long chains of thought need a large one. @default 16384 */
+  cutoffLen?: number;
+  /** @default 1 */
+  perDeviceBatchSize?: number;
+  /** @default 8 */
+  gradientAccumulationSteps?: number;
+  /** Checkpoint directory, relative to where training runs (outDir) or absolute. @default "saves/<datasetName>" */
+  outputDir?: string;
+  /** @default 42 */
+  seed?: number;
+  /** @default "none" */
+  reportTo?: string;
+}
+
+/** LLaMA-Factory's `examples/deepspeed/ds_z3_config.json` ("auto" values come from the training arguments). */
+export const DS_Z3_CONFIG = {
+  train_batch_size: "auto",
+  train_micro_batch_size_per_gpu: "auto",
+  gradient_accumulation_steps: "auto",
+  gradient_clipping: "auto",
+  zero_allow_untested_optimizer: true,
+  fp16: { enabled: "auto", loss_scale: 0, loss_scale_window: 1000, initial_scale_power: 16, hysteresis: 2, min_loss_scale: 1 },
+  bf16: { enabled: "auto" },
+  zero_optimization: {
+    stage: 3,
+    overlap_comm: false,
+    contiguous_gradients: true,
+    sub_group_size: 1e9,
+    reduce_bucket_size: "auto",
+    stage3_prefetch_bucket_size: "auto",
+    stage3_param_persistence_threshold: "auto",
+    stage3_max_live_parameters: 1e9,
+    stage3_max_reuse_distance: 1e9,
+    stage3_gather_16bit_weights_on_model_save: true,
+  },
+} as const;
+
+/** Maps our loss settings to LLaMA-Factory's (`pref_loss`, `pref_beta`, `pref_ftx`, `simpo_gamma`, `dpo_label_smoothing`). */
+export function llamaFactoryPreferenceArgs(
+  options: Pick<LlamaFactoryDpoOptions, "lossType" | "lossWeights" | "beta" | "labelSmoothing" | "simpoBeta" | "simpoGammaBetaRatio" | "orpoLambda">,
+): Pick<LlamaFactoryDpoConfig, "pref_loss" | "pref_beta" | "pref_ftx" | "simpo_gamma" | "dpo_label_smoothing"> {
+  const raw = options.lossType ?? "sigmoid";
+  const types = typeof raw === "string" ? [raw] : [...raw];
+  const weights = options.lossWeights ?? types.map(() => 1);
+  if (weights.length !== types.length) throw new Error(`${PREFIX}: lossWeights has ${weights.length} entries for ${types.length} loss types; give one per lossType entry.`);
+  const sftAt = types.indexOf("sft");
+  const main = types.filter((t) => t !== "sft");
+  if (main.length !== 1) {
+    throw new Error(`${PREFIX}: LLaMA-Factory trains one preference loss (plus an optional "sft" term as pref_ftx); got [${types.join(", ")}]. Export one of ${LLAMAFACTORY_PREF_LOSSES.join(", ")}.`);
+  }
+  const loss = main[0]!;
+  if (!(LLAMAFACTORY_PREF_LOSSES as readonly string[]).includes(loss)) {
+    throw new Error(`${PREFIX}: loss "${loss}" has no LLaMA-Factory pref_loss (supported: ${LLAMAFACTORY_PREF_LOSSES.join(", ")}); train it with @infialign/train-dpo or TRL instead.`);
+  }
+  const mainWeight = weights[types.indexOf(loss)]!;
+  if (mainWeight !== 1) throw new Error(`${PREFIX}: LLaMA-Factory has no weight for the preference loss; "${loss}" must have weight 1 (got ${mainWeight}); scale pref_ftx instead.`);
+  const prefLoss = loss as LlamaFactoryPrefLoss;
+  const pref_ftx = sftAt >= 0 ? weights[sftAt]! : 0;
+  const labelSmoothing = options.labelSmoothing ?? 0;
+  if (labelSmoothing !== 0 && prefLoss !== "sigmoid") throw new Error(`${PREFIX}: labelSmoothing is supported by LLaMA-Factory for sigmoid only (dpo_label_smoothing), not "${prefLoss}".`);
+  if (prefLoss === "simpo") {
+    const beta = options.simpoBeta ?? 2.0;
+    return { pref_loss: prefLoss, pref_beta: beta, pref_ftx, simpo_gamma: beta * (options.simpoGammaBetaRatio ?? 0.25) };
+  }
+  if (prefLoss === "orpo") return { pref_loss: prefLoss, pref_beta: options.orpoLambda ?? 0.1, pref_ftx };
+  return { pref_loss: prefLoss, pref_beta: options.beta ?? 0.1, pref_ftx, ...(labelSmoothing !== 0 && { dpo_label_smoothing: labelSmoothing }) };
+}
+
+/** The validated DPO training config for LLaMA-Factory, with this project's defaults. */
+export function llamaFactoryDpoConfig(options: LlamaFactoryDpoOptions): LlamaFactoryDpoConfig {
+  const datasetName = options.datasetName ?? "infialign_dpo";
+  const config: LlamaFactoryDpoConfig = {
+    model_name_or_path: options.modelNameOrPath,
+    trust_remote_code: true,
+    stage: "dpo",
+    do_train: true,
+    finetuning_type: options.finetuningType ?? "full",
+    ...(options.finetuningType === "lora" && { lora_rank: 8, lora_target: "all" }),
+    deepspeed: "ds_z3_config.json",
+    ...llamaFactoryPreferenceArgs(options),
+    dataset: datasetName,
+    dataset_dir: "data",
+    template: options.template ?? "qwen",
+    cutoff_len: options.cutoffLen ?? 16384,
+    preprocessing_num_workers: 16,
+    output_dir: options.outputDir ?? `saves/${datasetName}`,
+    logging_steps: 10,
+    save_steps: 500,
+    plot_loss: true,
+    overwrite_output_dir: true,
+    save_only_model: false,
+    report_to: options.reportTo ?? "none",
+    per_device_train_batch_size: options.perDeviceBatchSize ?? 1,
+    gradient_accumulation_steps: options.gradientAccumulationSteps ?? 8,
+    learning_rate: options.learningRate ?? 5e-6,
+    num_train_epochs: options.numTrainEpochs ?? 1,
+    lr_scheduler_type: "cosine",
+    warmup_ratio: options.warmupRatio ?? 0.1,
+    bf16: true,
+    seed: options.seed ?? 42,
+    ddp_timeout: 180000000,
+  };
+  const parsed = LlamaFactoryDpoConfigSchema.safeParse(config);
+  if (!parsed.success) throw new Error(`${PREFIX}: invalid training config (${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}).`);
+  return config;
+}
+
+/**
+ * A number as PyYAML reads it back as a float: PyYAML (YAML 1.1) takes `5e-6` for a string and needs `5.0e-06`-style
+ * mantissa-with-dot and signed exponent, as LLaMA-Factory's examples write `5.0e-6`.
+ */
+export function pyYamlNumber(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`${PREFIX}: cannot write ${x} to a YAML config; expected a finite number.`);
+  if (Number.isInteger(x) && Math.abs(x) < 1e21) return String(x);
+  const text = x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x);
+  const [mantissa = "", exponent] = text.split("e");
+  if (exponent === undefined) return mantissa;
+  return `${mantissa.includes(".") ? mantissa : `${mantissa}.0`}e${/^[+-]/.test(exponent) ? exponent : `+${exponent}`}`;
+}
+
+const PLAIN = /^[A-Za-z_./][\w./-]*$/;
+const YAML_WORDS = /^(true|false|yes|no|on|off|null|y|n|~)$/i;
+
+/** The config as flat YAML, numbers in PyYAML-safe form, strings quoted when they could read as something else. */
+export function stringifyDpoConfig(config: LlamaFactoryDpoConfig, header: readonly string[] = []): string {
+  const lines = header.map((h) => `# ${h}`);
+  for (const [key, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    const text = typeof value === "number" ? pyYamlNumber(value) : typeof value === "boolean" ? String(value) : PLAIN.test(value) && !YAML_WORDS.test(value) ? value : JSON.stringify(value);
+    lines.push(`${key}: ${text}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Whole export
+
+export interface LlamaFactoryDpoExportResult {
+  /** Files written, relative to outDir. */
+  files: string[];
+  /** Preference records written. */
+  records: number;
+  config: LlamaFactoryDpoConfig;
+  /** What to run in outDir. */
+  command: string;
+}
+
+/**
+ * Writes `<outDir>/data/<datasetName>.jsonl` (ShareGPT DPO records), merges the dataset's entry into
+ * `<outDir>/data/dataset_info.json` (keeping other entries, e.g. the SFT export's), and writes `<outDir>/<datasetName>.yaml`
+ * and `<outDir>/ds_z3_config.json`. Run with `llamafactory-cli train <datasetName>.yaml` from outDir.
+ */
+export async function exportLlamaFactoryDpo(
+  records: Iterable<PreferenceRecord> | AsyncIterable<PreferenceRecord>,
+  outDir: string,
+  options: LlamaFactoryDpoOptions,
+): Promise<LlamaFactoryDpoExportResult> {
+  const datasetName = options.datasetName ?? "infialign_dpo";
+  if (!/^[\w.-]+$/.test(datasetName)) throw new Error(`${PREFIX}: datasetName "${datasetName}" must use letters, digits, '_', '.' or '-' (it names files).`);
+  // Built first so a bad loss setting fails before anything is written.
+  const config = llamaFactoryDpoConfig({ ...options, datasetName });
+  const dataDir = join(outDir, "data");
+  await mkdir(dataDir, { recursive: true });
+
+  const dataFile = `${datasetName}.jsonl`;
+  const tmp = join(dataDir, `${dataFile}.${process.pid}.tmp`);
+  const stream = createWriteStream(tmp);
+  let count = 0;
+  try {
+    for await (const record of records) {
+      if (!stream.write(`${JSON.stringify(toSharegptPreference(record))}\n`)) await once(stream, "drain");
+      count++;
+    }
+    stream.end();
+    await once(stream, "finish");
+  } catch (error) {
+    stream.destroy();
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  if (count === 0) {
+    await rm(tmp, { force: true });
+    throw new Error(`${PREFIX}: no preference records to export; build pairs first (pairConstructionStage).`);
+  }
+  await rename(tmp, join(dataDir, dataFile));
+
+  const infoPath = join(dataDir, "dataset_info.json");
+  let info: Record<string, unknown> = {};
+  const existing = await readFile(infoPath, "utf8").catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
+  if (existing !== undefined) {
+    try {
+      info = JSON.parse(existing) as Record<string, unknown>;
+    } catch (cause) {
+      throw new Error(`${PREFIX}: ${infoPath} exists but is not valid JSON; fix or delete it.`, { cause });
+    }
+  }
+  info[datasetName] = { ...preferenceDatasetInfo(dataFile), num_samples: count };
+  // num_samples caps what LLaMA-Factory reads; it is the record count here, so nothing is dropped.
+  await writeFileAtomic(infoPath, `${JSON.stringify(info, null, 2)}\n`);
+  await writeFileAtomic(join(outDir, "ds_z3_config.json"), `${JSON.stringify(DS_Z3_CONFIG, null, 2)}\n`);
+  const yamlFile = `${datasetName}.yaml`;
+  await writeFileAtomic(join(outDir, yamlFile), stringifyDpoConfig(config, [`InfiAlign DPO stage, written by @infialign/train-dpo: ${count} preference pairs.`, `Run from this directory: llamafactory-cli train ${yamlFile}`]));
+  return { files: [`data/${dataFile}`, "data/dataset_info.json", yamlFile, "ds_z3_config.json"], records: count, config, command: `llamafactory-cli train ${yamlFile}` };
+}
