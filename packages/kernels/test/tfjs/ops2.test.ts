@@ -1,7 +1,7 @@
 // Fused attention and chunked cross-entropy equal their plain-tfjs references in value and gradient, on cpu and wasm.
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { causalAttention, referenceCausalAttention } from "../../src/tfjs/ops/attention.js";
+import { attentionBias, causalAttention, referenceCausalAttention } from "../../src/tfjs/ops/attention.js";
 import { chunkedCrossEntropy, chunkedTokenLogProbs, IGNORE_INDEX, referenceCrossEntropy, referenceTokenLogProbs } from "../../src/tfjs/ops/crossEntropy.js";
 import { expectClose, expectFiniteDifferences, gradsOf, seeded, TEST_BACKENDS, useBackend } from "./gradcheck.js";
 
@@ -50,6 +50,20 @@ describe.each(TEST_BACKENDS)("causalAttention on %s", (backend) => {
       // Without the packing mask the second document would see the first: the test can fail.
       const unpacked = causalAttention(q, k, v);
       expect(tf.max(tf.abs(tf.sub(part(unpacked, 3, 4), part(packed, 3, 4)))).dataSync()[0]).toBeGreaterThan(1e-3);
+    });
+  });
+
+  it("builds the causal packing mask, and a precomputed one shared by layers gives the same result", () => {
+    tf.tidy(() => {
+      const segmentIds = tf.tensor2d([4, 4, 8], [1, 3], "int32");
+      const M = -1e9;
+      expect(Array.from(attentionBias(1, 3, segmentIds).dataSync())).toEqual([0, M, M, 0, 0, M, M, M, 0]);
+      expect(Array.from(attentionBias(2, 2).dataSync())).toEqual([0, M, 0, 0, 0, M, 0, 0]);
+      const [q, k, v] = qkv(1, 2, 1, 3, 4, 41);
+      const bias = attentionBias(1, 3, segmentIds);
+      expectClose(causalAttention(q, k, v, { bias }), causalAttention(q, k, v, { segmentIds }));
+      expect(bias.isDisposed).toBe(false);
+      expect(() => causalAttention(q, k, v, { bias: attentionBias(1, 2) })).toThrow("option bias must be [batch, 1, seq, seq] = [1, 1, 3, 3]");
     });
   });
 
