@@ -1,4 +1,5 @@
-// Public API of @infialign/model: a Qwen2-architecture causal LM in TensorFlow.js (issue 5, in progress).
+// Public API of @infialign/model: a Qwen2-architecture causal LM in TensorFlow.js that trains, generates, serves and
+// exchanges checkpoints with Hugging Face; an onnxruntime engine for fast inference.
 export type { Qwen2Config } from "./config.js";
 export { countParameters, parseQwen2Config, qwen2ConfigToJson } from "./config.js";
 export type {
@@ -16,6 +17,23 @@ export type {
   StepOutput,
 } from "./engine.js";
 export { ModelError } from "./errors.js";
+export { IncrementalDetokenizer } from "./generate/detokenizer.js";
+export type { ResolvedSampling } from "./generate/generate.js";
+export { DEFAULT_MAX_BATCH_SIZE, DEFAULT_SAMPLING, generate, resolveSampling } from "./generate/generate.js";
+export type { SampledToken, SamplerOptions, SamplingDistribution } from "./generate/sampling.js";
+export { sampleSeed, TokenSampler } from "./generate/sampling.js";
+export type { ScoreItem, ScoreOptions } from "./generate/score.js";
+export { scoreCompletions } from "./generate/score.js";
+export type { OnnxQwen2ModelOptions } from "./onnx/engine.js";
+export { OnnxQwen2Model } from "./onnx/engine.js";
+export { buildQwen2Onnx, QWEN2_ONNX_NAMES, QWEN2_ONNX_OPSET } from "./onnx/graph.js";
+export type { LoraOptions } from "./qwen2/lora.js";
+export { attachLora, detachLora, loadLora, loadLoraState, loraState, mergeLora, saveLora, unmergeLora } from "./qwen2/lora.js";
+export type { CausalLmBatch, CausalLmLoss, LoraAdapter, LoraTargetModule, Qwen2ForwardOptions, Qwen2InitOptions } from "./qwen2/model.js";
+export { LORA_TARGET_MODULES, Qwen2Model, qwen2ParameterShapes } from "./qwen2/model.js";
+export { referenceLogits } from "./qwen2/reference.js";
+export type { RunningServer, SamplingDefaults, ServerOptions } from "./serve/server.js";
+export { DEFAULT_COMPLETION_MAX_TOKENS, samplingDefaultsFromGenerationConfig, startServer } from "./serve/server.js";
 export type { ByteTokenizerOptions } from "./tokenizer/byteTokenizer.js";
 export { BYTE_CHAT_TEMPLATE, ByteTokenizer, DEFAULT_BYTE_SPECIAL_TOKENS } from "./tokenizer/byteTokenizer.js";
 export { byteTokenizerFiles } from "./tokenizer/byteTokenizerFiles.js";
