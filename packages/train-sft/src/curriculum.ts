@@ -118,6 +118,8 @@ export const CurriculumConfigSchema = z
     optimizer: OptimizerSchema.default(OptimizerSchema.parse({})),
     /** Train LoRA adapters instead of all weights. @default undefined (full fine-tuning) */
     lora: LoraOptionsSchema.optional(),
+    /** Also train on prompt tokens (TRL `completion_only_loss: false`). @default false (loss on the completion only) */
+    trainOnPrompt: z.boolean().default(false),
     /** Run in order; phase k+1 starts from phase k's final weights (InfiAlign's curriculum). */
     phases: z.array(PhaseSchema).min(1),
   })

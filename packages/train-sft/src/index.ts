@@ -1,6 +1,8 @@
 // Public API of @infialign/train-sft: curriculum SFT on @infialign/model (data preparation, packing, the shared
 // training loop that @infialign/train-dpo also uses, checkpoints, metrics) and the LLaMA-Factory export for 7B scale.
 
+export type { SftCliIo } from "./cli/program.js";
+export { main as sftCliMain, SFT_USAGE } from "./cli/program.js";
 export type { CheckpointModel, DataCursor, LoadedCheckpointModel, LogEntry, RngState, SaveTrainingCheckpointOptions, TrainerState, TrainingCheckpoint } from "./core/checkpoint.js";
 export {
   CHECKPOINT_PREFIX,
@@ -89,3 +91,11 @@ export {
   toSharegptRecord,
   writeDatasetInfo,
 } from "./export/llamafactory.js";
+export type { SftPhaseMetrics } from "./report/sftReport.js";
+export { renderSftReportHtml } from "./report/sftReport.js";
+export type { ChartMarker, LineChartBlock, LineSeries, ReportBlock, ReportSection, TableBlock, TextBlock, TrainingReportOptions } from "./report/trainingReport.js";
+export { escapeHtml, formatNumber, lineChartSvg, REPORT_PALETTE, renderTrainingReportHtml } from "./report/trainingReport.js";
+export type { SftBatchSourceOptions } from "./trainer/batches.js";
+export { countLossTokens, SftBatchSource, toCausalLmBatch } from "./trainer/batches.js";
+export type { SftBatchingReport, SftPhaseSummary, SftRunSummary, TrainSftOptions } from "./trainer.js";
+export { PHASE_SUMMARY_NAME, REPORT_NAME, RUN_SUMMARY_NAME, trainSft } from "./trainer.js";
