@@ -1,6 +1,10 @@
 // Public API of @infialign/train-dpo: InfiAlign's DPO on pairs built from the SFT model's own errors — pair
 // construction and refinement, the TRL DPO-family losses plus SimPO and ORPO, a cached reference, LLaMA-Factory export.
 
+export type { CliIo as DpoCliIo } from "./cli/program.js";
+export { main as dpoCliMain } from "./cli/program.js";
+export type { DpoConfig, DpoConfigInput, ReferenceEngine } from "./config.js";
+export { DpoConfigSchema, DpoLossConfigSchema, loadDpoConfig, lossTypesOf, REFERENCE_ENGINES, ReferenceConfigSchema, referenceCacheDir, resolveDpoConfig } from "./config.js";
 export type { LlamaFactoryDpoConfig, LlamaFactoryDpoExportResult, LlamaFactoryDpoOptions, LlamaFactoryPrefLoss, PreferenceDatasetInfo, SharegptPreferenceRecord } from "./export/llamafactory.js";
 export {
   exportLlamaFactoryDpo,
@@ -37,3 +41,5 @@ export type { PairVerdict, PairVerifier } from "./pairs/verifier.js";
 export { defaultVerifier, UNCERTAIN_REASONS } from "./pairs/verifier.js";
 export type { RefLogpCacheOptions, RefLogpCacheStats, RefScoreItem, RefScorer } from "./refCache.js";
 export { RefLogpCache } from "./refCache.js";
+export type { ReferenceLogps, ReferenceReport, TokenizedPair, TokenizePairOptions, TrainDpoOptions, TrainDpoResult } from "./trainer.js";
+export { PairBatchSource, readPairs, tokenizePair, trainDpo } from "./trainer.js";

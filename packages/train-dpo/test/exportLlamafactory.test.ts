@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { pyYamlNumber } from "@infialign/train-sft";
 import {
   exportLlamaFactoryDpo,
   LlamaFactoryDpoConfigSchema,
   llamaFactoryPreferenceArgs,
   PreferenceDatasetInfoSchema,
-  pyYamlNumber,
   SharegptPreferenceRecordSchema,
   toSharegptPreference,
 } from "../src/export/llamafactory.js";

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { pyYamlNumber, SharegptPreferenceRecordSchema, toSharegptPreference } from "../src/export/llamafactory.js";
+import { pyYamlNumber } from "@infialign/train-sft";
+import { SharegptPreferenceRecordSchema, toSharegptPreference } from "../src/export/llamafactory.js";
 import { ngramRepetition } from "../src/pairs/repetition.js";
 
 const PYYAML_FLOAT = /^[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?$/;

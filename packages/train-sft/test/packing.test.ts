@@ -159,28 +159,19 @@ describe("batching", () => {
   });
 });
 
-describe("BFD speed", () => {
-  it("places 100k documents in O(n log n)", () => {
+describe("BFD at scale", () => {
+  // Speed is measured in bench/sft.ts, not asserted here (timed tests flake on a shared CI machine).
+  it("packs 100k documents at ≥ 99% efficiency", () => {
     let state = 12345;
     const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
     const pieces = Array.from({ length: 100_000 }, (_, sampleIndex) => ({ sampleIndex, sourceStart: 0, length: 16 + (next() % 2000) }));
-    let t0 = performance.now();
     const bins = bestFitDecreasing(pieces, 4096);
-    const placeMs = performance.now() - t0;
     const tokens = pieces.reduce((s, p) => s + p.length, 0);
+    expect(bins.flat()).toHaveLength(100_000);
+    expect(tokens / (bins.length * 4096)).toBeGreaterThan(0.99);
     // Whole pipeline (row building included) on 100k short documents.
     const input = Array.from({ length: 100_000 }, (_, i) => seq(i % 100, 1 + (next() % 64)));
-    t0 = performance.now();
     const { report } = packSequences(input, { maxLength: 1024 });
-    const packMs = performance.now() - t0;
-    console.log(
-      `BFD placement: 100k documents (16-2015 tokens) into ${bins.length} bins of 4096 in ${placeMs.toFixed(0)} ms, efficiency ${((100 * tokens) / (bins.length * 4096)).toFixed(2)}%; ` +
-        `packSequences: 100k documents (1-64 tokens, ${report.realTokens} tokens) into ${report.rows} rows of 1024 in ${packMs.toFixed(0)} ms, efficiency ${(100 * report.efficiency).toFixed(2)}%`,
-    );
-    expect(tokens / (bins.length * 4096)).toBeGreaterThan(0.99);
     expect(report.efficiency).toBeGreaterThan(0.99);
-    // Generous bounds for a shared CI machine; a quadratic scan over ~25k bins would take minutes.
-    expect(placeMs).toBeLessThan(10_000);
-    expect(packMs).toBeLessThan(10_000);
   });
 });

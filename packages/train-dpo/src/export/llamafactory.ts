@@ -1,13 +1,14 @@
 // Export of DPO pairs and settings to LLaMA-Factory (hiyouga/LLaMA-Factory) for multi-GPU runs: the ShareGPT preference
 // format (`data/README.md`, "ranking": true), a dataset_info.json entry and a training YAML (stage dpo; keys from
 // `examples/train_lora/qwen3_lora_dpo.yaml` and `src/llamafactory/hparams/finetuning_args.py` L171-200).
-// Self-contained for now; the generic pieces (PyYAML-safe numbers, dataset_info merging, the ZeRO-3 config) duplicate
-// `@infialign/train-sft`'s export helpers and should switch to them once that package exports them.
+// The generic pieces (message mapping, dataset_info merging, PyYAML-safe YAML, the ZeRO-3 config) are
+// `@infialign/train-sft`'s; this module adds the stricter preference record and DPO YAML schemas.
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
-import { mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Message, writeFileAtomic } from "@infialign/data";
+import { DS_Z3_CONFIG, sharegptDatasetInfo, stringifyLlamaFactoryConfig, toSharegptMessages, writeDatasetInfo } from "@infialign/train-sft";
 import { z } from "zod";
 import type { PreferenceLossType } from "../losses.js";
 import type { PreferenceRecord } from "../pairs/pairStage.js";
@@ -53,25 +54,25 @@ export const SharegptPreferenceRecordSchema = z
     if (r.conversations.length % 2 === 0) ctx.addIssue({ code: "custom", path: ["conversations"], message: "must end with a human turn (the answer goes in chosen/rejected)" });
   });
 
-const ROLE: Record<string, "human" | "gpt"> = { user: "human", assistant: "gpt" };
-
-/** Maps a {@link PreferenceRecord} (TRL conversational preference format) to LLaMA-Factory's ShareGPT DPO record. */
+/**
+ * Maps a {@link PreferenceRecord} (TRL conversational preference format) to LLaMA-Factory's ShareGPT DPO record: the
+ * prompt through train-sft's `toSharegptMessages`, then checked against the stricter preference schema (human/gpt
+ * only, ending with a human turn).
+ */
 export function toSharegptPreference(record: Pick<PreferenceRecord, "id" | "prompt" | "chosen" | "rejected">): SharegptPreferenceRecord {
   const where = `record ${record.id}`;
-  const out: SharegptPreferenceRecord = { conversations: [], chosen: answerTurn(record.chosen, where, "chosen"), rejected: answerTurn(record.rejected, where, "rejected") };
-  record.prompt.forEach((m: Message, i) => {
-    if (m.role === "system") {
-      if (i !== 0) throw new Error(`${PREFIX}: ${where}: prompt has a system message at position ${i}; ShareGPT allows one, first.`);
-      out.system = m.content;
-      return;
-    }
-    const from = ROLE[m.role];
-    if (!from) throw new Error(`${PREFIX}: ${where}: prompt role "${m.role}" has no ShareGPT DPO equivalent (user, assistant, system).`);
-    out.conversations.push({ from, value: m.content });
-  });
+  const chosen = answerTurn(record.chosen, where, "chosen");
+  const rejected = answerTurn(record.rejected, where, "rejected");
+  let prompt: ReturnType<typeof toSharegptMessages>;
+  try {
+    prompt = toSharegptMessages(record.prompt, where);
+  } catch (cause) {
+    throw new Error(`${PREFIX}: ${where}: the prompt does not map to ShareGPT (${(cause as Error).message}).`, { cause });
+  }
+  const out = { conversations: prompt.conversations, ...(prompt.system === undefined ? {} : { system: prompt.system }), chosen, rejected };
   const parsed = SharegptPreferenceRecordSchema.safeParse(out);
   if (!parsed.success) throw new Error(`${PREFIX}: ${where}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}.`);
-  return out;
+  return parsed.data as SharegptPreferenceRecord;
 }
 
 function answerTurn(messages: readonly Message[], where: string, field: string): SharegptTurn {
@@ -92,19 +93,24 @@ export const PreferenceDatasetInfoSchema = z
     ranking: z.literal(true),
     num_samples: z.number().int().positive().optional(),
     columns: z.object({ messages: z.literal("conversations"), system: z.literal("system"), chosen: z.literal("chosen"), rejected: z.literal("rejected") }).strict(),
-    tags: z.object({ role_tag: z.literal("from"), content_tag: z.literal("value"), user_tag: z.literal("human"), assistant_tag: z.literal("gpt"), system_tag: z.literal("system") }).strict(),
+    tags: z
+      .object({
+        role_tag: z.literal("from"),
+        content_tag: z.literal("value"),
+        user_tag: z.literal("human"),
+        assistant_tag: z.literal("gpt"),
+        observation_tag: z.literal("observation").optional(),
+        function_tag: z.literal("function_call").optional(),
+        system_tag: z.literal("system"),
+      })
+      .strict(),
   })
   .strict();
 export type PreferenceDatasetInfo = z.infer<typeof PreferenceDatasetInfoSchema>;
 
-export function preferenceDatasetInfo(fileName: string): PreferenceDatasetInfo {
-  return {
-    file_name: fileName,
-    formatting: "sharegpt",
-    ranking: true,
-    columns: { messages: "conversations", system: "system", chosen: "chosen", rejected: "rejected" },
-    tags: { role_tag: "from", content_tag: "value", user_tag: "human", assistant_tag: "gpt", system_tag: "system" },
-  };
+/** The `dataset_info.json` entry of a ShareGPT preference file (train-sft's `sharegptDatasetInfo` with ranking). */
+export function preferenceDatasetInfo(fileName: string, numSamples?: number): PreferenceDatasetInfo {
+  return PreferenceDatasetInfoSchema.parse(sharegptDatasetInfo(fileName, { ranking: true, ...(numSamples === undefined ? {} : { numSamples }) }));
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -198,29 +204,6 @@ export interface LlamaFactoryDpoOptions {
   reportTo?: string;
 }
 
-/** LLaMA-Factory's `examples/deepspeed/ds_z3_config.json` ("auto" values come from the training arguments). */
-export const DS_Z3_CONFIG = {
-  train_batch_size: "auto",
-  train_micro_batch_size_per_gpu: "auto",
-  gradient_accumulation_steps: "auto",
-  gradient_clipping: "auto",
-  zero_allow_untested_optimizer: true,
-  fp16: { enabled: "auto", loss_scale: 0, loss_scale_window: 1000, initial_scale_power: 16, hysteresis: 2, min_loss_scale: 1 },
-  bf16: { enabled: "auto" },
-  zero_optimization: {
-    stage: 3,
-    overlap_comm: false,
-    contiguous_gradients: true,
-    sub_group_size: 1e9,
-    reduce_bucket_size: "auto",
-    stage3_prefetch_bucket_size: "auto",
-    stage3_param_persistence_threshold: "auto",
-    stage3_max_live_parameters: 1e9,
-    stage3_max_reuse_distance: 1e9,
-    stage3_gather_16bit_weights_on_model_save: true,
-  },
-} as const;
-
 /** Maps our loss settings to LLaMA-Factory's (`pref_loss`, `pref_beta`, `pref_ftx`, `simpo_gamma`, `dpo_label_smoothing`). */
 export function llamaFactoryPreferenceArgs(
   options: Pick<LlamaFactoryDpoOptions, "lossType" | "lossWeights" | "beta" | "labelSmoothing" | "simpoBeta" | "simpoGammaBetaRatio" | "orpoLambda">,
@@ -292,30 +275,13 @@ export function llamaFactoryDpoConfig(options: LlamaFactoryDpoOptions): LlamaFac
 }
 
 /**
- * A number as PyYAML reads it back as a float: PyYAML (YAML 1.1) takes `5e-6` for a string and needs `5.0e-06`-style
- * mantissa-with-dot and signed exponent, as LLaMA-Factory's examples write `5.0e-6`.
+ * The config as flat YAML through train-sft's `stringifyLlamaFactoryConfig` (PyYAML-safe numbers, quoted strings where
+ * needed), after the stricter DPO schema has checked it.
  */
-export function pyYamlNumber(x: number): string {
-  if (!Number.isFinite(x)) throw new Error(`${PREFIX}: cannot write ${x} to a YAML config; expected a finite number.`);
-  if (Number.isInteger(x) && Math.abs(x) < 1e21) return String(x);
-  const text = x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x);
-  const [mantissa = "", exponent] = text.split("e");
-  if (exponent === undefined) return mantissa;
-  return `${mantissa.includes(".") ? mantissa : `${mantissa}.0`}e${/^[+-]/.test(exponent) ? exponent : `+${exponent}`}`;
-}
-
-const PLAIN = /^[A-Za-z_./][\w./-]*$/;
-const YAML_WORDS = /^(true|false|yes|no|on|off|null|y|n|~)$/i;
-
-/** The config as flat YAML, numbers in PyYAML-safe form, strings quoted when they could read as something else. */
 export function stringifyDpoConfig(config: LlamaFactoryDpoConfig, header: readonly string[] = []): string {
-  const lines = header.map((h) => `# ${h}`);
-  for (const [key, value] of Object.entries(config)) {
-    if (value === undefined) continue;
-    const text = typeof value === "number" ? pyYamlNumber(value) : typeof value === "boolean" ? String(value) : PLAIN.test(value) && !YAML_WORDS.test(value) ? value : JSON.stringify(value);
-    lines.push(`${key}: ${text}`);
-  }
-  return `${lines.join("\n")}\n`;
+  const parsed = LlamaFactoryDpoConfigSchema.safeParse(config);
+  if (!parsed.success) throw new Error(`${PREFIX}: invalid training config (${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}).`);
+  return stringifyLlamaFactoryConfig(config, header);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -370,19 +336,8 @@ export async function exportLlamaFactoryDpo(
   }
   await rename(tmp, join(dataDir, dataFile));
 
-  const infoPath = join(dataDir, "dataset_info.json");
-  let info: Record<string, unknown> = {};
-  const existing = await readFile(infoPath, "utf8").catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? undefined : Promise.reject(e)));
-  if (existing !== undefined) {
-    try {
-      info = JSON.parse(existing) as Record<string, unknown>;
-    } catch (cause) {
-      throw new Error(`${PREFIX}: ${infoPath} exists but is not valid JSON; fix or delete it.`, { cause });
-    }
-  }
-  info[datasetName] = { ...preferenceDatasetInfo(dataFile), num_samples: count };
   // num_samples caps what LLaMA-Factory reads; it is the record count here, so nothing is dropped.
-  await writeFileAtomic(infoPath, `${JSON.stringify(info, null, 2)}\n`);
+  await writeDatasetInfo(dataDir, { [datasetName]: preferenceDatasetInfo(dataFile, count) });
   await writeFileAtomic(join(outDir, "ds_z3_config.json"), `${JSON.stringify(DS_Z3_CONFIG, null, 2)}\n`);
   const yamlFile = `${datasetName}.yaml`;
   await writeFileAtomic(join(outDir, yamlFile), stringifyDpoConfig(config, [`InfiAlign DPO stage, written by @infialign/train-dpo: ${count} preference pairs.`, `Run from this directory: llamafactory-cli train ${yamlFile}`]));
