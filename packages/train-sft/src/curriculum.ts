@@ -36,6 +36,7 @@ export const DEFAULT_PHASE = {
   gradAccumulation: 1,
   maxLength: 1024,
   packing: "none",
+  paddingFree: false,
 } as const;
 
 export const PhaseSchema = z
@@ -59,6 +60,12 @@ export const PhaseSchema = z
     maxLength: z.number().int().positive().default(DEFAULT_PHASE.maxLength),
     /** TRL `packing_strategy`, or "none" for padded batches. @default "none" (TRL `packing=False`) */
     packing: z.enum(["none", ...PACKING_STRATEGIES]).default(DEFAULT_PHASE.packing),
+    /**
+     * Concatenate each micro-batch into one row without padding (TRL `padding_free`, `DataCollatorWithFlattening`):
+     * per-document positions and attention segments keep the loss equal to padded batches.
+     * @default false
+     */
+    paddingFree: z.boolean().default(DEFAULT_PHASE.paddingFree),
   })
   .strict();
 export type PhaseConfig = z.infer<typeof PhaseSchema>;

@@ -316,7 +316,7 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
     packing = packed.report;
     truncatedTokens += packed.report.truncatedTokens;
   }
-  const source = new SftBatchSource({ rows, batchSize: phase.batchSize, epochs: phase.epochs, seed, padTokenId: tokenizer.padTokenId, phase: index });
+  const source = new SftBatchSource({ rows, batchSize: phase.batchSize, epochs: phase.epochs, seed, padTokenId: tokenizer.padTokenId, phase: index, paddingFree: phase.paddingFree });
   const padding = source.paddingEfficiency();
   const batching: SftBatchingReport = { strategy: phase.packing, maxLength: phase.maxLength, rows: rows.length, ...padding, truncatedTokens, ...(packing ? { packing } : {}) };
   // HF Trainer: updates per epoch = ceil(micro-batches / accumulation); max_steps = ceil(epochs × that).

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DataCursor } from "../src/core/checkpoint.js";
 import { TrainingError } from "../src/core/errors.js";
-import { type LossOutput, type MicroBatchSource, trainLoop, type TrainLoopOptions } from "../src/core/loop.js";
+import { type LossOutput, type MicroBatchSource, type TrainLoopOptions, trainLoop } from "../src/core/loop.js";
 import { readMetrics } from "../src/core/metrics.js";
 import { AdamW } from "../src/core/optimizer.js";
 import { createSchedule } from "../src/core/schedule.js";

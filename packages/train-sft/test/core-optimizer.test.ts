@@ -1,5 +1,5 @@
-import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "@infialign/kernels/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdamW, defaultDecayPredicate } from "../src/core/optimizer.js";
 

@@ -15,7 +15,7 @@ describe("resolveCurriculumConfig", () => {
   it("fills TRL / transformers defaults", () => {
     const c = resolveCurriculumConfig(minimal);
     expect(c).toMatchObject({ seed: 42, loggingSteps: 10, saveSteps: 500, evalFraction: 0, optimizer: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 1 } });
-    expect(c.phases[0]).toEqual({ name: "p1", data: { files: ["a.jsonl"] }, epochs: 3, learningRate: 2e-5, warmupRatio: 0, scheduler: "linear", batchSize: 8, gradAccumulation: 1, maxLength: 1024, packing: "none" });
+    expect(c.phases[0]).toEqual({ name: "p1", data: { files: ["a.jsonl"] }, epochs: 3, learningRate: 2e-5, warmupRatio: 0, scheduler: "linear", batchSize: 8, gradAccumulation: 1, maxLength: 1024, packing: "none", paddingFree: false });
     expect(c.lora).toBeUndefined();
     expect(resolveCurriculumConfig({ ...minimal, lora: {} }).lora).toEqual({ r: 16, alpha: 32, dropout: 0.05, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] });
   });

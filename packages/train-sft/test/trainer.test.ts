@@ -7,11 +7,11 @@ import { ByteTokenizer, loadAdapter, loadCheckpoint, loadModelTokenizer, Qwen2Mo
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readMetrics } from "../src/core/metrics.js";
-import { padBatch } from "../src/data/batch.js";
+import { padBatch, padFreeBatch } from "../src/data/batch.js";
 import { packSequences } from "../src/data/packing.js";
 import { tokenizeSamples } from "../src/data/tokenize.js";
-import { type SftRunSummary, trainSft } from "../src/trainer.js";
 import { countLossTokens, SftBatchSource, toCausalLmBatch } from "../src/trainer/batches.js";
+import { type SftRunSummary, trainSft } from "../src/trainer.js";
 import { patternSamples, runConfig, tinyQwen2Config, writeSamples, writeTinyModel } from "./trainerFixtures.js";
 
 let root: string;
@@ -66,6 +66,14 @@ describe("batches", () => {
       expect(packedScore.n).toBe(expectedItems);
       expect(countLossTokens(padBatch(packed.rows, { padTokenId: tokenizer.padTokenId }))).toBe(expectedItems);
       expect(Math.abs(packedScore.sum / expectedItems - padded.sum / expectedItems)).toBeLessThan(1e-5);
+      // Padding-free batches (one concatenated row per batch, TRL padding_free) score the same too.
+      const flat = padFreeBatch(docs);
+      expect(flat.batchSize).toBe(1);
+      const flatScore = score(flat);
+      expect(flatScore.n).toBe(expectedItems);
+      expect(Math.abs(flatScore.sum / expectedItems - padded.sum / expectedItems)).toBeLessThan(1e-5);
+      const source = new SftBatchSource({ rows: docs, batchSize: 5, epochs: 1, seed: 1, padTokenId: tokenizer.padTokenId, paddingFree: true });
+      expect(source.next()?.batchSize).toBe(1);
     } finally {
       model.dispose();
     }

@@ -19,7 +19,7 @@ import {
 import { TrainingError } from "./errors.js";
 import { clipGradNorm, countItemsInBatch, GradientAccumulator, globalNorm, type NamedGrads } from "./gradients.js";
 import { NonFiniteGuard, type NonFiniteGuardOptions } from "./guard.js";
-import { type Clock, createTrainProgress, type MetricsRecord, MetricsLogger, systemClock, ThroughputMeter, type TrainProgress } from "./metrics.js";
+import { type Clock, createTrainProgress, MetricsLogger, type MetricsRecord, systemClock, ThroughputMeter, type TrainProgress } from "./metrics.js";
 import type { AdamW } from "./optimizer.js";
 import type { LrSchedule } from "./schedule.js";
 import { assignHostTensors, type NamedVariables, toHostTensors } from "./tensors.js";

@@ -1,10 +1,11 @@
 // Export to LLaMA-Factory (hiyouga/LLaMA-Factory) for multi-GPU runs: datasets in its sharegpt format, dataset_info.json
 // entries, one YAML training config per curriculum phase and DeepSpeed ZeRO-3. Key names and formats follow its
 // `data/README.md`, `examples/train_full/*.yaml`, `examples/deepspeed/ds_z3_config.json` and `src/llamafactory/hparams/`.
+
+import { once } from "node:events";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { once } from "node:events";
 import { type ChatTemplateMessage, type Sample, writeFileAtomic } from "@infialign/data";
 import { z } from "zod";
 import type { LoraOptions, OptimizerConfig, PhaseConfig } from "../curriculum.js";

@@ -5,7 +5,7 @@ import type { CausalLmBatch } from "@infialign/model";
 import * as tf from "@tensorflow/tfjs-core";
 import type { DataCursor } from "../core/checkpoint.js";
 import type { MicroBatchSource } from "../core/loop.js";
-import { type BatchRow, padBatch, type TrainingBatch } from "../data/batch.js";
+import { type BatchRow, padBatch, padFreeBatch, type TrainingBatch } from "../data/batch.js";
 import { IGNORE_INDEX } from "../data/tokenize.js";
 
 export interface SftBatchSourceOptions {
@@ -20,6 +20,8 @@ export interface SftBatchSourceOptions {
   padTokenId: number;
   /** Curriculum phase index, stored in the cursor. @default 0 */
   phase?: number;
+  /** One unpadded row per micro-batch (padFreeBatch) instead of right-padded rows (padBatch). @default false */
+  paddingFree?: boolean;
 }
 
 /**
@@ -61,7 +63,7 @@ export class SftBatchSource implements MicroBatchSource<TrainingBatch> {
     const { batchSize, rows, padTokenId } = this.options;
     const picked = this.order.slice(this.position * batchSize, (this.position + 1) * batchSize).map((i) => rows[i] as BatchRow);
     this.position += 1;
-    return padBatch(picked, { padTokenId });
+    return this.options.paddingFree ? padFreeBatch(picked) : padBatch(picked, { padTokenId });
   }
 
   cursor(): DataCursor {
