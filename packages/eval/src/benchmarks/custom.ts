@@ -1,0 +1,65 @@
+import { gradeMath } from "../grading/gradeMath.js";
+import type { BenchmarkSpec, EvalItem } from "../types.js";
+import { mathPrompt } from "./prompts.js";
+import { applyLimit, defined, evalError } from "./records.js";
+
+/** One problem of a custom math benchmark. */
+export interface CustomMathItem {
+  /** Unique within the benchmark. */
+  id: string;
+  problem: string;
+  /** Gold final answer (LaTeX or plain), compared with `verifyMath`. */
+  answer: string;
+  /** Difficulty for the per-difficulty breakdown (e.g. number of reasoning steps). */
+  difficulty?: number | string;
+  /** Topic, kept in `meta.domain`. */
+  domain?: string;
+}
+
+/** Options of `customMathBenchmark`. */
+export interface CustomMathBenchmarkOptions {
+  /** Benchmark name used in sample records and results. */
+  name: string;
+  /** Human name for reports. */
+  title: string;
+  /** Column label in the paper-style table. @default title */
+  column?: string;
+  items: readonly CustomMathItem[];
+}
+
+/**
+ * A math benchmark from in-memory items (for instance a generated held-out split): R1 math prompt, `verifyMath`
+ * grading, `difficulty` and `domain` copied into `meta`. Items are validated once, here; ids must be unique.
+ */
+export function customMathBenchmark(opts: CustomMathBenchmarkOptions): BenchmarkSpec {
+  const component = `benchmark ${opts.name}`;
+  if (typeof opts.name !== "string" || opts.name.trim() === "") throw evalError("custom benchmark", "name must be a non-empty string");
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  opts.items.forEach((it, i) => {
+    const at = `item ${i} (id ${JSON.stringify(it?.id)})`;
+    if (typeof it?.id !== "string" || it.id === "") problems.push(`${at}: "id" must be a non-empty string`);
+    else if (seen.has(it.id)) problems.push(`${at}: duplicate id`);
+    else seen.add(it.id);
+    if (typeof it?.problem !== "string" || it.problem.trim() === "") problems.push(`${at}: "problem" must be a non-empty string`);
+    if (typeof it?.answer !== "string" || it.answer.trim() === "") problems.push(`${at}: "answer" must be a non-empty string`);
+  });
+  if (problems.length > 0) throw evalError(component, `invalid items:\n  ${problems.join("\n  ")}`);
+  // Copied so later changes to the caller's array do not change the benchmark.
+  const items: EvalItem[] = opts.items.map((it) => ({
+    benchmark: opts.name,
+    id: it.id,
+    messages: mathPrompt(it.problem),
+    kind: "math",
+    gold: it.answer,
+    meta: defined({ difficulty: it.difficulty, domain: it.domain }),
+  }));
+  return {
+    name: opts.name,
+    title: opts.title,
+    kind: "math",
+    column: opts.column ?? opts.title,
+    load: async (options = {}) => applyLimit(items.map((it) => ({ ...it, messages: it.messages.map((m) => ({ ...m })), meta: { ...it.meta } })), options.limit, component),
+    grade: async (item, completion) => gradeMath(item.gold, completion),
+  };
+}

@@ -1,0 +1,188 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startOpenAIServer } from "@infialign/test-utils";
+import { afterEach, describe, expect, it } from "vitest";
+import { endpointRunner } from "../src/run/endpointRunner.js";
+import { loadRun } from "../src/run/runDir.js";
+import { runEvaluation } from "../src/run/runEvaluation.js";
+import { readSamples } from "../src/run/samplesFile.js";
+import type { SampleRecord } from "../src/types.js";
+import { expectedAccuracy, fakeMathServer, mathBench, PROBLEMS, protocol } from "./runHelpers.js";
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), "eval-run-"));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const chatRequests = (server: { requests: { path: string }[] }) => server.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
+
+async function setup(samples = 3) {
+  const server = await fakeMathServer();
+  const spec = mathBench();
+  const items = await spec.load();
+  const runner = endpointRunner({ baseUrl: server.url, model: "fake-math", sleep: async () => {} });
+  return { server, spec, items, runner, proto: protocol(samples) };
+}
+
+describe("runEvaluation", () => {
+  it("samples every item n times with seed + sampleIndex, grades, persists and summarizes", async () => {
+    const { server, spec, items, runner, proto } = await setup(3);
+    const out = tmp();
+    try {
+      const result = await runEvaluation({ benchmarks: [{ spec, items }], protocol: proto, runner, outDir: out, concurrency: 4, progress: false, now: () => new Date(0) });
+      expect(chatRequests(server)).toBe(PROBLEMS * 3);
+      const seeds = server.requests.map((r) => (r.body as { seed: number }).seed).sort();
+      expect(new Set(seeds)).toEqual(new Set([7, 8, 9]));
+      const body = server.requests[0]!.body as Record<string, unknown>;
+      expect(body).toMatchObject({ model: "fake-math", temperature: 0.6, top_p: 0.95, max_tokens: 256 });
+      expect(result.benchmarks[0]!.avgAtN).toBeCloseTo(expectedAccuracy(3, 7), 12);
+      expect(result.average).toBeCloseTo(expectedAccuracy(3, 7), 12);
+      expect(result.createdAt).toBe("1970-01-01T00:00:00.000Z");
+      const { samples } = await readSamples(join(out, "samples.jsonl"));
+      expect(samples).toHaveLength(PROBLEMS * 3);
+      const s = samples.find((x) => x.itemId === "p1" && x.sampleIndex === 0)!;
+      // (1 + 7) % 3 != 0: correct, extracted 2.
+      expect(s.grade).toMatchObject({ correct: true });
+      expect(s.completion).toContain("\\boxed{2}");
+      const loaded = await loadRun(out);
+      expect(loaded.result.benchmarks[0]!.avgAtN).toBe(result.benchmarks[0]!.avgAtN);
+      expect(loaded.items.get("toy")?.get("p2")?.gold).toBe("4");
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+
+  it("resumes an interrupted run without re-querying, and ends with the uninterrupted result", async () => {
+    const { server, spec, items, runner, proto } = await setup(4);
+    const full = tmp();
+    const partial = tmp();
+    try {
+      const reference = await runEvaluation({ benchmarks: [{ spec, items }], protocol: proto, runner, outDir: full, concurrency: 2, progress: false });
+      const before = chatRequests(server);
+      const stop = new AbortController();
+      let seen = 0;
+      await expect(
+        runEvaluation({
+          benchmarks: [{ spec, items }],
+          protocol: proto,
+          runner,
+          outDir: partial,
+          concurrency: 2,
+          progress: false,
+          signal: stop.signal,
+          onSample: () => {
+            if (++seen === 7) stop.abort(new Error("interrupted"));
+          },
+        }),
+      ).rejects.toThrow("interrupted");
+      const saved = (await readSamples(join(partial, "samples.jsonl"))).samples.length;
+      expect(saved).toBeGreaterThanOrEqual(7);
+      expect(saved).toBeLessThan(PROBLEMS * 4);
+      const firstLeg = chatRequests(server) - before;
+      const resumed = await runEvaluation({ benchmarks: [{ spec, items }], protocol: proto, runner, outDir: partial, concurrency: 2, progress: false });
+      // The resumed leg requests exactly the samples not saved (one in flight at the abort was cut and not saved).
+      expect(chatRequests(server) - before - firstLeg).toBe(PROBLEMS * 4 - saved);
+      expect(resumed.resumedSamples).toBe(saved);
+      expect(resumed.benchmarks).toEqual(reference.benchmarks);
+      const again = await runEvaluation({ benchmarks: [{ spec, items }], protocol: proto, runner, outDir: partial, progress: false });
+      expect(again.newSamples).toBe(0);
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+
+  it("drops a torn last line and requests only that sample again", async () => {
+    const { server, spec, items, runner, proto } = await setup(2);
+    const out = tmp();
+    try {
+      const reference = await runEvaluation({ benchmarks: [{ spec, items }], protocol: proto, runner, outDir: out, progress: false });
+      const path = join(out, "samples.jsonl");
+      const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+      const last = JSON.parse(lines.at(-1)!) as SampleRecord;
+      writeFileSync(path, `${lines.slice(0, -1).join("\n")}\n${lines.at(-1)!.slice(0, 25)}`);
+      const read = await readSamples(path);
+      expect(read.tornTail).toBe(true);
+      expect(read.samples).toHaveLength(lines.length - 1);
+      const before = chatRequests(server);
+      const resumed = await runEvaluation({ benchmarks: [{ spec, items }], protocol: proto, runner, outDir: out, progress: false });
+      expect(chatRequests(server) - before).toBe(1);
+      const seedOfRepeat = (server.requests.at(-1)!.body as { seed: number }).seed;
+      expect(seedOfRepeat).toBe(7 + last.sampleIndex);
+      expect(resumed.benchmarks).toEqual(reference.benchmarks);
+      const after = await readSamples(path);
+      expect(after.tornTail).toBe(false);
+      expect(after.samples).toHaveLength(lines.length);
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+
+  it("keeps at most `concurrency` requests in flight and reports progress per sample", async () => {
+    const server = await startOpenAIServer({ handler: async () => new Promise((r) => setTimeout(() => r("\\boxed{0}"), 50)) });
+    const spec = mathBench();
+    const items = await spec.load();
+    const runner = endpointRunner({ baseUrl: server.url, model: "m", sleep: async () => {} });
+    const events: string[] = [];
+    const progress = { start: (total: number | undefined, label: string) => events.push(`start ${total} ${label}`), update: (done: number) => events.push(`update ${done}`), stop: () => events.push("stop") };
+    try {
+      await runEvaluation({ benchmarks: [{ spec, items }], protocol: protocol(2), runner, outDir: tmp(), concurrency: 3, progress });
+      expect(server.maxInFlight).toBe(3);
+      expect(events).toEqual([`start ${PROBLEMS * 2} eval m`, ...[...Array(PROBLEMS * 2)].map((_, i) => `update ${i + 1}`), "stop"]);
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+
+  it("rejects a corrupt line before the end, naming the file and line", async () => {
+    const out = tmp();
+    const path = join(out, "samples.jsonl");
+    writeFileSync(path, '{"benchmark":"a","itemId":"1","sampleIndex":0,"grade":{"correct":true}}\n{oops\n');
+    await appendFile(path, '{"benchmark":"a","itemId":"2","sampleIndex":0,"grade":{"correct":true}}\n');
+    await expect(readSamples(path)).rejects.toThrow(/samples\.jsonl line 2 is not valid JSON/);
+  });
+
+  it("refuses to resume a run directory of another protocol", async () => {
+    const { server, spec, items, runner, proto } = await setup(1);
+    const out = tmp();
+    try {
+      await runEvaluation({ benchmarks: [{ spec, items }], protocol: proto, runner, outDir: out, progress: false });
+      await expect(runEvaluation({ benchmarks: [{ spec, items }], protocol: { ...proto, temperature: 1 }, runner, outDir: out, progress: false })).rejects.toThrow(/another protocol/);
+      // More samples per item under the same sampling settings is a valid resume.
+      const more = await runEvaluation({ benchmarks: [{ spec, items }], protocol: { ...proto, samples: { default: 2 } }, runner, outDir: out, progress: false });
+      expect(more).toMatchObject({ resumedSamples: PROBLEMS, newSamples: PROBLEMS });
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+
+  it("stops on a request that fails for good, keeping what was saved", async () => {
+    const server = await startOpenAIServer({
+      handler: () => "\\boxed{0}",
+      faultFor: (req) => (/Problem 4:/.test(req.messages.at(-1)?.content ?? "") ? "400" : undefined),
+    });
+    const spec = mathBench();
+    const items = await spec.load();
+    const runner = endpointRunner({ baseUrl: server.url, model: "m", sleep: async () => {} });
+    const out = tmp();
+    try {
+      await expect(runEvaluation({ benchmarks: [{ spec, items }], protocol: protocol(1), runner, outDir: out, concurrency: 1, progress: false })).rejects.toThrow(/rerun resumes.*HTTP 400/s);
+      const { samples } = await readSamples(join(out, "samples.jsonl"));
+      expect(samples.map((s) => s.itemId)).toEqual(["p0", "p1", "p2", "p3"]);
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,49 @@
+// Shared by the run, CLI and report tests: a small math benchmark and a fake endpoint whose answers are a known
+// function of (problem, seed), so expected accuracies are computed here independently of the metrics code.
+import { startOpenAIServer } from "@infialign/test-utils";
+import { customMathBenchmark } from "../src/benchmarks/custom.js";
+import type { Protocol } from "../src/types.js";
+
+export const PROBLEMS = 6;
+
+/** Problem i asks for i + i. */
+export function mathBench(name = "toy", problems = PROBLEMS) {
+  return customMathBenchmark({
+    name,
+    title: `Toy ${name}`,
+    column: name.toUpperCase(),
+    items: [...Array(problems)].map((_, i) => ({ id: `p${i}`, problem: `Problem ${i}: what is ${i} + ${i}?`, answer: String(2 * i), difficulty: 1 + (i % 3) })),
+  });
+}
+
+/** Whether the fake model answers problem `i` correctly when sampled with `seed`. */
+export function answersCorrectly(i: number, seed: number, bias = 0): boolean {
+  return (i + seed + bias) % 3 !== 0;
+}
+
+/** A fake endpoint: boxed right answer when `answersCorrectly`, else a boxed wrong one. `bias` makes a second "model". */
+export async function fakeMathServer(bias = 0) {
+  return startOpenAIServer({
+    handler: (req) => {
+      const m = /Problem (\d+):/.exec(req.messages.at(-1)?.content ?? "");
+      const i = Number(m?.[1] ?? -1);
+      const right = answersCorrectly(i, req.seed ?? 0, bias);
+      return `Adding gives ${right ? 2 * i : 2 * i + 1}. The answer is \\boxed{${right ? 2 * i : 2 * i + 1}}.`;
+    },
+  });
+}
+
+export function protocol(samples: number, seed = 7): Protocol {
+  return { temperature: 0.6, topP: 0.95, maxTokens: 256, samples: { default: samples }, k: [1, samples], seed };
+}
+
+/** Expected avg@n: mean over problems of the fraction of correct samples, sample j drawn with seed + j. */
+export function expectedAccuracy(samples: number, seed: number, bias = 0, problems = PROBLEMS): number {
+  let sum = 0;
+  for (let i = 0; i < problems; i++) {
+    let c = 0;
+    for (let j = 0; j < samples; j++) if (answersCorrectly(i, seed + j, bias)) c++;
+    sum += c / samples;
+  }
+  return sum / problems;
+}
