@@ -1,8 +1,7 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { renderInChromium } from "@infialign/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareRuns } from "../src/compare/compareRuns.js";
 import { renderMarkdownTable } from "../src/report/markdownTable.js";
@@ -70,49 +69,13 @@ describe("renderReportHtml", () => {
     expect(html).toContain("correct→wrong");
   });
 
-  const chromium = process.env.CHROMIUM ?? "chromium";
-  const exec = promisify(execFile);
-  const hasChromium = exec(chromium, ["--version"]).then(
-    () => true,
-    () => false,
-  );
-
   it("renders in headless Chromium with the charts in the DOM and no console errors", async () => {
-    if (!(await hasChromium)) {
-      if (process.env.CI === "true") throw new Error(`chromium not found (${chromium}) but CI=true: install it to test the HTML report`);
-      console.warn("SKIPPED: chromium is not on PATH; the eval HTML report was not rendered in a browser");
-      return;
-    }
-    const dir = mkdtempSync(join(tmpdir(), "eval-html-"));
-    try {
-      const file = join(dir, "report.html");
-      writeFileSync(file, html);
-      const { stdout, stderr } = await exec(
-        chromium,
-        [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          `--user-data-dir=${join(dir, "profile")}`,
-          "--enable-logging=stderr",
-          "--v=0",
-          "--dump-dom",
-          `file://${file}`,
-        ],
-        { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
-      );
-      expect((stdout.match(/<svg /g) ?? []).length).toBe(3);
-      expect(stdout).toContain("<rect");
-      expect(stdout).toContain("Accuracy by difficulty");
-      expect((stdout.match(/<details class="item">/g) ?? []).length).toBe(8);
-      expect(stderr).not.toMatch(/CONSOLE[:(]\d+|Uncaught/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const page = await renderInChromium(html, "the eval HTML report");
+    if (!page) return;
+    expect((page.dom.match(/<svg /g) ?? []).length).toBe(3);
+    expect(page.dom).toContain("<rect");
+    expect(page.dom).toContain("Accuracy by difficulty");
+    expect((page.dom.match(/<details class="item">/g) ?? []).length).toBe(8);
+    expect(page.consoleErrors).toEqual([]);
   });
 });

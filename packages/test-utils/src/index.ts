@@ -1,5 +1,7 @@
+export type { RenderedPage } from "./chromium.js";
+export { renderInChromium } from "./chromium.js";
 export type { ChatHandler, EmbeddingHandler, EmbeddingRequestBody, FaultKind, OpenAIServer, OpenAIServerOptions } from "./openaiServer.js";
 export { fakeEmbedding, startOpenAIServer } from "./openaiServer.js";
-export { sharedDataDir, sharedDataPath } from "./sharedData.js";
 export type { CliMain } from "./runCli.js";
 export { runCli } from "./runCli.js";
+export { sharedDataDir, sharedDataPath } from "./sharedData.js";

@@ -1,8 +1,4 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { renderInChromium } from "@infialign/test-utils";
 import { describe, expect, it } from "vitest";
 import type { MetricsRecord } from "../src/core/metrics.js";
 import { resolveCurriculumConfig } from "../src/curriculum.js";
@@ -78,49 +74,12 @@ describe("training report", () => {
     ]);
   });
 
-  const chromium = process.env.CHROMIUM ?? "chromium";
-  const exec = promisify(execFile);
-  const hasChromium = exec(chromium, ["--version"]).then(
-    () => true,
-    () => false,
-  );
-
   it("renders in headless Chromium without console errors", async () => {
-    if (!(await hasChromium)) {
-      if (process.env.CI === "true") throw new Error(`chromium not found (${chromium}) but CI=true: install it to test the HTML report`);
-      console.warn("SKIPPED: chromium is not on PATH; the SFT report was not rendered in a browser");
-      return;
-    }
-    const dir = mkdtempSync(join(tmpdir(), "sft-report-"));
-    try {
-      const file = join(dir, "report.html");
-      writeFileSync(file, html);
-      const { stdout, stderr } = await exec(
-        chromium,
-        [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          `--user-data-dir=${join(dir, "profile")}`,
-          "--enable-logging=stderr",
-          "--v=0",
-          "--dump-dom",
-          `file://${file}`,
-        ],
-        { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
-      );
-      expect((stdout.match(/<svg /g) ?? []).length).toBe(5);
-      expect(stdout).toContain("<path");
-      expect(stdout).toContain("Batching efficiency");
-      // Chromium logs page console messages as "INFO:CONSOLE:<line>] ..." under --enable-logging.
-      expect(stderr).not.toMatch(/CONSOLE[:(]\d+|Uncaught/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const page = await renderInChromium(html, "the SFT report");
+    if (!page) return;
+    expect((page.dom.match(/<svg /g) ?? []).length).toBe(5);
+    expect(page.dom).toContain("<path");
+    expect(page.dom).toContain("Batching efficiency");
+    expect(page.consoleErrors).toEqual([]);
   }, 40_000);
 });
