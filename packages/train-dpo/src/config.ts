@@ -1,9 +1,7 @@
 // The DPO run config (TRL's DPOConfig split: what the trainer needs, nothing of HF TrainingArguments it does not use),
 // validated with zod at the boundary and resolved once; `trainDpo` never re-applies defaults.
-import { readFile } from "node:fs/promises";
-import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
-import { LoraOptionsSchema, OptimizerSchema, SCHEDULE_TYPES } from "@infialign/train-sft";
-import { parse as parseYaml } from "yaml";
+import { join } from "node:path";
+import { LoraOptionsSchema, OptimizerSchema, parseConfig, readConfigFile, SCHEDULE_TYPES } from "@infialign/train-sft";
 import { z } from "zod";
 import { DPO_LOSS_TYPES, REFERENCE_FREE_LOSS_TYPES } from "./losses.js";
 
@@ -128,16 +126,7 @@ export type DpoConfig = z.output<typeof DpoConfigSchema>;
  * in messages.
  */
 export function resolveDpoConfig(input: unknown, source = "config"): DpoConfig {
-  const result = DpoConfigSchema.safeParse(input);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const path = issue.path.join(".") || "(root)";
-      if (issue.code === "unrecognized_keys") return `${path}: unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; check the spelling`;
-      return `${path}: ${issue.message}`;
-    });
-    throw new Error(`${PREFIX}: ${source} is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${problems.join("\n  ")}`);
-  }
-  return result.data;
+  return parseConfig(DpoConfigSchema, input, PREFIX, source);
 }
 
 /**
@@ -145,22 +134,9 @@ export function resolveDpoConfig(input: unknown, source = "config"): DpoConfig {
  * outputDir, reference model and cache) are taken relative to the file's directory.
  */
 export async function loadDpoConfig(path: string): Promise<DpoConfig> {
-  const text = await readFile(path, "utf8").catch((cause: unknown) => {
-    throw new Error(`${PREFIX}: cannot read config file "${path}"; check the path.`, { cause });
-  });
-  const name = basename(path);
-  const ext = extname(path).toLowerCase();
-  let raw: unknown;
-  try {
-    if (ext === ".json") raw = JSON.parse(text);
-    else if (ext === ".yaml" || ext === ".yml") raw = parseYaml(text, { prettyErrors: true });
-    else throw new Error(`unknown extension "${ext}"`);
-  } catch (cause) {
-    throw new Error(`${PREFIX}: ${name} is not valid ${ext === ".json" ? "JSON" : "YAML"} (${(cause as Error).message}); config files must be .json, .yaml or .yml.`, { cause });
-  }
-  const config = resolveDpoConfig(raw, name);
-  const base = dirname(path);
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const file = await readConfigFile(path, PREFIX);
+  const config = resolveDpoConfig(file.raw, file.name);
+  const abs = file.resolvePath;
   return {
     ...config,
     model: abs(config.model),

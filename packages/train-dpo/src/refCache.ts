@@ -1,7 +1,7 @@
 // Reference-model log-probs, computed once and kept on disk, so DPO training never holds a second model in memory
 // (TRL's `precompute_ref_log_probs`, persisted across runs).
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, stat, truncate, type FileHandle } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
 
 /** One completion to score under the reference model. */

@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises";
-import { basename, dirname, extname, isAbsolute, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { parseConfig, readConfigFile } from "./configFile.js";
 import { SCHEDULE_TYPES } from "./core/schedule.js";
 import { PACKING_STRATEGIES } from "./data/packing.js";
+
+const PREFIX = "[infialign/train-sft] curriculum";
 
 /** Which canonical samples a phase trains on. */
 export const DataSelectionSchema = z
@@ -148,17 +148,7 @@ export type CurriculumConfigInput = z.input<typeof CurriculumConfigSchema>;
  * Fields of `phaseDefaults` (a top-level object in the file) fill each phase's missing fields first.
  */
 export function resolveCurriculumConfig(input: unknown, source = "config"): CurriculumConfig {
-  const withPhaseDefaults = applyPhaseDefaults(input);
-  const result = CurriculumConfigSchema.safeParse(withPhaseDefaults);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const path = issue.path.join(".") || "(root)";
-      if (issue.code === "unrecognized_keys") return `${path}: unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}; check the spelling`;
-      return `${path}: ${issue.message}`;
-    });
-    throw new Error(`[infialign/train-sft] curriculum: ${source} is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${problems.join("\n  ")}`);
-  }
-  return result.data;
+  return parseConfig(CurriculumConfigSchema, applyPhaseDefaults(input), PREFIX, source);
 }
 
 /**
@@ -166,22 +156,9 @@ export function resolveCurriculumConfig(input: unknown, source = "config"): Curr
  * and data `files` are taken relative to the file's directory, so a config works from any working directory.
  */
 export async function loadCurriculumConfig(path: string): Promise<CurriculumConfig> {
-  const text = await readFile(path, "utf8").catch((cause: unknown) => {
-    throw new Error(`[infialign/train-sft] curriculum: cannot read config file "${path}"; check the path.`, { cause });
-  });
-  const name = basename(path);
-  const ext = extname(path).toLowerCase();
-  let raw: unknown;
-  try {
-    if (ext === ".json") raw = JSON.parse(text);
-    else if (ext === ".yaml" || ext === ".yml") raw = parseYaml(text, { prettyErrors: true });
-    else throw new Error(`unknown extension "${ext}"`);
-  } catch (cause) {
-    throw new Error(`[infialign/train-sft] curriculum: ${name} is not valid ${ext === ".json" ? "JSON" : "YAML"} (${(cause as Error).message}); config files must be .json, .yaml or .yml.`, { cause });
-  }
-  const config = resolveCurriculumConfig(raw, name);
-  const base = dirname(path);
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const file = await readConfigFile(path, PREFIX);
+  const config = resolveCurriculumConfig(file.raw, file.name);
+  const abs = file.resolvePath;
   return {
     ...config,
     model: abs(config.model),

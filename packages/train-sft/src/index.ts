@@ -3,6 +3,8 @@
 
 export type { SftCliIo } from "./cli/program.js";
 export { main as sftCliMain, SFT_USAGE } from "./cli/program.js";
+export type { ConfigFile } from "./configFile.js";
+export { parseConfig, readConfigFile } from "./configFile.js";
 export type { CheckpointModel, DataCursor, LoadedCheckpointModel, LogEntry, RngState, SaveTrainingCheckpointOptions, TrainerState, TrainingCheckpoint } from "./core/checkpoint.js";
 export {
   CHECKPOINT_PREFIX,

@@ -3,8 +3,9 @@
 // `examples/train_lora/qwen3_lora_dpo.yaml` and `src/llamafactory/hparams/finetuning_args.py` L171-200).
 // The generic pieces (message mapping, dataset_info merging, PyYAML-safe YAML, the ZeRO-3 config) are
 // `@infialign/train-sft`'s; this module adds the stricter preference record and DPO YAML schemas.
-import { createWriteStream } from "node:fs";
+
 import { once } from "node:events";
+import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Message, writeFileAtomic } from "@infialign/data";
