@@ -32,6 +32,8 @@ export {
   DEFAULT_SHARD_MAX_RECORDS,
   ParquetShardWriter,
   ShardedJsonlWriter,
+  syncDir,
+  tempPathFor,
   writeFileAtomic,
   writeParquet,
 } from "./writers/index.js";

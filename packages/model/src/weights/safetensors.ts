@@ -2,8 +2,9 @@
 // header length N, N bytes of JSON header `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {…}}`
 // padded with spaces to a multiple of 8, then the tensors' bytes. Hand-written: no maintained JavaScript package reads
 // F16/BF16 into float32 and writes files byte-identical to the reference (Rust) writer; the format is small.
-import { randomBytes } from "node:crypto";
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { syncDir, tempPathFor } from "@infialign/data";
 import type { HostTensor, NamedTensors } from "../engine.js";
 import { ModelError } from "../errors.js";
 
@@ -398,7 +399,7 @@ export function serializeSafetensors(tensors: NamedTensors, options: Safetensors
  */
 export async function writeSafetensors(path: string, tensors: NamedTensors, options: SafetensorsWriteOptions = {}): Promise<void> {
   const { prefix, order, dtype } = layout(tensors, options, path);
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const temp = tempPathFor(path);
   try {
     const handle = await open(temp, "w");
     try {
@@ -409,6 +410,7 @@ export async function writeSafetensors(path: string, tensors: NamedTensors, opti
       await handle.close();
     }
     await rename(temp, path);
+    await syncDir(dirname(path));
   } catch (error) {
     await rm(temp, { force: true });
     if (error instanceof ModelError) throw error;

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { syncDir } from "@infialign/data";
 import {
   type LoadedCheckpoint,
   loadAdapter,
@@ -172,7 +173,7 @@ export async function saveTrainingCheckpoint(options: SaveTrainingCheckpointOpti
     await rm(temp, { recursive: true, force: true });
     throw error;
   }
-  await fsyncDir(outputDir);
+  await syncDir(outputDir);
   if (options.saveTotalLimit !== undefined) {
     await rotateCheckpoints(outputDir, options.saveTotalLimit, options.trainerState.best_model_checkpoint ?? undefined);
   }
@@ -321,20 +322,6 @@ async function readJson(path: string): Promise<unknown> {
     return JSON.parse(text);
   } catch (cause) {
     throw new TrainingError("checkpoint", `${path} is not valid JSON (${(cause as Error).message}).`, { cause });
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  // Makes the rename durable; some platforms (Windows) cannot open directories, where this is best effort.
-  try {
-    const handle = await open(dir, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // best effort
   }
 }
 
