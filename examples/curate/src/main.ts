@@ -8,7 +8,7 @@ import { buildStages, type CurateOptions, runCurate } from "./pipeline.js";
 import { renderSelectionReportHtml, type SelectionReport } from "@infialign/sampling";
 import { type ReportExtras, renderReport } from "./report.js";
 
-const HELP = `Usage: pnpm demo [-- options]
+const HELP = `Usage: pnpm demo:curate [-- options]
 
 Runs the InfiAlign data-selection pipeline on the embedded real pools (GSM8K train,
 MATH test and MATH500 slices):
@@ -57,7 +57,7 @@ function parseQuotas(text: string): "balanced" | Record<string, number> {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    // `pnpm demo -- --smoke` forwards the "--" itself; drop it.
+    // `pnpm demo:curate -- --smoke` forwards the "--" itself; drop it.
     args: process.argv.slice(2).filter((arg) => arg !== "--"),
     options: {
       pools: { type: "boolean", default: false },

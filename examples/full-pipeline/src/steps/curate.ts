@@ -1,0 +1,170 @@
+// Step 2: the data stages of @infialign/data, decontam and sampling (the same factories examples/curate wires), then
+// the curriculum split of the selected records into an easier and a harder SFT phase.
+import { createWriteStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { exactDedupStage, normalizeStage, readShards, resolveInputs, runPipeline, type Sample, type StageCounts, type StageRunSummary } from "@infialign/data";
+import { benchmarkSetIdentity, Decontaminator, decontamStage, loadBenchmarkFile, loadShippedBenchmarks, resolveDecontaminatorConfig } from "@infialign/decontam";
+import { nearDupStage, qualityStage, selectStage } from "@infialign/sampling";
+
+/** Counts of one data stage, for the funnel. */
+export interface FunnelRow extends StageCounts {
+  stage: string;
+  seconds: number;
+}
+
+/** Records per domain × difficulty bucket, as the selection stage reports them (its domain labels and difficulty quartiles). */
+export interface Composition {
+  /** Difficulty bucket labels, e.g. `"Q1 ≤ 48"` (response length quartiles of the pool). */
+  difficultyLabels: string[];
+  /** Domain → records per difficulty bucket, in the pool offered to selection and in the selected subset. */
+  before: Record<string, number[]>;
+  after: Record<string, number[]>;
+  /** What the difficulty measures, e.g. `"response_tokens"`. */
+  metric: string;
+}
+
+export interface CurateOptions {
+  /** Source files (generator output, plus the real pools with --pools). */
+  files: string[];
+  /** Held-out split (JSONL with `problem`), indexed as a user benchmark next to the shipped ones. */
+  heldOut: string;
+  budget: number;
+  seed: number;
+  /** Difficulty at or below which a record is "easy" (phase 1). */
+  easyMaxDifficulty: number;
+  force: boolean;
+  progress?: boolean;
+}
+
+export interface CurateResult {
+  funnel: FunnelRow[];
+  /** Composition of the pool offered to selection and of the selected subset. */
+  composition: Composition;
+  /** Canonical sample files: the selected subset, its phase split, and the whole deduplicated pool (ablation). */
+  files: { selected: string; easy: string; hard: string; pool: string };
+  counts: { selected: number; easy: number; hard: number; pool: number };
+  /** Records the decontamination stage removed per benchmark. */
+  contaminationByBenchmark: Record<string, number>;
+}
+
+const CHARACTERS = { name: "characters", count: (text: string) => text.length };
+
+/** A sample's difficulty as the source gave it (MATH-style `level` = reasoning steps of the generator). */
+export function difficultyOf(sample: Pick<Sample, "meta">): number | undefined {
+  const level = sample.meta.level;
+  return typeof level === "number" && Number.isFinite(level) ? level : undefined;
+}
+
+/** Reads the selection stage's own report (manifest `stats`) into a {@link Composition}. */
+export function compositionFromSelectStats(stats: Record<string, unknown>): Composition {
+  const composition = stats.composition as { before?: Record<string, number[]>; after?: Record<string, number[]> } | undefined;
+  const difficulty = stats.difficulty as { labels?: string[]; metric?: string } | undefined;
+  if (!composition?.before || !composition.after || !difficulty?.labels) {
+    throw new Error(`[infialign/example-full-pipeline] curate: the select stage's manifest stats have no composition/difficulty report (fields seen: ${Object.keys(stats).join(", ")})`);
+  }
+  return { difficultyLabels: difficulty.labels, before: composition.before, after: composition.after, metric: difficulty.metric ?? "difficulty" };
+}
+
+/**
+ * The curriculum split: records with a difficulty go by `easyMaxDifficulty`; records without one (GSM8K-style
+ * sources carry no level) go by response length, the shorter half being "easy".
+ */
+export function splitByDifficulty(samples: readonly Sample[], easyMaxDifficulty: number): { easy: Sample[]; hard: Sample[] } {
+  const easy: Sample[] = [];
+  const hard: Sample[] = [];
+  const unrated: Sample[] = [];
+  for (const s of samples) {
+    const d = difficultyOf(s);
+    if (d === undefined) unrated.push(s);
+    else (d <= easyMaxDifficulty ? easy : hard).push(s);
+  }
+  const byLength = unrated.map((s, i) => ({ s, i, n: (s.response ?? "").length })).sort((a, b) => a.n - b.n || a.i - b.i);
+  const half = Math.floor(byLength.length / 2);
+  for (const [rank, { s }] of byLength.entries()) (rank < half ? easy : hard).push(s);
+  return { easy, hard };
+}
+
+export async function writeJsonl(path: string, records: Iterable<unknown>): Promise<void> {
+  const out = createWriteStream(path);
+  for (const r of records) if (!out.write(`${JSON.stringify(r)}\n`)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
+
+async function readStage(summary: StageRunSummary): Promise<Sample[]> {
+  const out: Sample[] = [];
+  for await (const r of readShards(summary.manifest.shards, summary.dir)) out.push(r as Sample);
+  return out;
+}
+
+export async function runCurateStep(dir: string, options: CurateOptions): Promise<CurateResult> {
+  const shipped = await loadShippedBenchmarks();
+  const heldOut = await loadBenchmarkFile(options.heldOut, { name: "heldout", field: "problem" });
+  const benchmarks = [...heldOut, ...shipped];
+  const decontamConfig = resolveDecontaminatorConfig();
+  const stages = [
+    normalizeStage({}),
+    exactDedupStage({ key: "content" }),
+    decontamStage({
+      decontaminator: () => Decontaminator.build(benchmarks, decontamConfig),
+      params: benchmarkSetIdentity(benchmarks, decontamConfig),
+      fields: ["prompt"],
+    }),
+    qualityStage({}),
+    nearDupStage({ field: "prompt" }),
+    selectStage({ budget: options.budget, domainQuotas: "balanced", seed: options.seed, tokenizer: CHARACTERS }),
+  ];
+  const result = await runPipeline({
+    name: "stages",
+    runsDir: dir,
+    source: { files: await resolveInputs(options.files) },
+    stages,
+    force: options.force,
+    seed: options.seed,
+    ...(options.progress === undefined ? {} : { progress: options.progress }),
+  });
+  const funnel = result.stages.map((s) => ({ stage: s.name, seconds: s.manifest.timings.seconds, ...s.manifest.counts }));
+  const poolSummary = result.stages.at(-2);
+  const selectSummary = result.stages.at(-1);
+  if (!poolSummary || !selectSummary) throw new Error("[infialign/example-full-pipeline] curate: the pipeline returned fewer stages than it was given");
+  const pool = await readStage(poolSummary);
+  const selected = await readStage(selectSummary);
+  const { easy, hard } = splitByDifficulty(selected, options.easyMaxDifficulty);
+  const files = { selected: join(dir, "selected.jsonl"), easy: join(dir, "phase1-easy.jsonl"), hard: join(dir, "phase2-hard.jsonl"), pool: join(dir, "pool.jsonl") };
+  await writeJsonl(files.selected, selected);
+  await writeJsonl(files.easy, easy);
+  await writeJsonl(files.hard, hard);
+  await writeJsonl(files.pool, pool);
+  const decontam = result.stages.find((s) => s.name.startsWith("decontam"));
+  return {
+    funnel,
+    composition: compositionFromSelectStats(selectSummary.manifest.stats),
+    files,
+    counts: { selected: selected.length, easy: easy.length, hard: hard.length, pool: pool.length },
+    contaminationByBenchmark: decontam ? await contaminationByBenchmark(isAbsolute(decontam.manifest.files.rejects) ? decontam.manifest.files.rejects : join(decontam.dir, decontam.manifest.files.rejects)) : {},
+  };
+}
+
+/** Reads the decontamination rejects and counts matched benchmarks (the audit trail, record by record). */
+async function contaminationByBenchmark(rejectsPath: string): Promise<Record<string, number>> {
+  let text: string;
+  try {
+    const raw = await readFile(rejectsPath);
+    text = rejectsPath.endsWith(".gz") ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
+  } catch {
+    return {};
+  }
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    const found = new Set<string>();
+    JSON.stringify(entry, (key, value) => {
+      if (key === "benchmark" && typeof value === "string") found.add(value);
+      return value;
+    });
+    for (const b of found.size > 0 ? found : new Set(["unknown"])) out[b] = (out[b] ?? 0) + 1;
+  }
+  return out;
+}

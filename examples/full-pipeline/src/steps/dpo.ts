@@ -1,0 +1,126 @@
+// Step 4: DPO pairs from the SFT model's own sampled errors (rejected) against verified solutions (chosen), then DPO
+// with the reference log-probs cached on disk.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { resolveInputs, runPipeline, type Sample } from "@infialign/data";
+import { selectBackend } from "@infialign/kernels/tfjs";
+import { generate } from "@infialign/model";
+import { localSampler, pairConstructionStage, resolveDpoConfig, trainDpo } from "@infialign/train-dpo";
+import type { DemoConfig } from "../config.js";
+import { writeJsonl } from "./curate.js";
+import { loadEngine } from "./engine.js";
+
+export interface DpoResult {
+  finalDir: string;
+  prompts: number;
+  pairs: number;
+  /** Prompts dropped by pair construction, per reason code. */
+  rejectedByReason: Record<string, number>;
+  /** Engine the SFT model was sampled with. */
+  samplingEngine: string;
+  samplingSeconds: number;
+  trainSeconds: number;
+  steps: number;
+  /** `[step, value]` of the logged loss and reward margin / accuracy. */
+  loss: Array<[number, number]>;
+  margins: Array<[number, number]>;
+  accuracies: Array<[number, number]>;
+}
+
+export interface DpoStepOptions {
+  config: DemoConfig;
+  /** SFT final checkpoint (policy and reference). */
+  sftDir: string;
+  /** Identifies the SFT weights in the sample cache (the SFT step's key). */
+  sftId: string;
+  /** Curated samples to draw prompts from. */
+  samples: string;
+  resume: boolean;
+  seed?: number;
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<DpoResult> {
+  const { config } = options;
+  const seed = options.seed ?? config.seed;
+  const all = (await readFile(options.samples, "utf8"))
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Sample);
+  // Verified solutions only: the chosen side must be right.
+  const prompts = all.filter((s) => s.gold && s.response).slice(0, config.dpo.prompts);
+  const promptsFile = join(dir, "prompts.jsonl");
+  await writeJsonl(promptsFile, prompts);
+
+  const started = Date.now();
+  const engine = await loadEngine(options.sftDir);
+  let pairs: number;
+  let pairsDir: string;
+  let rejectedByReason: Record<string, number>;
+  try {
+    const sampler = localSampler({ generate, model: engine.model, tokenizer: engine.tokenizer, modelId: options.sftId, temperature: 0.8, topP: 0.95, maxTokens: config.dpo.maxTokens, seed });
+    const result = await runPipeline({
+      name: "pairs",
+      runsDir: dir,
+      source: { files: await resolveInputs(promptsFile), decode: "samples" },
+      // A from-scratch model of ~1M parameters rarely solves a problem, so prompts it never solves stay in (InfiAlign
+      // keeps pass rates from 1/8); a truncated error is still a wrong answer to move away from.
+      stages: [pairConstructionStage({ k: config.dpo.k, passRateBand: [0, 0.75], dropTruncated: false, answerSources: ["boxed", "final_answer", "answer_line", "last_number"] }, { sampler })],
+      force: !options.resume,
+      seed,
+      ...(options.progress === undefined ? {} : { progress: options.progress }),
+    });
+    pairsDir = result.stages[0]?.dir ?? join(dir, "pairs", "dpo-pairs");
+    const counts = result.stages[0]?.manifest.counts;
+    pairs = counts?.out ?? 0;
+    rejectedByReason = counts?.rejectedByReason ?? {};
+  } finally {
+    engine.dispose();
+  }
+  const samplingSeconds = (Date.now() - started) / 1000;
+  if (pairs === 0) {
+    throw new Error(
+      `[infialign/example-full-pipeline] dpo: pair construction kept 0 of ${prompts.length} prompts (dropped: ${JSON.stringify(rejectedByReason)}); see ${join(dir, "pairs", "rejects.jsonl")}. Raise dpo.prompts or dpo.maxTokens.`,
+    );
+  }
+
+  // trainDpo builds tfjs tensors and, unlike trainSft, leaves the backend choice to its caller.
+  await selectBackend();
+  const outputDir = join(dir, "train");
+  const dpoConfig = resolveDpoConfig(
+    {
+      model: options.sftDir,
+      pairs: pairsDir,
+      outputDir,
+      seed,
+      learningRate: config.dpo.learningRate,
+      epochs: config.dpo.epochs,
+      batchSize: config.dpo.batchSize,
+      maxLength: config.sft.maxLength + config.dpo.maxTokens,
+      maxPromptLength: config.sft.maxLength,
+      loss: { beta: config.dpo.beta },
+      loggingSteps: 1,
+      saveSteps: 0,
+    },
+    "full-pipeline DPO",
+  );
+  const train = await trainDpo(dpoConfig, { resume: options.resume && existsSync(outputDir), ...(options.progress === false ? { progress: false } : {}), ...(options.log ? { log: options.log } : {}) });
+  if (!train.finalDir) throw new Error("[infialign/example-full-pipeline] dpo: training stopped before the end; rerun to resume.");
+  const metrics = train.train.logHistory;
+  const series = (name: string) => metrics.filter((r) => typeof r[name] === "number").map((r) => [r.step, r[name] as number] as [number, number]);
+  return {
+    finalDir: train.finalDir,
+    prompts: prompts.length,
+    pairs,
+    rejectedByReason,
+    samplingEngine: engine.engine,
+    samplingSeconds,
+    trainSeconds: train.trainSeconds,
+    steps: train.train.globalStep,
+    loss: series("loss"),
+    margins: series("rewards/margins"),
+    accuracies: series("rewards/accuracies"),
+  };
+}
