@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { countParameters, type Qwen2Config } from "../src/config.js";
 import type { DecodeModel, NamedTensors } from "../src/engine.js";
 import { generate } from "../src/generate/generate.js";
+import { randomQwen2Weights } from "../src/qwen2/randomWeights.js";
 import { ByteTokenizer } from "../src/tokenizer/byteTokenizer.js";
 
 const ENGINES = ["tfjs-wasm", "onnxruntime"] as const;
@@ -61,43 +62,6 @@ interface RunResult extends Run {
   backend: string;
 }
 
-/** Seeded uniform weights (std 0.02 like initializer_range; norms 1) under HF names. */
-function randomWeights(c: Qwen2Config, seed: number): NamedTensors {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const w: NamedTensors = new Map();
-  const add = (name: string, shape: number[], fill?: number) => {
-    const data = new Float32Array(shape.reduce((x, y) => x * y, 1));
-    for (let i = 0; i < data.length; i++) data[i] = fill ?? 0.02 * Math.sqrt(3) * (2 * next() - 1);
-    w.set(name, { shape, data });
-  };
-  const { vocabSize: V, hiddenSize: H, intermediateSize: I, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d } = c;
-  add("model.embed_tokens.weight", [V, H]);
-  for (let l = 0; l < c.numHiddenLayers; l++) {
-    const p = `model.layers.${l}`;
-    add(`${p}.input_layernorm.weight`, [H], 1);
-    add(`${p}.post_attention_layernorm.weight`, [H], 1);
-    for (const [n, out] of [
-      ["q", nh * d],
-      ["k", nkv * d],
-      ["v", nkv * d],
-    ] as const) {
-      add(`${p}.self_attn.${n}_proj.weight`, [out, H]);
-      add(`${p}.self_attn.${n}_proj.bias`, [out]);
-    }
-    add(`${p}.self_attn.o_proj.weight`, [H, nh * d]);
-    add(`${p}.mlp.gate_proj.weight`, [I, H]);
-    add(`${p}.mlp.up_proj.weight`, [I, H]);
-    add(`${p}.mlp.down_proj.weight`, [H, I]);
-  }
-  add("model.norm.weight", [H], 1);
-  return w;
-}
 
 /** Loads the engine lazily, so each child process pays only for its own runtime. */
 async function createModel(engine: Engine, weights: NamedTensors): Promise<{ model: DecodeModel; backend: string; dispose: () => Promise<void> | void }> {
@@ -114,7 +78,7 @@ async function createModel(engine: Engine, weights: NamedTensors): Promise<{ mod
 }
 
 async function worker(run: Run): Promise<RunResult> {
-  const { model, backend, dispose } = await createModel(run.engine, randomWeights(CONFIG, 1));
+  const { model, backend, dispose } = await createModel(run.engine, randomQwen2Weights(CONFIG, { seed: 1, biasStd: 0.02 }));
   const requests = Array.from({ length: run.batch }, (_, i) => ({
     promptIds: Array.from({ length: PROMPT_TOKENS }, (_, j) => (i * 131 + j * 31) % 256),
     temperature: 0,

@@ -12,6 +12,7 @@ import { countParameters, type Qwen2Config } from "../src/config.js";
 import type { DecodeModel, KvCache, NamedTensors } from "../src/engine.js";
 import { OnnxQwen2Model } from "../src/onnx/engine.js";
 import { Qwen2Model } from "../src/qwen2/model.js";
+import { randomQwen2Weights } from "../src/qwen2/randomWeights.js";
 
 /** onnxruntime with its default thread count (all cores), pinned to one thread, and the tfjs model on tfjs-wasm. */
 const ENGINES = ["onnxruntime", "onnxruntime-1thread", "tfjs-wasm"] as const;
@@ -41,39 +42,6 @@ interface WorkerResult {
   peakRssMiB: number;
 }
 
-/** Seeded uniform weights (std 0.02 like initializer_range; norms 1) under HF names. */
-function randomWeights(c: Qwen2Config, seed: number): NamedTensors {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const w: NamedTensors = new Map();
-  const add = (name: string, shape: number[], fill?: number) => {
-    const data = new Float32Array(shape.reduce((x, y) => x * y, 1));
-    for (let i = 0; i < data.length; i++) data[i] = fill ?? 0.02 * Math.sqrt(3) * (2 * next() - 1);
-    w.set(name, { shape, data });
-  };
-  const { vocabSize: V, hiddenSize: H, intermediateSize: I, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d } = c;
-  add("model.embed_tokens.weight", [V, H]);
-  for (let l = 0; l < c.numHiddenLayers; l++) {
-    const p = `model.layers.${l}`;
-    add(`${p}.input_layernorm.weight`, [H], 1);
-    add(`${p}.post_attention_layernorm.weight`, [H], 1);
-    for (const [n, out] of [["q", nh * d], ["k", nkv * d], ["v", nkv * d]] as const) {
-      add(`${p}.self_attn.${n}_proj.weight`, [out, H]);
-      add(`${p}.self_attn.${n}_proj.bias`, [out]);
-    }
-    add(`${p}.self_attn.o_proj.weight`, [H, nh * d]);
-    add(`${p}.mlp.gate_proj.weight`, [I, H]);
-    add(`${p}.mlp.up_proj.weight`, [I, H]);
-    add(`${p}.mlp.down_proj.weight`, [H, I]);
-  }
-  add("model.norm.weight", [H], 1);
-  return w;
-}
 
 async function createModel(engine: Engine, config: Qwen2Config, weights: NamedTensors): Promise<{ model: DecodeModel; threads: number; dispose: () => Promise<void> }> {
   switch (engine) {
@@ -154,7 +122,7 @@ async function decodeTokensPerSecond(model: DecodeModel, vocab: number, batch: n
 
 async function worker(engine: Engine, name: string): Promise<WorkerResult> {
   const config = MODELS[name] as Qwen2Config;
-  const weights = randomWeights(config, 1);
+  const weights = randomQwen2Weights(config, { seed: 1, biasStd: 0.02 });
   const t0 = performance.now();
   const { model, threads, dispose } = await createModel(engine, config, weights);
   const createSeconds = (performance.now() - t0) / 1000;

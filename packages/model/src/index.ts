@@ -31,6 +31,8 @@ export type { LoraOptions } from "./qwen2/lora.js";
 export { attachLora, detachLora, loadLora, loadLoraState, loraState, mergeLora, saveLora, unmergeLora } from "./qwen2/lora.js";
 export type { CausalLmBatch, CausalLmLoss, LoraAdapter, LoraTargetModule, Qwen2ForwardOptions, Qwen2InitOptions } from "./qwen2/model.js";
 export { LORA_TARGET_MODULES, Qwen2Model, qwen2ParameterShapes } from "./qwen2/model.js";
+export type { RandomQwen2WeightsOptions } from "./qwen2/randomWeights.js";
+export { randomQwen2Weights } from "./qwen2/randomWeights.js";
 export { referenceLogits } from "./qwen2/reference.js";
 export type { RunningServer, SamplingDefaults, ServerOptions } from "./serve/server.js";
 export { DEFAULT_COMPLETION_MAX_TOKENS, samplingDefaultsFromGenerationConfig, startServer } from "./serve/server.js";

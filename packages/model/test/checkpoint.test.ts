@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseQwen2Config, type Qwen2Config } from "../src/config.js";
 import type { NamedTensors } from "../src/engine.js";
 import { ModelError } from "../src/errors.js";
+import { randomQwen2Weights } from "../src/qwen2/randomWeights.js";
 import { ByteTokenizer } from "../src/tokenizer/byteTokenizer.js";
 import { loadHfTokenizer } from "../src/tokenizer/hfTokenizer.js";
 import { loadCheckpoint, loadWeights, saveCheckpoint, saveWeights } from "../src/weights/checkpoint.js";
@@ -26,37 +27,6 @@ const config: Qwen2Config = parseQwen2Config({
   eos_token_id: 258,
 });
 
-/** Deterministic tensors in Hugging Face names and shapes for `config` (mulberry32 values). */
-function randomWeights(seed: number): NamedTensors {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32 - 0.5;
-  };
-  const tensor = (...shape: number[]) => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rand) });
-  const { hiddenSize: h, intermediateSize: i, vocabSize: v, headDim: d, numKeyValueHeads: kv } = config;
-  const weights: NamedTensors = new Map([["model.embed_tokens.weight", tensor(v, h)]]);
-  for (let l = 0; l < config.numHiddenLayers; l++) {
-    const p = `model.layers.${l}`;
-    weights.set(`${p}.input_layernorm.weight`, tensor(h));
-    weights.set(`${p}.self_attn.q_proj.weight`, tensor(h, h));
-    weights.set(`${p}.self_attn.q_proj.bias`, tensor(h));
-    weights.set(`${p}.self_attn.k_proj.weight`, tensor(kv * d, h));
-    weights.set(`${p}.self_attn.k_proj.bias`, tensor(kv * d));
-    weights.set(`${p}.self_attn.v_proj.weight`, tensor(kv * d, h));
-    weights.set(`${p}.self_attn.v_proj.bias`, tensor(kv * d));
-    weights.set(`${p}.self_attn.o_proj.weight`, tensor(h, h));
-    weights.set(`${p}.post_attention_layernorm.weight`, tensor(h));
-    weights.set(`${p}.mlp.gate_proj.weight`, tensor(i, h));
-    weights.set(`${p}.mlp.up_proj.weight`, tensor(i, h));
-    weights.set(`${p}.mlp.down_proj.weight`, tensor(h, i));
-  }
-  weights.set("model.norm.weight", tensor(h));
-  return weights;
-}
 
 function expectBitExact(actual: NamedTensors, expected: NamedTensors): void {
   expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
@@ -67,7 +37,7 @@ function expectBitExact(actual: NamedTensors, expected: NamedTensors): void {
   }
 }
 
-const weights = randomWeights(1);
+const weights = randomQwen2Weights(config, { seed: 1, std: 0.3, biasStd: 0.3, normStd: 0.3 });
 
 describe("saveWeights / loadWeights", () => {
   it("single file: model.safetensors with transformers' metadata, round trip bit-exact", async () => {
@@ -193,13 +163,13 @@ describe("saveCheckpoint / loadCheckpoint", () => {
     const dir = join(root, "replace");
     await saveCheckpoint(dir, { config, weights, maxShardBytes: 2000 });
     expect(existsSync(join(dir, "model.safetensors.index.json"))).toBe(true);
-    await saveCheckpoint(dir, { config, weights: randomWeights(2) });
+    await saveCheckpoint(dir, { config, weights: randomQwen2Weights(config, { seed: 2, std: 0.3, biasStd: 0.3, normStd: 0.3 }) });
     expect(readdirSync(dir).sort()).toEqual(["config.json", "generation_config.json", "model.safetensors"]);
-    expectBitExact((await loadCheckpoint(dir)).weights, randomWeights(2));
+    expectBitExact((await loadCheckpoint(dir)).weights, randomQwen2Weights(config, { seed: 2, std: 0.3, biasStd: 0.3, normStd: 0.3 }));
 
     const bad: NamedTensors = new Map([...weights, ["model.norm.weight", { shape: [8], data: new Float32Array(3) }]]);
     await expect(saveCheckpoint(dir, { config, weights: bad })).rejects.toThrow(/tensor "model\.norm\.weight": shape \[8\] needs 8 float32 values; got 3/);
-    expectBitExact((await loadCheckpoint(dir)).weights, randomWeights(2));
+    expectBitExact((await loadCheckpoint(dir)).weights, randomQwen2Weights(config, { seed: 2, std: 0.3, biasStd: 0.3, normStd: 0.3 }));
     expect(readdirSync(root).filter((f) => f.includes(".tmp-") || f.includes(".old-"))).toEqual([]);
   });
 

@@ -5,11 +5,11 @@ import { selectBackend } from "@infialign/kernels/tfjs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Qwen2Config } from "../src/config.js";
-import type { NamedTensors } from "../src/engine.js";
 import { ModelError } from "../src/errors.js";
 import { OnnxQwen2Model } from "../src/onnx/engine.js";
 import { buildQwen2Onnx } from "../src/onnx/graph.js";
 import { Qwen2Model } from "../src/qwen2/model.js";
+import { randomQwen2Weights } from "../src/qwen2/randomWeights.js";
 import { referenceLogits } from "../src/qwen2/reference.js";
 
 function tinyConfig(overrides: Partial<Qwen2Config> = {}): Qwen2Config {
@@ -31,48 +31,7 @@ function tinyConfig(overrides: Partial<Qwen2Config> = {}): Qwen2Config {
   return { ...c, headDim: c.hiddenSize / c.numAttentionHeads };
 }
 
-/** mulberry32: a seeded PRNG so the random weights are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Random weights with HF names; large enough (std 0.3) that attention and RoPE visibly change the logits. */
-function randomWeights(c: Qwen2Config, seed: number): NamedTensors {
-  const next = rng(seed);
-  const w: NamedTensors = new Map();
-  const add = (name: string, shape: number[], center = 0, std = 0.3) => {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) data[i] = center + std * (2 * next() - 1) * Math.sqrt(3);
-    w.set(name, { shape, data });
-  };
-  const { vocabSize: V, hiddenSize: H, intermediateSize: I, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d } = c;
-  add("model.embed_tokens.weight", [V, H], 0, 1);
-  for (let l = 0; l < c.numHiddenLayers; l++) {
-    const p = `model.layers.${l}`;
-    add(`${p}.input_layernorm.weight`, [H], 1, 0.2);
-    add(`${p}.self_attn.q_proj.weight`, [nh * d, H]);
-    add(`${p}.self_attn.q_proj.bias`, [nh * d], 0, 0.2);
-    add(`${p}.self_attn.k_proj.weight`, [nkv * d, H]);
-    add(`${p}.self_attn.k_proj.bias`, [nkv * d], 0, 0.2);
-    add(`${p}.self_attn.v_proj.weight`, [nkv * d, H]);
-    add(`${p}.self_attn.v_proj.bias`, [nkv * d], 0, 0.2);
-    add(`${p}.self_attn.o_proj.weight`, [H, nh * d]);
-    add(`${p}.post_attention_layernorm.weight`, [H], 1, 0.2);
-    add(`${p}.mlp.gate_proj.weight`, [I, H]);
-    add(`${p}.mlp.up_proj.weight`, [I, H]);
-    add(`${p}.mlp.down_proj.weight`, [H, I]);
-  }
-  add("model.norm.weight", [H], 1, 0.2);
-  if (!c.tieWordEmbeddings) add("lm_head.weight", [V, H]);
-  return w;
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -105,7 +64,7 @@ describe("OnnxQwen2Model", () => {
     { name: "untied, MHA", config: tinyConfig({ tieWordEmbeddings: false, numKeyValueHeads: 4, vocabSize: 41 }) },
     { name: "GQA 4:1, theta 1e6", config: tinyConfig({ hiddenSize: 32, numKeyValueHeads: 1, ropeTheta: 1e6, numHiddenLayers: 3 }) },
   ])("logits equal the float64 reference to 1e-4 ($name)", async ({ config }) => {
-    const weights = randomWeights(config, 7);
+    const weights = randomQwen2Weights(config, { seed: 7, std: 0.3, biasStd: 0.2, normStd: 0.2, embeddingStd: 1 });
     const model = await OnnxQwen2Model.create(config, weights, { threads: 1 });
     try {
       const { logits, cache } = await forwardAll(model, [ids]);
@@ -135,7 +94,7 @@ describe("OnnxQwen2Model", () => {
       fc.asyncProperty(shape, async ({ kvHeads, group, headDim, vocabSize, layers, tie, seed, rows }) => {
         const heads = kvHeads * group;
         const config = tinyConfig({ hiddenSize: heads * headDim, numAttentionHeads: heads, numKeyValueHeads: kvHeads, vocabSize, numHiddenLayers: layers, tieWordEmbeddings: tie, intermediateSize: 12 });
-        const weights = randomWeights(config, seed);
+        const weights = randomQwen2Weights(config, { seed: seed, std: 0.3, biasStd: 0.2, normStd: 0.2, embeddingStd: 1 });
         const model = await OnnxQwen2Model.create(config, weights, { threads: 1 });
         const seqs = rows.map((n, r) => Array.from({ length: n + 1 }, (_, i) => (seed + 5 * r + 3 * i) % vocabSize));
         const width = Math.max(...rows);
@@ -167,7 +126,7 @@ describe("OnnxQwen2Model", () => {
 
   it("prefill + cached decode steps equal the full forward", async () => {
     const config = tinyConfig();
-    const model = await OnnxQwen2Model.create(config, randomWeights(config, 11), { threads: 1 });
+    const model = await OnnxQwen2Model.create(config, randomQwen2Weights(config, { seed: 11, std: 0.3, biasStd: 0.2, normStd: 0.2, embeddingStd: 1 }), { threads: 1 });
     const V = config.vocabSize;
     const full = (await forwardAll(model, [ids])).logits;
     const prefill = 4;
@@ -185,7 +144,7 @@ describe("OnnxQwen2Model", () => {
 
   it("keeps the cache right across buffer growth and when two steps branch from one cache", async () => {
     const config = tinyConfig({ maxPositionEmbeddings: 256 });
-    const model = await OnnxQwen2Model.create(config, randomWeights(config, 13), { threads: 1 });
+    const model = await OnnxQwen2Model.create(config, randomQwen2Weights(config, { seed: 13, std: 0.3, biasStd: 0.2, normStd: 0.2, embeddingStd: 1 }), { threads: 1 });
     const V = config.vocabSize;
     // 150 positions cross the 64-slot growth steps twice (prefill 60 → slots 64 full at 64 → grows to 128 …).
     const seq = Array.from({ length: 150 }, (_, i) => (i * 7 + 3) % V);
@@ -223,7 +182,7 @@ describe("OnnxQwen2Model", () => {
 
   it("a left-padded batch equals its rows run alone, through prefill, decode and selectRows", async () => {
     const config = tinyConfig({ tieWordEmbeddings: false });
-    const model = await OnnxQwen2Model.create(config, randomWeights(config, 5), { threads: 2 });
+    const model = await OnnxQwen2Model.create(config, randomQwen2Weights(config, { seed: 5, std: 0.3, biasStd: 0.2, normStd: 0.2, embeddingStd: 1 }), { threads: 2 });
     const V = config.vocabSize;
     const rows = [ids.slice(0, 7), ids.slice(3, 6), ids.slice(1, 8).reverse()];
     const width = Math.max(...rows.map((r) => r.length));
@@ -275,7 +234,7 @@ describe("OnnxQwen2Model", () => {
   it("equals the tfjs Qwen2Model step to 1e-4 on a left-padded batch, prefill and decode", async () => {
     await selectBackend({ prefer: "cpu" });
     const config = tinyConfig({ tieWordEmbeddings: false, vocabSize: 53 });
-    const weights = randomWeights(config, 23);
+    const weights = randomQwen2Weights(config, { seed: 23, std: 0.3, biasStd: 0.2, normStd: 0.2, embeddingStd: 1 });
     const ort = await OnnxQwen2Model.create(config, weights, { threads: 1 });
     const tfjs = Qwen2Model.fromWeights(config, weights);
     const V = config.vocabSize;
@@ -315,7 +274,7 @@ describe("OnnxQwen2Model", () => {
 
   it("rejects missing or mis-shaped weights and malformed steps with ModelError", async () => {
     const config = tinyConfig();
-    const weights = randomWeights(config, 1);
+    const weights = randomQwen2Weights(config, { seed: 1, std: 0.3, biasStd: 0.2, normStd: 0.2, embeddingStd: 1 });
     const missing = new Map(weights);
     missing.delete("model.layers.1.self_attn.k_proj.bias");
     expect(() => buildQwen2Onnx(config, missing)).toThrow(/missing "model\.layers\.1\.self_attn\.k_proj\.bias"/);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { OpenAIChatClient } from "@infialign/data";
 import { selectBackend } from "@infialign/kernels/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServeCliIo, main } from "../src/cli/serve.js";
+import { main, type ServeCliIo } from "../src/cli/serve.js";
 import { parseQwen2Config } from "../src/config.js";
 import { generate } from "../src/generate/generate.js";
 import { Qwen2Model } from "../src/qwen2/model.js";
