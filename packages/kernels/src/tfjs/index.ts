@@ -15,4 +15,5 @@ export { referenceRmsNorm, rmsNorm } from "./ops/rmsNorm.js";
 export type { RopeTables } from "./ops/rope.js";
 export { applyRope, referenceApplyRope, ropeTables } from "./ops/rope.js";
 export { referenceSwiglu, swiglu } from "./ops/swiglu.js";
+export type { WasmKernelOptions } from "./wasm/kernels.js";
 export { installWasmKernels, uninstallWasmKernels, wasmKernelsInstalled } from "./wasm/kernels.js";

@@ -3,5 +3,5 @@ export { type CosineTopKOptions, cosineTopK } from "./cosineTopK.js";
 export { dotRows } from "./dotRows.js";
 export { l2NormalizeRows } from "./l2NormalizeRows.js";
 export { matmulTransposed } from "./matmulTransposed.js";
-export { createRng, type Rng } from "./rng.js";
 export { type AssignPool, createAssignPool, getAssignPool, resolveThreads } from "./parallel.js";
+export { createRng, type Rng } from "./rng.js";

@@ -14,7 +14,8 @@ function stockAndOurs(f: () => tf.Tensor): { stock: { shape: number[]; values: n
     });
   uninstallWasmKernels();
   const stock = read();
-  installWasmKernels();
+  // Every product on our XNNPACK path, small ones included (the default keeps tiny batched products on stock).
+  installWasmKernels({ smallProductMacs: 0, minRows: 0 });
   return { stock, ours: read() };
 }
 
@@ -138,7 +139,7 @@ describe("BatchMatMul on the wasm backend", () => {
   });
 
   it("broadcasts batch axes like numpy (a's or b's batch of 1, and [2,1] × [1,3])", () => {
-    installWasmKernels();
+    installWasmKernels({ smallProductMacs: 0, minRows: 0 });
     const cases: [number[], number[], boolean, boolean][] = [
       [[1, 5, 7], [4, 7, 6], false, false],
       [[4, 7, 5], [1, 6, 7], true, true],
@@ -179,6 +180,19 @@ describe("BatchMatMul on the wasm backend", () => {
       expectAllClose(Array.from(first.dataSync()), referenceMatMul(x, w, false, false).values, 1e-5);
       expectAllClose(Array.from(second.dataSync()), referenceMatMul(x2, w2, false, false).values, 1e-5);
     });
+  });
+
+  it.each([
+    ["tiny batched (decode-time attention)", [8, 1, 16], [8, 40, 16]],
+    ["one row against a transposed weight (decode-time x·Wᵀ)", [1, 64], [96, 64]],
+  ])("keeps %s products on the stock kernel by default, with the same values", (_, aShape, bShape) => {
+    const product = () => tf.matMul(seeded(aShape as number[], 11), seeded(bShape as number[], 12), false, true);
+    const { stock } = stockAndOurs(product);
+    installWasmKernels();
+    const routed = tf.tidy(() => Array.from(product().dataSync()));
+    expect(routed).toEqual(stock.values);
+    installWasmKernels({ smallProductMacs: 0, minRows: 0 });
+    expectAllClose(tf.tidy(() => Array.from(product().dataSync())), stock.values, 1e-5);
   });
 
   it("has the same gradients as the stock kernel", () => {

@@ -196,12 +196,49 @@ function trivial(backend: WasmBackend, p: Plan, out: tf.TensorInfo): boolean {
   return false;
 }
 
-/** The BatchMatMul kernel function: same inputs, attributes and result as the stock one, XNNPACK for every product. */
-export function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
-  const backend = args.backend as WasmBackend;
-  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  const { transposeA = false, transposeB = false } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
-  const p = plan("BatchMatMul", a, b, transposeA, transposeB);
+/**
+ * Multiply-adds per product below which a batched product stays on the stock kernel: XNNPACK creates (and packs) one
+ * operator per batch entry, 0.2–0.45 ms each, which costs more than stock's scalar loop (~2.5 GFLOP/s) on tiny products
+ * such as decode-time attention (one query row against the cache: 16× slower generation when routed to XNNPACK).
+ */
+export const SMALL_PRODUCT_MACS = 1 << 19;
+
+/**
+ * Output rows below which a transposed or batched product stays on the stock kernel: our path copies (transposes) and
+ * XNNPACK packs the whole weight on every call, O(k·n) work that a product with a handful of rows (a decode step's
+ * `x·Wᵀ` with one row per sequence) never earns back.
+ */
+export const MIN_ROWS = 16;
+
+let routing = { smallProductMacs: SMALL_PRODUCT_MACS, minRows: MIN_ROWS };
+
+/** Sets when products stay on the stock kernel; zeros send every product to XNNPACK (as the equivalence tests need). */
+export function setRouting(options: { smallProductMacs: number; minRows: number }): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (!Number.isInteger(value) || value < 0) throw new Error(`${PREFIX} ${key} must be a non-negative integer (got ${value}).`);
+  }
+  routing = { ...options };
+}
+
+/**
+ * The BatchMatMul kernel function: same inputs, attributes and result as the stock one, XNNPACK for every product —
+ * except products with few rows or tiny batched ones (without broadcasting), which `stock` computes as fast and as well.
+ */
+export function batchMatMul(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA = false, transposeB = false } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+    const p = plan("BatchMatMul", a, b, transposeA, transposeB);
+    // Only where stock runs its own scalar loop (batched or transposed; a plain 2-D product is XNNPACK there too) and
+    // computes right: stock is wrong when batch axes broadcast, so only equal batches go there.
+    const scalarLoop = p.batch > 1 || transposeA || transposeB;
+    const equalBatches = p.batchA === p.batch && p.batchB === p.batch;
+    if (scalarLoop && equalBatches && (p.m < routing.minRows || (p.batch > 1 && p.m * p.k * p.n < routing.smallProductMacs))) return stock(args);
+    return xnnpackBatchMatMul(args.backend as unknown as WasmBackend, p, a, b, transposeA, transposeB);
+  };
+}
+
+function xnnpackBatchMatMul(backend: WasmBackend, p: Plan, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo {
   const out = backend.makeOutput(p.outShape, "float32");
   if (trivial(backend, p, out)) return out;
   const fns = cFunctions(backend);
