@@ -9,7 +9,7 @@ import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Message, writeFileAtomic } from "@infialign/data";
-import { DS_Z3_CONFIG, sharegptDatasetInfo, stringifyLlamaFactoryConfig, toSharegptMessages, writeDatasetInfo } from "@infialign/train-sft";
+import { DS_Z3_CONFIG, LlamaFactoryTrainConfigSchema, sharegptDatasetInfo, stringifyLlamaFactoryConfig, toSharegptMessages, writeDatasetInfo } from "@infialign/train-sft";
 import { z } from "zod";
 import type { PreferenceLossType } from "../losses.js";
 import type { PreferenceRecord } from "../pairs/pairStage.js";
@@ -118,42 +118,45 @@ export function preferenceDatasetInfo(fileName: string, numSamples?: number): Pr
 // Training YAML
 
 /** Keys of the DPO training YAML this module writes, each a LLaMA-Factory / transformers argument. Strict. */
-export const LlamaFactoryDpoConfigSchema = z
-  .object({
-    model_name_or_path: z.string().min(1),
-    trust_remote_code: z.boolean(),
+export const LlamaFactoryDpoConfigSchema = LlamaFactoryTrainConfigSchema.pick({
+    model_name_or_path: true,
+    trust_remote_code: true,
+    deepspeed: true,
+    pref_ftx: true,
+    dataset: true,
+    dataset_dir: true,
+    template: true,
+    cutoff_len: true,
+    preprocessing_num_workers: true,
+    output_dir: true,
+    logging_steps: true,
+    save_steps: true,
+    plot_loss: true,
+    overwrite_output_dir: true,
+    save_only_model: true,
+    report_to: true,
+    per_device_train_batch_size: true,
+    gradient_accumulation_steps: true,
+    learning_rate: true,
+    num_train_epochs: true,
+    lr_scheduler_type: true,
+    warmup_ratio: true,
+    bf16: true,
+    seed: true,
+    ddp_timeout: true,
+  })
+  .required()
+  .extend({
+    // Narrower than the general schema: what a DPO run of this module must say.
     stage: z.literal("dpo"),
     do_train: z.literal(true),
     finetuning_type: z.enum(["full", "lora"]),
-    lora_rank: z.number().int().positive().optional(),
-    lora_target: z.string().optional(),
-    deepspeed: z.string(),
     pref_beta: z.number().positive(),
     pref_loss: z.enum(LLAMAFACTORY_PREF_LOSSES),
-    pref_ftx: z.number().min(0),
-    dpo_label_smoothing: z.number().min(0).max(0.5).optional(),
-    simpo_gamma: z.number().optional(),
-    dataset: z.string().min(1),
-    dataset_dir: z.string(),
-    template: z.string().min(1),
-    cutoff_len: z.number().int().positive(),
-    preprocessing_num_workers: z.number().int().positive(),
-    output_dir: z.string().min(1),
-    logging_steps: z.number().int().positive(),
-    save_steps: z.number().int().positive(),
-    plot_loss: z.boolean(),
-    overwrite_output_dir: z.boolean(),
-    save_only_model: z.boolean(),
-    report_to: z.string(),
-    per_device_train_batch_size: z.number().int().positive(),
-    gradient_accumulation_steps: z.number().int().positive(),
-    learning_rate: z.number().positive(),
-    num_train_epochs: z.number().positive(),
-    lr_scheduler_type: z.enum(["linear", "cosine", "constant", "constant_with_warmup", "cosine_with_min_lr", "inverse_sqrt"]),
-    warmup_ratio: z.number().min(0).max(1),
-    bf16: z.boolean(),
-    seed: z.number().int().min(0),
-    ddp_timeout: z.number().int().positive(),
+    lora_rank: LlamaFactoryTrainConfigSchema.shape.lora_rank,
+    lora_target: LlamaFactoryTrainConfigSchema.shape.lora_target,
+    dpo_label_smoothing: LlamaFactoryTrainConfigSchema.shape.dpo_label_smoothing,
+    simpo_gamma: LlamaFactoryTrainConfigSchema.shape.simpo_gamma,
   })
   .strict();
 export type LlamaFactoryDpoConfig = z.infer<typeof LlamaFactoryDpoConfigSchema>;
