@@ -1,5 +1,5 @@
 import { exactDedupStage, type InputFile, normalizeStage, type PipelineResult, runPipeline, statsStage } from "@infialign/data";
-import { benchmarkSetIdentity, Decontaminator, decontamStage, loadShippedBenchmarks, resolveDecontaminatorConfig } from "@infialign/decontam";
+import { benchmarkDecontamStage, loadShippedBenchmarks } from "@infialign/decontam";
 import { createEmbedder, nearDupStage, qualityStage, selectStage } from "@infialign/sampling";
 
 export interface CurateOptions {
@@ -23,16 +23,11 @@ export async function buildStages(options: CurateOptions) {
   // Without token counts, difficulty falls back to response length in characters.
   const tokenizer = options.tokens ? "qwen2.5" : { name: "characters", count: (text: string) => text.length };
   const benchmarks = await loadShippedBenchmarks();
-  const decontamConfig = resolveDecontaminatorConfig();
   const stages = [
     normalizeStage(options.tokens ? { tokenizer: "qwen2.5" } : {}),
     exactDedupStage({ key: "content" }),
-    decontamStage({
-      // Built on first use, so an up-to-date stage never indexes the benchmarks.
-      decontaminator: () => Decontaminator.build(benchmarks, decontamConfig),
-      params: benchmarkSetIdentity(benchmarks, decontamConfig),
-      fields: ["prompt"],
-    }),
+    // The index is built on first use, so an up-to-date stage never indexes the benchmarks.
+    benchmarkDecontamStage(benchmarks, { fields: ["prompt"] }),
     qualityStage({}),
     nearDupStage({ field: "prompt" }),
     selectStage({

@@ -1,18 +1,15 @@
 // Public API of @infialign/decontam. Every export is named here.
 
-export { loadBenchmark, loadBenchmarkFile, loadShippedBenchmarks, SHIPPED_BENCHMARKS, shippedDataDir } from "./benchmarks/loadBenchmark.js";
 export type { BenchmarkItem, LoadBenchmarkFileOptions, ShippedBenchmark } from "./benchmarks/loadBenchmark.js";
-export { DEFAULT_NGRAM_INDEX_CONFIG, resolveNgramIndexConfig } from "./ngram/config.js";
-export type { NgramIndexConfig } from "./ngram/config.js";
-export { NgramIndex } from "./ngram/ngramIndex.js";
-export type { CheckResult as NgramCheckResult, NgramMatch } from "./ngram/ngramIndex.js";
-export { DEFAULT_DECONTAMINATOR_CONFIG, Decontaminator, resolveDecontaminatorConfig } from "./decontaminator.js";
+export { loadBenchmark, loadBenchmarkFile, loadShippedBenchmarks, SHIPPED_BENCHMARKS, shippedDataDir } from "./benchmarks/loadBenchmark.js";
+export { loadGpqa, loadLiveCodeBench, loadMmluPro } from "./benchmarks/userBenchmarks.js";
 export type { CheckResult, DecontaminatorConfig, DecontaminatorOptions, Match } from "./decontaminator.js";
-export { DEFAULT_EMBEDDING_INDEX_CONFIG, EmbeddingIndex, resolveEmbeddingIndexConfig } from "./embedding/index.js";
+export { DEFAULT_DECONTAMINATOR_CONFIG, Decontaminator, resolveDecontaminatorConfig } from "./decontaminator.js";
 export type { EmbeddingIndexConfig, EmbeddingMatch, TextEmbedder } from "./embedding/index.js";
-export { canonicalTokens, DEFAULT_PARAPHRASE_INDEX_CONFIG, ParaphraseIndex, resolveParaphraseIndexConfig } from "./fuzzy/index.js";
+export { DEFAULT_EMBEDDING_INDEX_CONFIG, EmbeddingIndex, resolveEmbeddingIndexConfig } from "./embedding/index.js";
 export type { ParaphraseBuildOptions, ParaphraseIndexConfig, ParaphraseMatch } from "./fuzzy/index.js";
-export { normalizeForMatch, tokenizeForMatch } from "./normalize/normalizeForMatch.js";
+export { canonicalTokens, DEFAULT_PARAPHRASE_INDEX_CONFIG, ParaphraseIndex, resolveParaphraseIndexConfig } from "./fuzzy/index.js";
+export type { MinHashConfig, NearDuplicateOptions, NearDuplicateResult } from "./minhash/index.js";
 export {
   collisionProbability,
   DEFAULT_MINHASH_CONFIG,
@@ -24,10 +21,13 @@ export {
   MinHasher,
   resolveMinHashConfig,
 } from "./minhash/index.js";
-export type { MinHashConfig, NearDuplicateOptions, NearDuplicateResult } from "./minhash/index.js";
-export { loadGpqa, loadLiveCodeBench, loadMmluPro } from "./benchmarks/userBenchmarks.js";
-export { benchmarkSetIdentity, DECONTAM_FIELDS, decontamStage } from "./stage/decontamStage.js";
+export type { NgramIndexConfig } from "./ngram/config.js";
+export { DEFAULT_NGRAM_INDEX_CONFIG, resolveNgramIndexConfig } from "./ngram/config.js";
+export type { CheckResult as NgramCheckResult, NgramMatch } from "./ngram/ngramIndex.js";
+export { NgramIndex } from "./ngram/ngramIndex.js";
+export { normalizeForMatch, tokenizeForMatch } from "./normalize/normalizeForMatch.js";
 export type {
+  BenchmarkDecontamStageOptions,
   BenchmarkSetIdentity,
   DecontamChecker,
   DecontamEvidence,
@@ -36,3 +36,4 @@ export type {
   DecontamStageOptions,
   DecontamStageParams,
 } from "./stage/decontamStage.js";
+export { benchmarkDecontamStage, benchmarkSetIdentity, DECONTAM_FIELDS, decontamStage } from "./stage/decontamStage.js";

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeSample, resolveInputs, runPipeline, type Sample, type StageContext, silentLogger } from "@infialign/data";
 import { describe, expect, it } from "vitest";
+import { resolveDecontaminatorConfig } from "../src/decontaminator.js";
 import { type BenchmarkItem, NgramIndex } from "../src/index.js";
-import { benchmarkSetIdentity, type DecontamChecker, decontamStage } from "../src/stage/decontamStage.js";
+import { benchmarkDecontamStage, benchmarkSetIdentity, type DecontamChecker, decontamStage } from "../src/stage/decontamStage.js";
 
 const ITEMS: BenchmarkItem[] = [
   { benchmark: "alpha", id: "a1", text: "Let x be the smallest positive integer such that x squared leaves remainder one modulo seven." },
@@ -46,6 +47,19 @@ const readJsonl = (path: string) =>
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe("benchmarkDecontamStage", () => {
+  it("checks against the benchmarks with a Decontaminator built on first use and hashes set + config into its params", async () => {
+    const stage = benchmarkDecontamStage(ITEMS, { config: { ngram: { n: 8 } }, batchSize: 6 });
+    expect(stage.params).toEqual({ ...benchmarkSetIdentity(ITEMS, resolveDecontaminatorConfig({ ngram: { n: 8 } })), fields: ["prompt"] });
+    const dir = mkdtempSync(join(tmpdir(), "decontam-bench-stage-"));
+    const rows = samples(40);
+    const files = await resolveInputs(writeShard(dir, rows));
+    const result = await runPipeline({ name: "t", runsDir: dir, source: { files, decode: "samples" }, stages: [stage], logger: silentLogger, progress: false });
+    const bad = rows.filter((_, i) => i % 5 === 0).map((r) => r.id);
+    expect(result.stages[0]!.manifest.counts).toMatchObject({ in: 40, out: 40 - bad.length, rejected: bad.length });
+  });
+});
 
 describe("decontamStage in runPipeline", () => {
   it("rejects contaminated records with evidence, keeps order, balances accounting, skips reruns and reruns on a new benchmark set", async () => {

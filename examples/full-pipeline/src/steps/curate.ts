@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { exactDedupStage, normalizeStage, readShards, resolveInputs, runPipeline, type Sample, type StageCounts, type StageRunSummary } from "@infialign/data";
-import { benchmarkSetIdentity, Decontaminator, decontamStage, loadBenchmarkFile, loadShippedBenchmarks, resolveDecontaminatorConfig } from "@infialign/decontam";
+import { benchmarkDecontamStage, loadBenchmarkFile, loadShippedBenchmarks } from "@infialign/decontam";
 import { nearDupStage, qualityStage, selectStage } from "@infialign/sampling";
 
 /** Counts of one data stage, for the funnel. */
@@ -102,15 +102,11 @@ export async function runCurateStep(dir: string, options: CurateOptions): Promis
   const shipped = await loadShippedBenchmarks();
   const heldOut = await loadBenchmarkFile(options.heldOut, { name: "heldout", field: "problem" });
   const benchmarks = [...heldOut, ...shipped];
-  const decontamConfig = resolveDecontaminatorConfig();
   const stages = [
     normalizeStage({}),
     exactDedupStage({ key: "content" }),
-    decontamStage({
-      decontaminator: () => Decontaminator.build(benchmarks, decontamConfig),
-      params: benchmarkSetIdentity(benchmarks, decontamConfig),
-      fields: ["prompt"],
-    }),
+    // The index is built on first use, so an up-to-date stage never indexes the benchmarks.
+    benchmarkDecontamStage(benchmarks, { fields: ["prompt"] }),
     qualityStage({}),
     nearDupStage({ field: "prompt" }),
     selectStage({ budget: options.budget, domainQuotas: "balanced", seed: options.seed, tokenizer: CHARACTERS }),

@@ -4,8 +4,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { type InputFile, type Logger, mapJsonLines, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
-import { benchmarkSetIdentity, DECONTAM_FIELDS, type DecontamField, decontamStage } from "../stage/decontamStage.js";
 import type { Decontaminator } from "../decontaminator.js";
+import { benchmarkSetIdentity, DECONTAM_FIELDS, type DecontamField, decontamStage } from "../stage/decontamStage.js";
 import { BENCHMARK_ARG_OPTIONS, BENCHMARK_HELP, intOption, loadBenchmarkSetup } from "./benchmarkOptions.js";
 
 export const HELP = `infialign-decontam — flag texts and training records that overlap benchmark problems

@@ -1,5 +1,5 @@
 import { tokenizeForMatch } from "../normalize/normalizeForMatch.js";
-import { type MinHashConfig, lshThreshold, resolveMinHashConfig } from "./config.js";
+import { lshThreshold, type MinHashConfig, resolveMinHashConfig } from "./config.js";
 import { LshIndex } from "./lshIndex.js";
 import { EMPTY_SIGNATURE_VALUE, estimateJaccard, MinHasher } from "./minHasher.js";
 

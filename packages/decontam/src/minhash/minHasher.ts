@@ -1,6 +1,6 @@
 import xxhash from "xxhash-wasm";
-import { tokenizeForMatch } from "../normalize/normalizeForMatch.js";
 import { fmix32, type Hash64, powA, powB, WordLanes } from "../hashing/wordLanes.js";
+import { tokenizeForMatch } from "../normalize/normalizeForMatch.js";
 import { type MinHashConfig, resolveMinHashConfig } from "./config.js";
 
 /** Value of every slot of the signature of a text with no words. */

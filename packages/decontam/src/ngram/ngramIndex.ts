@@ -1,7 +1,7 @@
 import xxhash from "xxhash-wasm";
 import type { BenchmarkItem } from "../benchmarks/loadBenchmark.js";
-import { tokenizeForMatch } from "../normalize/normalizeForMatch.js";
 import { fmix32, type Hash64, powA, powB, WordLanes } from "../hashing/wordLanes.js";
+import { tokenizeForMatch } from "../normalize/normalizeForMatch.js";
 import { type NgramIndexConfig, resolveNgramIndexConfig } from "./config.js";
 
 /** One benchmark item that a checked text overlaps. */

@@ -1,5 +1,6 @@
 import { canonicalJson, type Sample, type Stage, sha256Hex } from "@infialign/data";
 import type { BenchmarkItem } from "../benchmarks/loadBenchmark.js";
+import { Decontaminator, type DecontaminatorOptions, resolveDecontaminatorConfig } from "../decontaminator.js";
 
 /** Sample fields a decontamination stage can check. */
 export type DecontamField = "prompt" | "response" | "reasoning";
@@ -166,4 +167,21 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
     },
     finish: () => ({ ...totals, fields }),
   };
+}
+
+/** Options of {@link benchmarkDecontamStage}. */
+export interface BenchmarkDecontamStageOptions extends Pick<DecontamStageOptions, "fields" | "batchSize"> {
+  /** Decontaminator settings (n-gram, paraphrase layers). @default the Decontaminator defaults */
+  config?: DecontaminatorOptions;
+}
+
+/**
+ * {@link decontamStage} against `benchmarks` with a {@link Decontaminator}: the index is built on the first batch (an
+ * up-to-date stage never builds it), and the benchmark set and resolved config are hashed into the stage params, so a
+ * changed benchmark list or setting reruns the stage.
+ */
+export function benchmarkDecontamStage(benchmarks: readonly BenchmarkItem[], options: BenchmarkDecontamStageOptions = {}): Stage<Sample, Sample, DecontamStageParams> {
+  const { config: configOptions, ...stageOptions } = options;
+  const config = resolveDecontaminatorConfig(configOptions);
+  return decontamStage({ ...stageOptions, decontaminator: () => Decontaminator.build(benchmarks, config), params: benchmarkSetIdentity(benchmarks, config) });
 }
