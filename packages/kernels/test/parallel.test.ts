@@ -93,7 +93,7 @@ const p = getAssignPool(2);
 const r = p.assign(new Float32Array(4000).fill(1), new Float32Array([1, 0, 0, 1]), 2);
 console.log(p.threads, r.assignments.length);`;
     // Without unref the child would never exit and execFileSync would hit its timeout.
-    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 15_000 });
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 45_000 });
     expect(out.trim()).toBe("2 2000");
   });
 });

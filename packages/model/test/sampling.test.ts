@@ -94,11 +94,6 @@ describe("TokenSampler", () => {
     const logits = gaussianLogits(151_936, 7, 2);
     expectSameDistribution(logits, { temperature: 1.3, topK: 0, topP: 0.9 });
     expectSameDistribution(logits.subarray(0, 20_000), { temperature: 0.7, topK: 50, topP: 0.8 });
-    const s = new TokenSampler({ temperature: 1, topP: 0.9 }, 3);
-    const t0 = performance.now();
-    for (let i = 0; i < 10; i++) s.sample(logits);
-    const perToken = (performance.now() - t0) / 10;
-    expect(perToken).toBeLessThan(200);
   });
 
   it("draws follow the distribution (chi-square over 20,000 seeded draws) and never leave the support", () => {

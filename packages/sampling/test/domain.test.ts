@@ -163,12 +163,12 @@ describe("LlmLabeler", () => {
   it("rides out 429/500/hang through the chat client's retries", async () => {
     const server = await startOpenAIServer({ faults: ["429", "500"], handler: () => "code" });
     servers.push(server);
-    const client = new OpenAIChatClient({ baseURL: server.url, model: "test-model", sleep: async () => {}, timeoutMs: 200 });
+    const client = new OpenAIChatClient({ baseURL: server.url, model: "test-model", sleep: async () => {}, timeoutMs: 1000 });
     clients.push(client);
     expect((await new LlmLabeler(client).label("Write a sort in Rust"))?.domain).toBe("code");
     const hung = await startOpenAIServer({ faultFor: (_req, attempt) => (attempt === 1 ? "hang" : undefined), handler: () => "code" });
     servers.push(hung);
-    const hungClient = new OpenAIChatClient({ baseURL: hung.url, model: "test-model", sleep: async () => {}, timeoutMs: 200 });
+    const hungClient = new OpenAIChatClient({ baseURL: hung.url, model: "test-model", sleep: async () => {}, timeoutMs: 1000 });
     clients.push(hungClient);
     expect((await new LlmLabeler(hungClient).label("Write a sort in Rust"))?.domain).toBe("code");
   });

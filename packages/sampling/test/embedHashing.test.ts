@@ -113,15 +113,4 @@ describe("HashingEmbedder", () => {
   it("reports every invalid option at once", () => {
     expect(() => new HashingEmbedder({ dim: 0, charNgrams: [5, 3] })).toThrow(/dim.*charNgrams|charNgrams.*dim/s);
   });
-
-  it("prints its throughput", () => {
-    const texts = Array.from({ length: 2000 }, (_, i) => `Problem ${i}: let $x^2 + ${i}x + 7 = 0$; find the sum of the roots of the polynomial and the prime factors of ${i * 13}.`);
-    const e = new HashingEmbedder();
-    const t0 = performance.now();
-    e.fit(texts);
-    const t1 = performance.now();
-    e.embedSync(texts);
-    const t2 = performance.now();
-    console.log(`[hashing-embedder] fit ${Math.round(texts.length / ((t1 - t0) / 1000))} docs/s, embed ${Math.round(texts.length / ((t2 - t1) / 1000))} docs/s (dim 256)`);
-  });
 });

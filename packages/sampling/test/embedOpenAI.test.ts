@@ -58,7 +58,7 @@ describe("OpenAIEmbedder", () => {
   });
 
   it("retries a hung request after timeoutMs", async () => {
-    const { embedder, retries } = await setup({ embeddingFaultFor: (_req, attempt) => (attempt === 1 ? "hang" : undefined) }, { timeoutMs: 200 });
+    const { embedder, retries } = await setup({ embeddingFaultFor: (_req, attempt) => (attempt === 1 ? "hang" : undefined) }, { timeoutMs: 1000 });
     const v = await embedder.embed(["slow"]);
     expect(v).toHaveLength(16);
     expect(retries).toHaveLength(1);

@@ -139,11 +139,10 @@ describe("verifyMath equivalence families", () => {
     expect(verifyMath("3", "I do not know.")).toMatchObject({ correct: false, reason: "no_answer" });
     expect(verifyMath("3", box("3 + )"))).toMatchObject({ correct: false, reason: "parse_error" });
     expect(verifyMath("1", box("1+".repeat(600) + "1"))).toMatchObject({ correct: false, reason: "parse_error" });
-    const start = performance.now();
+    // A hang here fails on vitest's test timeout; no wall-clock bound, which would measure CI load.
     expect(verifyMath("10^{10^{10}}", box("10^{10^{11}}")).correct).toBe(false);
     expect(verifyMath("1", box("(".repeat(900))).correct).toBe(false);
     expect(verifyMath("x", box("x^".repeat(300) + "x")).correct).toBe(false);
-    expect(performance.now() - start).toBeLessThan(1000);
   });
   it("times out through the injected clock", () => {
     let t = 0;

@@ -6,7 +6,9 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { compareStdout, createSandboxPool, jsonEqual, runSandboxed, runTests, sandboxAvailable } from "../src/code/index.js";
 
-const HOSTILE = { timeoutMs: 3000 };
+// Generous: these programs end on their own limits in well under a second; the wall clock only guards a hang, and a
+// tight one would turn CI load into spurious "timeout" verdicts.
+const HOSTILE = { timeoutMs: 15_000 };
 
 // Under CI (which installs bubblewrap) every sandbox test must run, so a missing or
 // broken bubblewrap fails the build. On a developer machine without it the sandbox
@@ -71,7 +73,6 @@ describe.skipIf(!runSandboxSuites)("runSandboxed: hostile programs", () => {
   it("contains a fork bomb and leaves the host able to spawn", async () => {
     const r = await runSandboxed("import os\nwhile True: os.fork()", HOSTILE);
     expect(["timeout", "runtime_error"]).toContain(r.verdict);
-    expect(r.wallMs).toBeLessThan(5000);
     expect(spawnSync("/bin/echo", ["alive"], { encoding: "utf8" }).stdout).toBe("alive\n");
     if (process.getuid?.() === 0) {
       // The sandbox ran as nobody: no live process of that uid survives the run (zombies
@@ -85,14 +86,15 @@ describe.skipIf(!runSandboxSuites)("runSandboxed: hostile programs", () => {
   it("stops an infinite loop at the wall-clock limit", async () => {
     const r = await runSandboxed("while True:\n    pass", { timeoutMs: 1500 });
     expect(r.verdict).toBe("timeout");
+    // The lower bound is deterministic; an upper bound would only measure CI load.
     expect(r.wallMs).toBeGreaterThanOrEqual(1400);
-    expect(r.wallMs).toBeLessThan(3000);
+    expect(r.signal).not.toBe("SIGXCPU");
   });
 
   it("gives timeout at the CPU limit", async () => {
-    const r = await runSandboxed("while True:\n    pass", { timeoutMs: 5000, cpuSeconds: 1 });
+    const r = await runSandboxed("while True:\n    pass", { timeoutMs: 60_000, cpuSeconds: 1 });
+    // SIGXCPU, not the 60 s wall clock, is what proves the CPU limit fired.
     expect(r).toMatchObject({ verdict: "timeout", signal: "SIGXCPU" });
-    expect(r.wallMs).toBeLessThan(3000);
   });
 
   it("gives memory_limit for a 10 GB allocation", async () => {
@@ -155,7 +157,6 @@ describe.skipIf(!runSandboxSuites)("runSandboxed: hostile programs", () => {
     expect(r.verdict).toBe("output_limit");
     expect(r.truncated).toBe(true);
     expect(r.stdout.length).toBe(1024 * 1024);
-    expect(r.wallMs).toBeLessThan(2000);
   });
 });
 
@@ -228,11 +229,13 @@ describe.skipIf(!runSandboxSuites)("runTests", () => {
   });
 
   it("runs tests in parallel up to the concurrency limit", async () => {
+    // Run one after another, the four 1.5 s sleeps cannot finish in under 6 s however idle
+    // the machine is, so the bound separates parallel from serial without measuring speed.
     const tests = Array.from({ length: 4 }, () => ({ input: "", output: "done", testtype: "stdin" as const }));
     const start = performance.now();
-    const r = await runTests("import time\ntime.sleep(0.5)\nprint('done')", tests, { concurrency: 4 });
+    const r = await runTests("import time\ntime.sleep(1.5)\nprint('done')", tests, { concurrency: 4 });
     expect(r.verdict).toBe("passed");
-    expect(performance.now() - start).toBeLessThan(1900);
+    expect(performance.now() - start).toBeLessThan(6000);
   });
 
   it("bounds concurrent runTests calls together through a pool", async () => {

@@ -53,9 +53,8 @@ describe("selectBackend", () => {
     delete process.env.INFIALIGN_BACKEND;
     const first = await selectBackend({ prefer: "cpu" });
     const { lines, log } = collect();
-    const t0 = performance.now();
     const second = await selectBackend({ prefer: "cpu", log });
-    expect(performance.now() - t0).toBeLessThan(20);
+    // The very same object and no log lines: the second call re-initialised nothing.
     expect(second).toBe(first);
     expect(lines).toEqual([]);
   });
