@@ -10,8 +10,8 @@ import { type AblationResult, runAblation } from "./steps/ablation.js";
 import { type CurateResult, runCurateStep } from "./steps/curate.js";
 import { type DpoResult, runDpoStep } from "./steps/dpo.js";
 import { type EvaluateResult, type Evaluator, readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
-import { type SftResult, runSftStep } from "./steps/sft.js";
-import { defaultSourceWriter, type SourceWriter, type SourcesResult } from "./steps/sources.js";
+import { runSftStep, type SftResult } from "./steps/sft.js";
+import { defaultSourceWriter, type SourcesResult, type SourceWriter } from "./steps/sources.js";
 import { StepRunner } from "./steps/stepRunner.js";
 
 export interface RunDemoOptions {

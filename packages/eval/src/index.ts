@@ -14,6 +14,8 @@ export { DEFAULT_PROTOCOL, PROTOCOL_PRESETS, resolveProtocol, samplesFor } from 
 export { PAPER_COLUMNS, renderMarkdownTable } from "./report/markdownTable.js";
 export type { HtmlReportOptions, ReportRun } from "./report/reportHtml.js";
 export { renderReportHtml } from "./report/reportHtml.js";
+export type { BarSeries, GroupedBarChartOptions } from "./report/svgCharts.js";
+export { groupedBarChart } from "./report/svgCharts.js";
 export type { EndpointRunnerOptions } from "./run/endpointRunner.js";
 export { endpointRunner } from "./run/endpointRunner.js";
 export type { LocalRunnerOptions } from "./run/localRunner.js";

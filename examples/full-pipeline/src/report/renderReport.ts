@@ -1,11 +1,11 @@
 // runs/demo/report.html: one self-contained page (inline CSS and SVG, no scripts, no external resources).
+import { type GroupedBarChartOptions, groupedBarChart } from "@infialign/eval";
 import { escapeHtml, formatNumber, lineChartSvg } from "@infialign/train-sft";
+import type { AblationResult } from "../steps/ablation.js";
 import type { Composition, CurateResult, FunnelRow } from "../steps/curate.js";
 import type { DpoResult } from "../steps/dpo.js";
 import type { EvaluateResult } from "../steps/evaluate.js";
 import type { SftResult } from "../steps/sft.js";
-import type { AblationResult } from "../steps/ablation.js";
-import { barChartSvg } from "./barChart.js";
 
 export interface DemoReportData {
   title: string;
@@ -59,10 +59,17 @@ function funnelSection(data: DemoReportData): string {
     "<h2>Data funnel</h2>",
     "<p>Every stage accounts for each record: in = out + rejected + deduplicated (checked before its manifest is written). Rejected records are in each stage's <code>rejects.jsonl</code> with their reason.</p>",
     table(["stage", "in", "out", "rejected", "deduplicated", "rejected by reason", "seconds"], rows, "Records per stage"),
-    barChartSvg({ title: "Records in and out per stage", series: ["in", "out"], groups: funnel.map((f) => ({ label: f.stage, values: [{ value: f.in }, { value: f.out }] })), yLabel: "records" }),
+    barFigure({ title: "Records in and out per stage", groups: funnel.map((f) => f.stage), series: [{ name: "in", values: funnel.map((f) => f.in) }, { name: "out", values: funnel.map((f) => f.out) }], yLabel: "records" }),
     table(["injected defect (generator)", "injected", "stage meant to catch it", "removed by that stage (all causes)"], defects, "Injected defects beside what each stage caught"),
     contamination.length ? table(["benchmark", "records removed"], contamination, "Decontamination matches by benchmark") : "",
   ].join("\n");
+}
+
+/** A captioned grouped bar chart (@infialign/eval's, which the evaluation report draws too). */
+function barFigure(o: GroupedBarChartOptions): string {
+  const caption = `<figcaption>${escapeHtml(o.title)}</figcaption>`;
+  if (o.groups.length === 0) return `<figure>${caption}<p>No data.</p></figure>`;
+  return `<figure>${caption}${groupedBarChart({ width: 720, height: 280, format: (v) => formatNumber(Number(v.toPrecision(3))), ...o })}</figure>`;
 }
 
 function compositionTable(c: Composition, side: "before" | "after", caption: string): string {
@@ -76,12 +83,13 @@ function compositionSection(data: DemoReportData): string {
   const c = data.curate.composition;
   const domains = [...new Set([...Object.keys(c.before), ...Object.keys(c.after)])].sort();
   const total = (side: "before" | "after", d: string) => (c[side][d] ?? []).reduce((a, b) => a + b, 0);
+  const sides = ["before", "after"] as const;
   const byBucket = (side: "before" | "after", i: number) => Object.values(c[side]).reduce((a, counts) => a + (counts[i] ?? 0), 0);
   return [
     "<h2>Composition before and after selection</h2>",
     `<p>Pool offered to selection: ${data.curate.counts.pool} records; selected: ${data.curate.counts.selected} (phase 1 easy: ${data.curate.counts.easy}, phase 2 hard: ${data.curate.counts.hard}). Domains are the selection stage's labels; difficulty is its quartile of ${escapeHtml(c.metric.replace(/_/g, " "))}.</p>`,
-    barChartSvg({ title: "Records per domain", series: ["before selection", "after selection"], groups: domains.map((d) => ({ label: d.replace(/^math\//, ""), values: [{ value: total("before", d) }, { value: total("after", d) }] })), yLabel: "records" }),
-    barChartSvg({ title: "Records per difficulty bucket", series: ["before selection", "after selection"], groups: c.difficultyLabels.map((label, i) => ({ label, values: [{ value: byBucket("before", i) }, { value: byBucket("after", i) }] })), yLabel: "records" }),
+    barFigure({ title: "Records per domain", groups: domains.map((d) => d.replace(/^math\//, "")), series: sides.map((side) => ({ name: `${side} selection`, values: domains.map((d) => total(side, d)) })), yLabel: "records" }),
+    barFigure({ title: "Records per difficulty bucket", groups: c.difficultyLabels, series: sides.map((side) => ({ name: `${side} selection`, values: c.difficultyLabels.map((_, i) => byBucket(side, i)) })), yLabel: "records" }),
     compositionTable(c, "before", "Before selection (domain × difficulty)"),
     compositionTable(c, "after", "After selection (domain × difficulty)"),
   ].join("\n");
@@ -121,7 +129,7 @@ function resultsSection(data: DemoReportData): string {
       evaluation.results.map((r) => [r.model, pct(r.avgAtN), pct(r.stderr), r.items, r.samplesPerItem, r.noAnswer, ...difficulties.map((d) => (r.byDifficulty[d] ? pct(r.byDifficulty[d].avgAtN) : undefined))]),
       "Accuracy",
     ),
-    barChartSvg({ title: "avg@n with standard error", series: ["avg@n (%)"], groups: evaluation.results.map((r) => ({ label: r.model, values: [{ value: 100 * r.avgAtN, error: 100 * r.stderr }] })), yLabel: "%" }),
+    barFigure({ title: "avg@n with standard error", groups: evaluation.results.map((r) => r.model), series: [{ name: "avg@n (%)", values: evaluation.results.map((r) => 100 * r.avgAtN), errors: evaluation.results.map((r) => 100 * r.stderr) }], yLabel: "%" }),
     table(
       ["from → to", "wrong → correct", "correct → wrong", "both correct", "both wrong"],
       evaluation.flips.map((f) => [`${f.from} → ${f.to}`, f.wrongToCorrect, f.correctToWrong, f.bothCorrect, f.bothWrong]),
@@ -139,7 +147,7 @@ function ablationSection(ablation: AblationResult): string {
       ablation.arms.map((a) => [a.name, a.samples, pct(a.mean), pct(a.spread), a.perSeed.map(pct).join(", ")]),
       "Ablation",
     ),
-    barChartSvg({ title: "Ablation: avg@n (mean ± spread over seeds)", series: ["avg@n (%)"], groups: ablation.arms.map((a) => ({ label: a.name, values: [{ value: 100 * a.mean, error: 100 * a.spread }] })), yLabel: "%" }),
+    barFigure({ title: "Ablation: avg@n (mean ± spread over seeds)", groups: ablation.arms.map((a) => a.name), series: [{ name: "avg@n (%)", values: ablation.arms.map((a) => 100 * a.mean), errors: ablation.arms.map((a) => 100 * a.spread) }], yLabel: "%" }),
   ].join("\n");
 }
 

@@ -1,8 +1,8 @@
-import { writeFileAtomic } from "@infialign/data";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
+import { writeFileAtomic } from "@infialign/data";
 import { getBenchmark } from "../benchmarks/index.js";
 import { compareRuns, type FlipBasis } from "../compare/compareRuns.js";
 import { resolveProtocol } from "../protocol.js";

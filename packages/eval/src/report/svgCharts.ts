@@ -27,6 +27,8 @@ export interface GroupedBarChartOptions {
   yMax?: number;
   /** Formats tick and value labels. @default 2 decimals */
   format?: (v: number) => string;
+  /** Label of the y axis, drawn rotated beside it. */
+  yLabel?: string;
   /** @default 640 */
   width?: number;
   /** @default 260 */
@@ -69,6 +71,10 @@ export function groupedBarChart(o: GroupedBarChartOptions): string {
     });
     parts.push(`<text x="${(margin.left + gi * groupW + groupW / 2).toFixed(1)}" y="${height - margin.bottom + 14}" text-anchor="middle" font-size="11">${escapeHtml(g)}</text>`);
   });
+  if (o.yLabel) {
+    const cy = (margin.top + plotH / 2).toFixed(1);
+    parts.push(`<text x="12" y="${cy}" font-size="11" text-anchor="middle" transform="rotate(-90 12 ${cy})">${escapeHtml(o.yLabel)}</text>`);
+  }
   o.series.forEach((s, si) => {
     const lx = margin.left + si * 140;
     parts.push(`<rect x="${lx}" y="${height - 16}" width="10" height="10" fill="${s.color ?? seriesColor(si)}"/><text x="${lx + 14}" y="${height - 7}" font-size="11">${escapeHtml(s.name.slice(0, 20))}</text>`);

@@ -1,4 +1,4 @@
-import { type ChatRequest, DEFAULT_BACKOFF, jsonHeaders, type JsonRequestSettings, type Message, OpenAIChatClient, postJsonWithRetry, RequestFailure } from "@infialign/data";
+import { type ChatRequest, DEFAULT_BACKOFF, type JsonRequestSettings, jsonHeaders, type Message, OpenAIChatClient, postJsonWithRetry, RequestFailure } from "@infialign/data";
 import pLimit from "p-limit";
 import { z } from "zod";
 import type { EvalItem, Protocol } from "../types.js";

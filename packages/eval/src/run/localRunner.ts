@@ -1,4 +1,4 @@
-import { type DecodeModel, generate, type GenerationRequest, type ModelTokenizer } from "@infialign/model";
+import { type DecodeModel, type GenerationRequest, generate, type ModelTokenizer } from "@infialign/model";
 import type { EvalItem, Protocol } from "../types.js";
 import type { EvalRunner, RunnerCompletion } from "./runner.js";
 

@@ -1,5 +1,4 @@
-import { readFile, truncate } from "node:fs/promises";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, readFile, truncate } from "node:fs/promises";
 import type { SampleRecord } from "../types.js";
 
 /** Key of one sample: (benchmark, item, sampleIndex). */
