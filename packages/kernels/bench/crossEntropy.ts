@@ -5,12 +5,12 @@
 //   [--variants chunked,plain] [--out bench-results/cross-entropy.json]
 // --positions takes one value, or one per vocabulary (e.g. 2048,512): the plain variant at vocab 151,936 and 2048
 // positions needs more than the wasm backend's 4 GB heap.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { runBenchChild } from "@infialign/test-utils";
 import * as tf from "@tensorflow/tfjs-core";
 
 interface Row {
@@ -47,6 +47,8 @@ const chunkSize = Number(values.chunk);
 
 async function measure(variant: Row["variant"], vocab: number, positions: number): Promise<Row> {
   const { chunkedCrossEntropy, IGNORE_INDEX, referenceCrossEntropy } = await import("../src/tfjs/ops/crossEntropy.js");
+  // The plain variant differentiates stock ops (RealDiv, Log, ...), whose gradients Node's tfjs-core does not register.
+  (await import("../src/tfjs/gradients.js")).registerTfjsGradients();
   if (backend === "wasm") await import("@tensorflow/tfjs-backend-wasm");
   else await import("@tensorflow/tfjs-backend-cpu");
   await tf.setBackend(backend);
@@ -86,17 +88,13 @@ if (values.child !== undefined) {
     const positions = positionList[Math.min(i, positionList.length - 1)] as number;
     for (const variant of String(values.variants).split(",") as Array<Row["variant"]>) {
       const args = [viteNode, self, "--", "--child", `${variant}:${vocab}`, "--backend", backend, "--positions", String(positions), "--hidden", String(hidden), "--chunk", String(chunkSize)];
-      let out: string;
-      try {
-        out = execFileSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 24 });
-      } catch (error) {
-        const stderr = String((error as { stderr?: string }).stderr ?? error);
-        const reason = stderr.split("\n").find((line) => /Error|abort|memory/i.test(line)) ?? stderr.slice(-200);
-        rows.push({ backend, variant, vocab, positions, error: reason.trim() });
-        console.log(`${backend} vocab ${vocab} ${variant}: FAILED ${reason.trim()}`);
+      const result = runBenchChild<Row>(args);
+      if ("error" in result) {
+        rows.push({ backend, variant, vocab, positions, error: result.error });
+        console.log(`${backend} vocab ${vocab} ${variant}: FAILED ${result.error}`);
         continue;
       }
-      const row = JSON.parse(out.trim().split("\n").at(-1) as string) as Row;
+      const row = result.value;
       rows.push(row);
       console.log(`${backend} vocab ${vocab} ${variant}: ${row.ms} ms, peak tensors ${row.peakTensorMiB} MiB, peak RSS ${row.peakRssMiB} MiB, loss ${row.loss.toFixed(6)}`);
     }

@@ -6,11 +6,11 @@
 // whole sequence costs O(N²) (30 min for batch 8 at N = 256 on stock tfjs-wasm), so a recompute run is stopped through
 // generate's AbortSignal after S seconds (default 90) and its rate is over the shorter sequences it reached: cheaper
 // per token than the full run, so the reported KV-cache speedup is a lower bound (the JSON says where it stopped).
-import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runBenchChild } from "@infialign/test-utils";
 import { countParameters, type Qwen2Config } from "../src/config.js";
 import type { DecodeModel, NamedTensors } from "../src/engine.js";
 import { generate } from "../src/generate/generate.js";
@@ -115,14 +115,14 @@ if (workerAt >= 0) {
   const results: RunResult[] = [];
   const failures: { run: Run; error: string }[] = [];
   for (const run of runs) {
-    const child = spawnSync(process.execPath, [...process.execArgv, self, ...argv.slice(2), "--worker", JSON.stringify(run)], { encoding: "utf8", maxBuffer: 1 << 24 });
-    if (child.status !== 0) {
+    const child = runBenchChild<RunResult>([...process.execArgv, self, ...argv.slice(2), "--worker", JSON.stringify(run)]);
+    if ("error" in child) {
       // onnxruntime is optional: report its absence instead of losing the tfjs numbers.
-      failures.push({ run, error: child.stderr.trim().split("\n").slice(-3).join(" ") });
-      console.log(`${run.engine} cache=${run.useCache} batch=${run.batch}: FAILED (${failures.at(-1)?.error})`);
+      failures.push({ run, error: child.error });
+      console.log(`${run.engine} cache=${run.useCache} batch=${run.batch}: FAILED (${child.error})`);
       continue;
     }
-    const r = JSON.parse(child.stdout.trim().split("\n").at(-1) as string) as RunResult;
+    const r = child.value;
     results.push(r);
     console.log(`${r.engine.padEnd(12)} cache=${String(r.useCache).padEnd(5)} batch=${r.batch}  ${r.tokensPerSecond.toFixed(1).padStart(8)} tok/s  ${r.generatedPerRow}/${r.newTokens} tokens in ${r.seconds.toFixed(2)} s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB  [${r.backend}]`);
   }

@@ -2,12 +2,12 @@
 // Usage: npx tsx bench/onnx.ts [--quick]  (writes bench-results/onnx.json). Every (engine, model) pair runs in its own
 // child process, so peak RSS is that engine's alone; onnxruntime rates are medians of 3 runs after a warm-up. Reported: session/model creation time, prefill tokens/s (whole
 // prompts, last-position logits), decode tokens/s (one token per row per step on the KV cache, greedy), peak RSS.
-import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { selectBackend } from "@infialign/kernels/tfjs";
+import { runBenchChild } from "@infialign/test-utils";
 import { countParameters, type Qwen2Config } from "../src/config.js";
 import type { DecodeModel, KvCache, NamedTensors } from "../src/engine.js";
 import { OnnxQwen2Model } from "../src/onnx/engine.js";
@@ -156,9 +156,9 @@ if (workerAt >= 0) {
   const loadBefore = loadavg()[0] as number;
   for (const name of Object.keys(MODELS)) {
     for (const engine of ENGINES) {
-      const run = spawnSync(process.execPath, [...process.execArgv, self, "--worker", engine, name, ...(quick ? ["--quick"] : [])], { encoding: "utf8" });
-      if (run.status !== 0) throw new Error(`[infialign/model] bench/onnx: worker ${engine} ${name} failed:\n${run.stderr}`);
-      const result = JSON.parse(run.stdout.trim().split("\n").at(-1) as string) as WorkerResult;
+      const run = runBenchChild<WorkerResult>([...process.execArgv, self, "--worker", engine, name, ...(quick ? ["--quick"] : [])]);
+      if ("error" in run) throw new Error(`[infialign/model] bench/onnx: worker ${engine} ${name} failed: ${run.error}`);
+      const result = run.value;
       results.push(result);
       console.log(
         `${name.padEnd(10)} ${engine.padEnd(12)} create ${result.createSeconds.toFixed(2)} s  prefill ${result.prefillTokensPerSecond.toFixed(0)} tok/s  decode ${Object.entries(

@@ -12,11 +12,11 @@
 //
 // Usage: tsx bench/train.ts [--configs small,large] [--variants stock,ours] [--seq 256] [--batch 8] [--steps 3]
 //   [--out bench-results/train.json] [--profile]
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { runBenchChild } from "@infialign/test-utils";
 
 interface Row {
   config: string;
@@ -190,17 +190,13 @@ if (values.child !== undefined) {
     if (CONFIGS[configName] === undefined) throw new Error(`[infialign/model] bench/train: unknown config "${configName}"; choose from ${Object.keys(CONFIGS).join(", ")}.`);
     for (const variant of String(values.variants).split(",") as Array<Row["variant"]>) {
       const args = [...process.execArgv, self, "--child", `${configName}:${variant}`, "--seq", String(seq), "--batch", String(batch), "--steps", String(steps), ...(values.profile ? ["--profile"] : [])];
-      let out: string;
-      try {
-        out = execFileSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 24 });
-      } catch (error) {
-        const stderr = String((error as { stderr?: string }).stderr ?? error);
-        const reason = stderr.split("\n").find((line) => /Error|abort|memory/i.test(line)) ?? stderr.slice(-200);
-        rows.push({ config: configName, variant, error: reason.trim() });
-        console.log(`${configName} ${variant}: FAILED ${reason.trim()}`);
+      const result = runBenchChild<Row>(args);
+      if ("error" in result) {
+        rows.push({ config: configName, variant, error: result.error });
+        console.log(`${configName} ${variant}: FAILED ${result.error}`);
         continue;
       }
-      const row = JSON.parse(out.trim().split("\n").at(-1) as string) as Row;
+      const row = result.value;
       rows.push(row);
       console.log(
         `${configName} ${variant}: ${row.tokensPerSecond} tokens/s, ${row.achievedGflops} GFLOP/s = ${(100 * row.rooflineFraction).toFixed(1)}% of ${row.matmulGflops} (per CPU-second: ${(100 * row.cpuRooflineFraction).toFixed(1)}%), peak RSS ${row.peakRssMiB} MiB`,
