@@ -1,4 +1,4 @@
-import { renderInChromium } from "@infialign/test-utils";
+import { renderInChromium } from "@infialign/test-utils/vitest";
 import { describe, expect, it } from "vitest";
 import { type DemoReportData, renderDemoReport, stageForDefect } from "../src/report/renderReport.js";
 import type { FunnelRow } from "../src/steps/curate.js";
@@ -62,9 +62,8 @@ describe("renderDemoReport", () => {
     expect(Object.keys(REPORT_FIXTURE.defects).map(stageForDefect)).toEqual(["dedup", "near-dup", "quality", "normalize", "normalize", "decontam"]);
   });
 
-  it("renders in headless Chromium with the charts in the DOM and no console errors", async () => {
-    const page = await renderInChromium(html, "the full-pipeline report");
-    if (!page) return;
+  it("renders in headless Chromium with the charts in the DOM and no console errors", async (ctx) => {
+    const page = await renderInChromium(html, "the full-pipeline report", ctx);
     expect((page.dom.match(/<svg /g) ?? []).length).toBe(CHARTS);
     expect(page.dom).toContain("<rect");
     expect(page.dom).toContain("<path");

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderInChromium } from "@infialign/test-utils";
+import { renderInChromium } from "@infialign/test-utils/vitest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareRuns } from "../src/compare/compareRuns.js";
 import { renderMarkdownTable } from "../src/report/markdownTable.js";
@@ -69,9 +69,8 @@ describe("renderReportHtml", () => {
     expect(html).toContain("correct→wrong");
   });
 
-  it("renders in headless Chromium with the charts in the DOM and no console errors", async () => {
-    const page = await renderInChromium(html, "the eval HTML report");
-    if (!page) return;
+  it("renders in headless Chromium with the charts in the DOM and no console errors", async (ctx) => {
+    const page = await renderInChromium(html, "the eval HTML report", ctx);
     expect((page.dom.match(/<svg /g) ?? []).length).toBe(3);
     expect(page.dom).toContain("<rect");
     expect(page.dom).toContain("Accuracy by difficulty");

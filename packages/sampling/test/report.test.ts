@@ -1,4 +1,4 @@
-import { renderInChromium } from "@infialign/test-utils";
+import { renderInChromium } from "@infialign/test-utils/vitest";
 import { describe, expect, it } from "vitest";
 import { difficultyBuckets } from "../src/select/difficulty.js";
 import { buildSelectionReport } from "../src/select/report.js";
@@ -71,9 +71,8 @@ describe("renderSelectionReportHtml", () => {
     expect(html).toContain("answer_mismatch");
   });
 
-  it("renders in headless Chromium with the charts in the DOM", async () => {
-    const page = await renderInChromium(html, "the selection HTML report");
-    if (!page) return;
+  it("renders in headless Chromium with the charts in the DOM", async (ctx) => {
+    const page = await renderInChromium(html, "the selection HTML report", ctx);
     expect((page.dom.match(/<svg /g) ?? []).length).toBe(4 + report.domains.length);
     expect(page.dom).toContain("<rect");
     expect(page.dom).toContain("Drops by reason");

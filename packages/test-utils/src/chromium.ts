@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { TestContext } from "vitest";
+import { requireOrSkip } from "./prerequisites.js";
 
 const exec = promisify(execFile);
 
@@ -18,23 +20,19 @@ export interface RenderedPage {
 let available: Promise<boolean> | undefined;
 
 /**
- * Loads `html` from a temporary file in headless Chromium (`$CHROMIUM`, default `chromium`). Returns `undefined` when
- * Chromium is absent — after a visible warning naming what was not checked — except under `CI=true`, where an absent
- * browser is an error (CI must test the reports).
+ * Loads `html` from a temporary file in headless Chromium (`$CHROMIUM`, default `chromium`). When Chromium is absent
+ * the test is reported as skipped with the reason (`ctx.skip`), except under `CI=true`, where an absent browser is an
+ * error (CI must test the reports).
  *
- * @param what e.g. "the SFT report", used in the skip warning
+ * @param what e.g. "the SFT report", named in the skip reason
  */
-export async function renderInChromium(html: string, what: string): Promise<RenderedPage | undefined> {
+export async function renderInChromium(html: string, what: string, ctx: TestContext): Promise<RenderedPage> {
   const chromium = process.env.CHROMIUM ?? "chromium";
   available ??= exec(chromium, ["--version"]).then(
     () => true,
     () => false,
   );
-  if (!(await available)) {
-    if (process.env.CI === "true") throw new Error(`chromium not found (${chromium}) but CI=true: install it to test ${what}`);
-    console.warn(`SKIPPED: chromium is not on PATH; ${what} was not rendered in a browser`);
-    return undefined;
-  }
+  if (!(await available)) requireOrSkip(ctx, `${chromium} is not on PATH (apt-get install -y chromium), so ${what} was not rendered in a browser`);
   const dir = mkdtempSync(join(tmpdir(), "html-check-"));
   try {
     const file = join(dir, "page.html");

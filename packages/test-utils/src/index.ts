@@ -1,7 +1,5 @@
 export type { BenchChildResult } from "./bench.js";
 export { runBenchChild } from "./bench.js";
-export type { RenderedPage } from "./chromium.js";
-export { renderInChromium } from "./chromium.js";
 export type { ChatHandler, EmbeddingHandler, EmbeddingRequestBody, FaultKind, OpenAIServer, OpenAIServerOptions } from "./openaiServer.js";
 export { fakeEmbedding, startOpenAIServer } from "./openaiServer.js";
 export type { CliMain } from "./runCli.js";

@@ -1,4 +1,4 @@
-import { renderInChromium } from "@infialign/test-utils";
+import { renderInChromium } from "@infialign/test-utils/vitest";
 import { describe, expect, it } from "vitest";
 import type { MetricsRecord } from "../src/core/metrics.js";
 import { resolveCurriculumConfig } from "../src/curriculum.js";
@@ -74,9 +74,8 @@ describe("training report", () => {
     ]);
   });
 
-  it("renders in headless Chromium without console errors", async () => {
-    const page = await renderInChromium(html, "the SFT report");
-    if (!page) return;
+  it("renders in headless Chromium without console errors", async (ctx) => {
+    const page = await renderInChromium(html, "the SFT report", ctx);
     expect((page.dom.match(/<svg /g) ?? []).length).toBe(5);
     expect(page.dom).toContain("<path");
     expect(page.dom).toContain("Batching efficiency");
