@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sharedDataPath } from "@infialign/test-utils";
+import { describeWhen, sharedDataFile } from "@infialign/test-utils/vitest";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ADAPTERS, type AdaptContext, type AdaptResult, detectAdapter, getAdapter, type SourceAdapter } from "../src/adapters/index.js";
@@ -42,17 +42,9 @@ function ok(result: AdaptResult): SampleInit {
   return result.sample;
 }
 
-/** A path under /work/shared/data when that file exists; tests skip (with a message) otherwise. */
-function shared(...parts: string[]): string | undefined {
-  const path = sharedDataPath(...parts);
-  if (path && existsSync(path)) return path;
-  console.warn(`skipping tests on ${parts.join("/")}: shared data not found (set INFIALIGN_SHARED_DATA)`);
-  return undefined;
-}
-
-const mathTest = shared("pools", "math-test.jsonl");
-describe.skipIf(!mathTest)("math adapter on pools/math-test.jsonl", () => {
-  const records = mathTest ? readJsonl(mathTest) : [];
+const mathTest = sharedDataFile("pools", "math-test.jsonl");
+describeWhen(mathTest.missing)("math adapter on pools/math-test.jsonl", () => {
+  const records = mathTest.missing ? [] : readJsonl(mathTest.path);
   const { samples, failures } = adaptAll(mathAdapterOf(records), records, "math-test.jsonl");
 
   it("is detected and adapts all 5000 records, each with a boxed answer", () => {
@@ -98,9 +90,9 @@ function mathAdapterOf(records: Record<string, unknown>[]): SourceAdapter {
   return records.length ? detectAdapter(fieldsOf(records)) : getAdapter("math");
 }
 
-const math500 = shared("benchmarks", "math500.jsonl");
-describe.skipIf(!math500)("math adapter on benchmarks/math500.jsonl", () => {
-  const records = math500 ? readJsonl(math500) : [];
+const math500 = sharedDataFile("benchmarks", "math500.jsonl");
+describeWhen(math500.missing)("math adapter on benchmarks/math500.jsonl", () => {
+  const records = math500.missing ? [] : readJsonl(math500.path);
 
   it("takes the gold from the answer field and agrees with the boxed answer", () => {
     const adapter = detectAdapter(fieldsOf(records), undefined, "math500.jsonl");
@@ -117,10 +109,10 @@ describe.skipIf(!math500)("math adapter on benchmarks/math500.jsonl", () => {
   });
 });
 
-const aime24 = shared("benchmarks", "aime24.jsonl");
-describe.skipIf(!aime24)("benchmarks/aime24.jsonl (problem + solution + answer)", () => {
+const aime24 = sharedDataFile("benchmarks", "aime24.jsonl");
+describeWhen(aime24.missing)("benchmarks/aime24.jsonl (problem + solution + answer)", () => {
   it("goes to math, whose gold is the answer field", () => {
-    const records = readJsonl(aime24!);
+    const records = readJsonl(aime24.path);
     const adapter = detectAdapter(fieldsOf(records));
     expect(adapter.name).toBe("math");
     const { samples, failures } = adaptAll(adapter, records, "aime24.jsonl");
@@ -131,10 +123,10 @@ describe.skipIf(!aime24)("benchmarks/aime24.jsonl (problem + solution + answer)"
   });
 });
 
-const aime25 = shared("benchmarks", "aime25.jsonl");
-describe.skipIf(!aime25)("competition-answer on benchmarks/aime25.jsonl", () => {
+const aime25 = sharedDataFile("benchmarks", "aime25.jsonl");
+describeWhen(aime25.missing)("competition-answer on benchmarks/aime25.jsonl", () => {
   it("adapts all 30 problems with string golds", () => {
-    const records = readJsonl(aime25!);
+    const records = readJsonl(aime25.path);
     const adapter = detectAdapter(fieldsOf(records));
     expect(adapter.name).toBe("competition-answer");
     const { samples, failures } = adaptAll(adapter, records, "aime25.jsonl");
@@ -147,10 +139,10 @@ describe.skipIf(!aime25)("competition-answer on benchmarks/aime25.jsonl", () => 
   });
 });
 
-const amc23 = shared("benchmarks", "amc23.jsonl");
-describe.skipIf(!amc23)("competition-answer on benchmarks/amc23.jsonl", () => {
+const amc23 = sharedDataFile("benchmarks", "amc23.jsonl");
+describeWhen(amc23.missing)("competition-answer on benchmarks/amc23.jsonl", () => {
   it("turns numeric answers into strings (27.0 → 27) and keeps id/url", () => {
-    const records = readJsonl(amc23!);
+    const records = readJsonl(amc23.path);
     const adapter = detectAdapter(fieldsOf(records));
     expect(adapter.name).toBe("competition-answer");
     const { samples, failures } = adaptAll(adapter, records, "amc23.jsonl");
@@ -165,10 +157,10 @@ for (const [dir, file, count] of [
   ["pools", "gsm8k-train.jsonl", 7473],
   ["benchmarks", "gsm8k-test.jsonl", 1319],
 ] as const) {
-  const path = shared(dir, file);
-  describe.skipIf(!path)(`gsm8k adapter on ${dir}/${file}`, () => {
+  const { path, missing } = sharedDataFile(dir, file);
+  describeWhen(missing)(`gsm8k adapter on ${dir}/${file}`, () => {
     it(`adapts all ${count} records`, () => {
-      const records = readJsonl(path!);
+      const records = readJsonl(path);
       const adapter = detectAdapter(fieldsOf(records));
       expect(adapter.name).toBe("gsm8k");
       const { samples, failures } = adaptAll(adapter, records, file);
@@ -185,10 +177,10 @@ for (const [dir, file, count] of [
   });
 }
 
-const gsmTrain = shared("pools", "gsm8k-train.jsonl");
-describe.skipIf(!gsmTrain)("gsm8k spot checks", () => {
+const gsmTrain = sharedDataFile("pools", "gsm8k-train.jsonl");
+describeWhen(gsmTrain.missing)("gsm8k spot checks", () => {
   it("first record and a thousands comma", () => {
-    const records = readJsonl(gsmTrain!);
+    const records = readJsonl(gsmTrain.path);
     const first = ok(getAdapter("gsm8k").adapt(records[0]!, ctx()));
     expect(first.response).toBe("Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.\n#### 72");
     expect(first.reasoning).toBe("Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.");

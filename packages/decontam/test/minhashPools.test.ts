@@ -1,20 +1,20 @@
-import { existsSync, readFileSync } from "node:fs";
-import { sharedDataPath } from "@infialign/test-utils";
-import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { describeWhen, firstMissing, sharedDataFile } from "@infialign/test-utils/vitest";
+import { expect, it } from "vitest";
 import { findNearDuplicates } from "../src/minhash/index.js";
 
-const mathPath = sharedDataPath("pools", "math-test.jsonl");
-const gsmPath = sharedDataPath("pools", "gsm8k-train.jsonl");
+const { path: mathPath, missing: mathMissing } = sharedDataFile("pools", "math-test.jsonl");
+const { path: gsmPath, missing: gsmMissing } = sharedDataFile("pools", "gsm8k-train.jsonl");
 const readField = (path: string, field: string) =>
   readFileSync(path, "utf8")
     .split("\n")
     .filter(Boolean)
     .map((l) => (JSON.parse(l) as Record<string, string>)[field] as string);
 
-// Shared pools live outside the repository; without them these tests skip.
-describe.skipIf(!mathPath || !existsSync(mathPath) || !gsmPath || !existsSync(gsmPath))("near-duplicates in the shared pools (defaults)", () => {
+// Shared pools live outside the repository (../shared/data).
+describeWhen(firstMissing(mathMissing, gsmMissing))("near-duplicates in the shared pools (defaults)", () => {
   it("MATH test problems: finds the reworded twins and flags under 1% of the pool", async () => {
-    const problems = readField(mathPath as string, "problem");
+    const problems = readField(mathPath, "problem");
     const res = await findNearDuplicates(problems);
     // Same problem with different spacing/braces: "4^{a}=5, … a\\cdot b" vs "4^a = 5, … a \\cdot b".
     expect(res.duplicateOf[2348]).toBe(1022);
@@ -28,7 +28,7 @@ describe.skipIf(!mathPath || !existsSync(mathPath) || !gsmPath || !existsSync(gs
   });
 
   it("GSM8K train questions: the Josie/Amanda cassette-tape twins are the only cluster", async () => {
-    const res = await findNearDuplicates(readField(gsmPath as string, "question"));
+    const res = await findNearDuplicates(readField(gsmPath, "question"));
     expect(res.clusters).toEqual([[2483, 6691]]);
   });
 });

@@ -1,18 +1,18 @@
-import { existsSync, readFileSync } from "node:fs";
-import { sharedDataPath } from "@infialign/test-utils";
-import { beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { describeWhen, firstMissing, itWhen, sharedDataFile } from "@infialign/test-utils/vitest";
+import { beforeAll, expect, it } from "vitest";
 import { Decontaminator, loadShippedBenchmarks, NgramIndex } from "../src/index.js";
 
-const mathPath = sharedDataPath("pools", "math-test.jsonl");
-const gsmPath = sharedDataPath("pools", "gsm8k-train.jsonl");
+const { path: mathPath, missing: mathMissing } = sharedDataFile("pools", "math-test.jsonl");
+const { path: gsmPath, missing: gsmMissing } = sharedDataFile("pools", "gsm8k-train.jsonl");
 const readJsonl = (path: string) =>
   readFileSync(path, "utf8")
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-// Shared pools live outside the repository; without them these tests skip with a message.
-describe.skipIf(!mathPath || !existsSync(mathPath))("MATH test pool vs shipped benchmarks (n = 13)", () => {
+// Shared pools live outside the repository (../shared/data).
+describeWhen(mathMissing)("MATH test pool vs shipped benchmarks (n = 13)", () => {
   let index: NgramIndex;
   beforeAll(async () => {
     index = await NgramIndex.build(await loadShippedBenchmarks());
@@ -20,7 +20,7 @@ describe.skipIf(!mathPath || !existsSync(mathPath))("MATH test pool vs shipped b
 
   it("flags all 500 MATH500 problems, each against its own MATH500 item, plus 39 sharing a 20+ word verbatim span", async () => {
     const math500 = new Map((await loadShippedBenchmarks(["math500"])).map((it) => [it.text, it.id]));
-    const pool = readJsonl(mathPath as string);
+    const pool = readJsonl(mathPath);
     expect(pool).toHaveLength(5000);
     const own: string[] = [];
     const others: { idx: unknown; match: string }[] = [];
@@ -46,8 +46,8 @@ describe.skipIf(!mathPath || !existsSync(mathPath))("MATH test pool vs shipped b
     expect(others.length).toBe(39);
   });
 
-  it.skipIf(!gsmPath || !existsSync(gsmPath))("GSM8K train: only one templated sibling of a test question is flagged", () => {
-    const flagged = readJsonl(gsmPath as string).flatMap((rec) => {
+  itWhen(gsmMissing)("GSM8K train: only one templated sibling of a test question is flagged", () => {
+    const flagged = readJsonl(gsmPath).flatMap((rec) => {
       const res = index.check(rec.question as string);
       return res.contaminated ? [`${res.matches[0]!.benchmark}/${res.matches[0]!.id}: "${res.matches[0]!.ngram}"`] : [];
     });
@@ -60,7 +60,7 @@ describe.skipIf(!mathPath || !existsSync(mathPath))("MATH test pool vs shipped b
 // The issue's goal for the pools: flag MATH500 problems and verbatim-span sharers, and (almost) nothing else. What the
 // paraphrase layer adds on top of the n-gram layer is listed; on MATH these are template siblings of MATH500 items
 // (same wording, another formula or asked quantity), see the README.
-describe.skipIf(!mathPath || !existsSync(mathPath) || !gsmPath || !existsSync(gsmPath))("paraphrase layer on the training pools (precision)", () => {
+describeWhen(firstMissing(mathMissing, gsmMissing))("paraphrase layer on the training pools (precision)", () => {
   let dec: Decontaminator;
   beforeAll(async () => {
     dec = await Decontaminator.build(await loadShippedBenchmarks());
@@ -74,7 +74,7 @@ describe.skipIf(!mathPath || !existsSync(mathPath) || !gsmPath || !existsSync(gs
     });
 
   it("MATH test: 6 problems flagged by the paraphrase layer alone, all template siblings of 4 MATH500 items", () => {
-    const flagged = paraphraseOnly(mathPath as string, "problem");
+    const flagged = paraphraseOnly(mathPath, "problem");
     console.info(`MATH pool, paraphrase only: ${flagged.length}\n  ${flagged.join("\n  ")}`);
     expect(flagged.map((f) => f.slice(0, f.indexOf(" score")))).toEqual([
       "math500/test/algebra/2157.json",
@@ -87,6 +87,6 @@ describe.skipIf(!mathPath || !existsSync(mathPath) || !gsmPath || !existsSync(gs
   });
 
   it("GSM8K train: none flagged by the paraphrase layer alone", () => {
-    expect(paraphraseOnly(gsmPath as string, "question")).toEqual([]);
+    expect(paraphraseOnly(gsmPath, "question")).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { itWhen } from "@infialign/test-utils/vitest";
 import { sandboxAvailable } from "@infialign/verify";
 import { describe, expect, it } from "vitest";
 import { gradeChoice } from "../src/grading/gradeChoice.js";
@@ -62,6 +63,7 @@ describe("extractPythonBlock", () => {
 });
 
 const sandbox = sandboxAvailable();
+const sandboxMissing = sandbox.ok ? undefined : `the code sandbox cannot start: ${sandbox.reason}`;
 const sum = [
   { input: "3\n1 2 3\n", output: "6\n", testtype: "stdin" as const },
   { input: "2\n-5 5\n", output: "0\n", testtype: "stdin" as const },
@@ -73,8 +75,7 @@ describe("gradeCode", () => {
     expect(await gradeCode([], "```python\nprint(1)\n```")).toMatchObject({ correct: false, reason: "no_tests" });
   });
 
-  // A visible skip: the reason names what is missing (bubblewrap).
-  it.skipIf(!sandbox.ok)(`runs stdin tests in the sandbox${sandbox.ok ? "" : ` (skipped: ${sandbox.reason})`}`, async () => {
+  itWhen(sandboxMissing)("runs stdin tests in the sandbox", async () => {
     const good = "Here:\n```python\nn = int(input())\nprint(sum(map(int, input().split())))\n```";
     expect(await gradeCode(sum, good)).toMatchObject({ correct: true });
     const wrong = "```python\nn = int(input())\nprint(n)\n```";
@@ -83,7 +84,7 @@ describe("gradeCode", () => {
     expect(await gradeCode(sum, crash)).toMatchObject({ correct: false, reason: "runtime_error" });
   });
 
-  it.skipIf(!sandbox.ok)(`runs functional tests with funcName${sandbox.ok ? "" : ` (skipped: ${sandbox.reason})`}`, async () => {
+  itWhen(sandboxMissing)("runs functional tests with funcName", async () => {
     const tests = [{ input: "3", output: "6", testtype: "functional" as const }];
     const code = "```python\nclass Solution:\n    def double(self, x: int) -> int:\n        return 2 * x\n```";
     expect(await gradeCode(tests, code, { funcName: "double" })).toMatchObject({ correct: true });

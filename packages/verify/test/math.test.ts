@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { sharedDataPath } from "@infialign/test-utils";
+import { readFileSync } from "node:fs";
+import { describeWhen, sharedDataFile } from "@infialign/test-utils/vitest";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { extractAnswer, normalizeAnswer, verifyMath } from "../src/math/index.js";
@@ -198,12 +198,12 @@ describe("verifyMath properties", () => {
   });
 });
 
-const math500 = sharedDataPath("benchmarks", "math500.jsonl");
+const math500 = sharedDataFile("benchmarks", "math500.jsonl");
 
-describe.skipIf(!math500 || !existsSync(math500))("MATH500", () => {
-  const records = math500 && existsSync(math500)
-    ? readFileSync(math500, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { answer: string; solution: string })
-    : [];
+describeWhen(math500.missing)("MATH500", () => {
+  const records = math500.missing
+    ? []
+    : readFileSync(math500.path, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { answer: string; solution: string });
   it("judges every gold answer equal to its own solution", () => {
     const failures = records.filter((r) => !verifyMath(r.answer, r.solution).correct).map((r) => r.answer);
     expect(records.length).toBe(500);

@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import { describeWhen } from "@infialign/test-utils/vitest";
 import { describe, expect, it } from "vitest";
 import { registerTfjsGradients } from "../../src/tfjs/gradients.js";
 
@@ -43,7 +44,11 @@ describe("registerTfjsGradients", () => {
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const dist = join(packageDir, "dist", "tfjs.js");
-const distExports = existsSync(dist) && readFileSync(dist, "utf8").includes("registerTfjsGradients");
+// `turbo test` builds first; a bare `vitest run` before any build has no dist to run.
+const distMissing =
+  existsSync(dist) && readFileSync(dist, "utf8").includes("registerTfjsGradients")
+    ? undefined
+    : `${dist} is absent or predates registerTfjsGradients (pnpm --filter @infialign/kernels build)`;
 
 /** A script that fails before registering and prints the gradient of Σ (x·W) ⊙ c after (x, c all ones: 2 per entry). */
 function script(load: string): string {
@@ -56,7 +61,7 @@ const g = tf.grad((w) => tf.sum(tf.mul(tf.reshape(tf.matMul(tf.ones([2, 3]), w),
 console.log(JSON.stringify({ before, grad: Array.from(g.dataSync()) }));`;
 }
 
-describe.skipIf(!distExports)("registerTfjsGradients from the built dist in plain Node", () => {
+describeWhen(distMissing)("registerTfjsGradients from the built dist in plain Node", () => {
   const esm = 'import * as tf from "@tensorflow/tfjs-core"; import "@tensorflow/tfjs-backend-cpu"; import { registerTfjsGradients } from "@infialign/kernels/tfjs"; await tf.setBackend("cpu");';
   const cjs = 'const tf = require("@tensorflow/tfjs-core"); require("@tensorflow/tfjs-backend-cpu"); const { registerTfjsGradients } = require("@infialign/kernels/tfjs");';
   it.each([
