@@ -31,6 +31,13 @@ export const DpoLossConfigSchema = z
     simpoGammaBetaRatio: z.number().min(0).default(0.25),
     /** ORPO λ (Hong et al. 2024, Eq. 6). @default 0.1 (TRL) */
     orpoLambda: z.number().positive().default(0.1),
+    /**
+     * Tokens of ORPO's NLL term: `prompt_and_completion` as TRL's `ORPOTrainer` (all versions) and the ORPO authors'
+     * code (xfactlab/orpo, `disable_prompt_loss` off) compute it; `completion` for the chosen answer only, as the
+     * paper's Eq. 6 writes it and LLaMA-Factory's `pref_loss: orpo` trains.
+     * @default "prompt_and_completion"
+     */
+    orpoNllScope: z.enum(["prompt_and_completion", "completion"]).default("prompt_and_completion"),
   })
   .strict();
 
@@ -111,6 +118,9 @@ export const DpoConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["maxPromptLength"], message: `must be below maxLength (${c.maxLength}) so every completion keeps at least one token` });
     }
     const types = typeof c.loss.lossType === "string" ? [c.loss.lossType] : c.loss.lossType;
+    if (types.includes("exo_pair") && c.loss.labelSmoothing === 0) {
+      ctx.addIssue({ code: "custom", path: ["loss", "labelSmoothing"], message: "exo_pair needs ε > 0 (TRL raises too); the EXO paper uses 1e-3" });
+    }
     if (c.loss.lossWeights !== undefined && c.loss.lossWeights.length !== types.length) {
       ctx.addIssue({ code: "custom", path: ["loss", "lossWeights"], message: `has ${c.loss.lossWeights.length} entries for ${types.length} loss types; give one weight per lossType entry` });
     }

@@ -18,7 +18,7 @@ export {
   stringifyDpoConfig,
   toSharegptPreference,
 } from "./export/llamafactory.js";
-export type { DpoLossType, PreferenceBatch, PreferenceLossOptions, PreferenceLossResult, PreferenceLossType, PreferenceMetrics, ResolvedPreferenceLossOptions } from "./losses.js";
+export type { DpoLossType, ForwardMetrics, PreferenceBatch, PreferenceLossOptions, PreferenceLossResult, PreferenceLossType, PreferenceMetrics, ResolvedPreferenceLossOptions } from "./losses.js";
 export {
   DEFAULT_PREFERENCE_LOSS_OPTIONS,
   DPO_LOSS_TYPES,

@@ -1,6 +1,7 @@
 // The DPO loss family over per-pair sequence log-probs, with TRL's `loss_type` names and metric names
-// (trl/trainer/dpo_trainer.py `dpo_loss`, L1395-1560; v0.19.0 for the cDPO smoothing and BCO's running mean),
-// plus the reference-free SimPO (Meng et al. 2024) and ORPO (Hong et al. 2024).
+// (trl/trainer/dpo_trainer.py `_compute_loss`, TRL v1.9; v0.19-v0.28 for the cDPO smoothing of `sigmoid` and BCO's
+// running mean), plus the reference-free SimPO (Meng et al. 2024; TRL `CPOTrainer` loss_type="simpo") and ORPO
+// (Hong et al. 2024; TRL `ORPOTrainer`). Which TRL version each loss matches: README "Losses".
 import * as tf from "@tensorflow/tfjs-core";
 
 /** TRL DPOTrainer `loss_type` values (REFERENCE §3.2). `aot_unpaired` was `aot_pair` in TRL v0.19. */
@@ -53,6 +54,15 @@ export interface PreferenceBatch {
    * `−policyChosenLogps` (the same tokens); pass it when the NLL is taken over other tokens.
    */
   chosenNll?: Vector;
+  /**
+   * Σ log πθ over the chosen row's prompt tokens (every prompt token after the first, as a causal LM scores them).
+   * When given, ORPO's NLL term covers prompt + chosen completion, as TRL's `ORPOTrainer` and the ORPO authors' code
+   * compute it: (chosenNll + (−chosenPromptLogps)) / (chosenTokens + chosenPromptTokens). `sft` never reads it (TRL's
+   * DPO `sft` term is over the completion only). Constant here or differentiable, as the caller chooses.
+   */
+  chosenPromptLogps?: Vector;
+  /** Prompt tokens scored in `chosenPromptLogps`, per pair. Required with it. */
+  chosenPromptTokens?: Vector;
 }
 
 /** Options of {@link preferenceLoss}; see {@link resolvePreferenceLossOptions} for the defaults. */
@@ -64,8 +74,10 @@ export interface PreferenceLossOptions {
   /** β of the DPO family: temperature of the implicit reward β·log(πθ/π_ref); IPO's τ. @default 0.1 */
   beta?: number;
   /**
-   * ε: label smoothing of `sigmoid` (cDPO, Mitchell 2023), `aot`, `aot_unpaired`, SimPO; noise rate of `robust`
-   * (Chowdhury et al. 2024, in [0, 0.5)); `exo_pair`'s ε (Ji et al. 2024), which uses 1e-3 when this is 0.
+   * ε: label smoothing of `sigmoid` (cDPO, Mitchell 2023, as TRL ≤ v0.28 and LLaMA-Factory `dpo_label_smoothing`;
+   * TRL ≥ v0.29 ignores ε for `sigmoid`, which is ε = 0 here), `aot`, `aot_unpaired`, SimPO (TRL CPO); noise rate of
+   * `robust` (Chowdhury et al. 2024, in [0, 0.5)); `exo_pair`'s ε (Ji et al. 2024), which must then be > 0 (TRL ≥
+   * v0.29 raises too; the EXO paper uses 1e-3, which TRL ≤ v0.28 substituted for 0 silently).
    * @default 0
    */
   labelSmoothing?: number;
@@ -154,6 +166,7 @@ export function resolvePreferenceLossOptions(options: PreferenceLossOptions = {}
   if (!(r.discopopTau > 0)) problems.push(`discopopTau: must be > 0, got ${r.discopopTau}`);
   if (!(r.labelSmoothing >= 0 && r.labelSmoothing < 1)) problems.push(`labelSmoothing: must be in [0, 1), got ${r.labelSmoothing}`);
   if (lossTypes.includes("robust") && !(r.labelSmoothing < 0.5)) problems.push(`labelSmoothing: robust needs ε in [0, 0.5), got ${r.labelSmoothing}`);
+  if (lossTypes.includes("exo_pair") && r.labelSmoothing === 0) problems.push("labelSmoothing: exo_pair needs ε > 0 (log ε is undefined at 0); the EXO paper uses 1e-3, so pass labelSmoothing: 1e-3");
   if (r.bcoDelta !== undefined && !Number.isFinite(r.bcoDelta)) problems.push(`bcoDelta: must be finite, got ${r.bcoDelta}`);
   if (r.nllReduction !== "token" && r.nllReduction !== "pair") problems.push(`nllReduction: expected "token" or "pair", got "${r.nllReduction}"`);
   if (problems.length > 0) throw new RangeError(`[infialign/train-dpo] losses: invalid options:\n  - ${problems.join("\n  - ")}`);
@@ -199,6 +212,13 @@ export interface PreferenceLossResult {
   chosenRewards: tf.Tensor1D;
   /** Implicit rewards of the rejected responses, for metrics. */
   rejectedRewards: tf.Tensor1D;
+  /**
+   * The chosen-NLL term of the objective, unweighted and reduced per `nllReduction` (ORPO's when the run has `orpo`,
+   * else `sft`'s); absent when no loss has one. TRL's ORPO/CPO `nll_loss`.
+   */
+  nllLoss?: tf.Scalar;
+  /** ORPO's per-pair log odds ratio log(odds(ℓ_w) / odds(ℓ_l)) (TRL ORPO logs its mean as `log_odds_chosen`). */
+  logOdds?: tf.Tensor1D;
 }
 
 function toTensor(v: Vector, name: string, n: number | undefined): tf.Tensor1D {
@@ -210,6 +230,19 @@ function toTensor(v: Vector, name: string, n: number | undefined): tf.Tensor1D {
 
 /** −log σ(x), stable for large |x| (softplus(−x)). */
 const negLogSigmoid = (x: tf.Tensor): tf.Tensor => tf.softplus(tf.neg(x));
+
+const LN2 = Math.LN2;
+
+/**
+ * log(1 − eˣ) for x ≤ 0 without cancellation (Mächler 2012): log(−expm1(x)) above −ln 2, log1p(−eˣ) below. Each
+ * branch sees its input clamped to its own side of −ln 2, where both equal −ln 2, so their sum + ln 2 is the branch
+ * that applies; unlike tf.where (no gradient for the condition in tfjs) the unused branch stays finite.
+ */
+function log1mexp(x: tf.Tensor): tf.Tensor {
+  const far = tf.log1p(tf.neg(tf.exp(tf.minimum(x, -LN2))));
+  const near = tf.log(tf.neg(tf.expm1(tf.maximum(x, -LN2))));
+  return tf.add(tf.add(far, near), LN2);
+}
 
 /** −(1−ε)·log σ(x) − ε·log σ(−x): the cDPO-smoothed logistic loss. */
 function smoothedLogistic(x: tf.Tensor, eps: number): tf.Tensor {
@@ -250,6 +283,11 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
     const nw = toTensor(batch.chosenTokens, "chosenTokens", n);
     const nl = toTensor(batch.rejectedTokens, "rejectedTokens", n);
     const nll = batch.chosenNll === undefined ? tf.neg(pw) : toTensor(batch.chosenNll, "chosenNll", n);
+    if ((batch.chosenPromptLogps === undefined) !== (batch.chosenPromptTokens === undefined)) {
+      throw new RangeError("[infialign/train-dpo] losses: chosenPromptLogps and chosenPromptTokens go together; pass both (ORPO NLL over prompt + completion) or neither");
+    }
+    const promptLp = batch.chosenPromptLogps === undefined ? undefined : toTensor(batch.chosenPromptLogps, "chosenPromptLogps", n);
+    const promptN = batch.chosenPromptTokens === undefined ? undefined : toTensor(batch.chosenPromptTokens, "chosenPromptTokens", n);
     const rw0 = batch.refChosenLogps === undefined ? undefined : toTensor(batch.refChosenLogps, "refChosenLogps", n);
     const rl0 = batch.refRejectedLogps === undefined ? undefined : toTensor(batch.refRejectedLogps, "refRejectedLogps", n);
     const { beta, labelSmoothing: eps } = o;
@@ -268,6 +306,8 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
     const perPair: tf.Tensor[] = [];
     const means: tf.Scalar[] = [];
     const components: Partial<Record<PreferenceLossType, tf.Scalar>> = {};
+    let nllLoss: tf.Scalar | undefined;
+    let logOddsOut: tf.Tensor1D | undefined;
     for (const type of o.lossTypes) {
       let losses: tf.Tensor;
       let mean: tf.Scalar | undefined;
@@ -286,12 +326,12 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
           break;
         }
         case "exo_pair": {
-          // EXO (Ji et al. 2024): reverse KL between the model's and the smoothed label distribution over the pair.
-          const e = eps === 0 ? 1e-3 : eps;
+          // EXO (Ji et al. 2024, Eq. 16): reverse KL between the model's and the smoothed label distribution over the
+          // pair; ε > 0 is checked in resolvePreferenceLossOptions.
           const z = tf.mul(logratios().delta, beta);
           // log σ as −softplus(−x): tf.logSigmoid's custom gradient loses its saved input inside tf.tidy.
-          const a = tf.mul(tf.sigmoid(z), tf.sub(tf.neg(negLogSigmoid(z)), Math.log(1 - e)));
-          const b = tf.mul(tf.sigmoid(tf.neg(z)), tf.sub(tf.neg(negLogSigmoid(tf.neg(z))), Math.log(e)));
+          const a = tf.mul(tf.sigmoid(z), tf.sub(tf.neg(negLogSigmoid(z)), Math.log1p(-eps)));
+          const b = tf.mul(tf.sigmoid(tf.neg(z)), tf.sub(tf.neg(negLogSigmoid(tf.neg(z))), Math.log(eps)));
           losses = tf.add(a, b);
           break;
         }
@@ -357,10 +397,13 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
           break;
         }
         case "discopop": {
-          // DiscoPOP (Chris Lu et al. 2024): logistic/exponential mix modulated by σ(z/τ).
+          // DiscoPOP (Chris Lu et al. 2024, Eq. 5): (1 − σ(z/τ))·(−log σ(z)) + σ(z/τ)·e^(−z). The exponential term is
+          // taken as exp(log σ(z/τ) − z): the literal product overflows e^(−z) to ∞ below z ≈ −88.7 in float32 while
+          // σ(z/τ) underflows to 0, giving NaN (TRL's form); 1 − σ(x) is σ(−x) for the same reason.
           const z = tf.mul(logratios().delta, beta);
-          const m = tf.sigmoid(tf.div(z, o.discopopTau));
-          losses = tf.add(tf.mul(negLogSigmoid(z), tf.sub(1, m)), tf.mul(tf.exp(tf.neg(z)), m));
+          const zt = tf.div(z, o.discopopTau);
+          const expTerm = tf.exp(tf.sub(tf.neg(negLogSigmoid(zt)), z));
+          losses = tf.add(tf.mul(negLogSigmoid(z), tf.sigmoid(tf.neg(zt))), expTerm);
           break;
         }
         case "sigmoid_norm": {
@@ -372,6 +415,7 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
         case "sft":
           losses = tf.div(nll, nw);
           mean = nllMean(nll, nw, o.nllReduction);
+          nllLoss ??= mean;
           break;
         case "simpo": {
           // SimPO (Meng et al. 2024, Eq. 6): −log σ(β(ℓ_w − ℓ_l) − γ), ℓ = average log-prob, γ = β·(γ/β).
@@ -380,11 +424,17 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
           break;
         }
         case "orpo": {
-          // ORPO (Hong et al. 2024, Eq. 6-7): NLL(chosen) − λ·log σ(log odds), odds(ℓ) = e^ℓ / (1 − e^ℓ).
-          const logOdds = tf.sub(tf.sub(avgW, avgL), tf.sub(tf.log1p(tf.neg(tf.exp(avgW))), tf.log1p(tf.neg(tf.exp(avgL)))));
+          // ORPO (Hong et al. 2024, Eq. 6-7): NLL(chosen) − λ·log σ(log odds), odds(ℓ) = e^ℓ / (1 − e^ℓ), ℓ = average
+          // log-prob; log(1 − e^ℓ) through log1mexp, as TRL's ORPOTrainer, so ℓ near 0 stays finite.
+          const logOdds = tf.sub(tf.sub(avgW, avgL), tf.sub(log1mexp(avgW), log1mexp(avgL))) as tf.Tensor1D;
           const ratio = tf.mul(negLogSigmoid(logOdds), o.orpoLambda);
-          losses = tf.add(tf.div(nll, nw), ratio);
-          mean = tf.add(nllMean(nll, nw, o.nllReduction), tf.mean(ratio)) as tf.Scalar;
+          const orpoNll = promptLp && promptN ? tf.sub(nll, promptLp) : nll;
+          const orpoTokens = promptN ? tf.add(nw, promptN) : nw;
+          losses = tf.add(tf.div(orpoNll, orpoTokens), ratio);
+          const nllTerm = nllMean(orpoNll, orpoTokens, o.nllReduction);
+          mean = tf.add(nllTerm, tf.mean(ratio)) as tf.Scalar;
+          nllLoss = nllTerm;
+          logOddsOut = logOdds;
           break;
         }
         default:
@@ -420,6 +470,8 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
       components,
       chosenRewards,
       rejectedRewards,
+      ...(nllLoss === undefined ? {} : { nllLoss }),
+      ...(logOddsOut === undefined ? {} : { logOdds: logOddsOut }),
     };
   });
 }
@@ -428,7 +480,12 @@ function nllMean(nll: tf.Tensor, tokens: tf.Tensor, reduction: "token" | "pair")
   return (reduction === "token" ? tf.div(tf.sum(nll), tf.sum(tokens)) : tf.mean(tf.div(nll, tokens))) as tf.Scalar;
 }
 
-/** TRL DPOTrainer metric names and values for one batch (prefix `eval_` is the caller's business). */
+/**
+ * TRL metric names and values for one batch (prefix `eval_` is the caller's business). With a reference (the DPO
+ * trainer) `logps/*` are token sums, as TRL's DPOTrainer logs them; in reference-free runs (only `simpo`, `orpo`,
+ * `sft`) they are per-token averages and `nll_loss` is added, as TRL's ORPOTrainer and CPOTrainer log them, and `orpo`
+ * adds `log_odds_ratio` (mean log σ(log odds)) and `log_odds_chosen` (mean log odds).
+ */
 export interface PreferenceMetrics {
   loss: number;
   "rewards/chosen": number;
@@ -440,17 +497,46 @@ export interface PreferenceMetrics {
   /** Mean logit over the chosen completions' tokens; present when the caller passed it. */
   "logits/chosen"?: number;
   "logits/rejected"?: number;
+  /** Mean per-token entropy of the policy over the completion tokens of chosen and rejected (TRL DPO ≥ v0.29). */
+  entropy?: number;
+  /** Share of chosen completion tokens whose argmax prediction is the label (TRL DPO ≥ v0.29). */
+  mean_token_accuracy?: number;
+  /** The chosen-NLL term (reference-free runs; 0 without one, as TRL CPO with cpo_alpha = 0 logs it). */
+  nll_loss?: number;
+  /** ORPO: mean log σ(log odds). */
+  log_odds_ratio?: number;
+  /** ORPO: mean log odds ratio. */
+  log_odds_chosen?: number;
+}
+
+/** What only the model's forward pass knows, for {@link preferenceMetrics}. */
+export interface ForwardMetrics {
+  /** Entropy of the predictive distribution, averaged over the completion tokens of chosen and rejected rows. */
+  entropy: number;
+  /** Argmax accuracy over the chosen completion tokens. */
+  meanTokenAccuracy: number;
 }
 
 /**
  * Reads the metrics of a batch (synchronously; call outside gradient tapes). `meanLogits` are the mean logit over
- * the chosen / rejected completion tokens, which only the model's forward pass knows.
+ * the chosen / rejected completion tokens and `forward` the token statistics, which only the model's forward pass
+ * knows. `lossTypes` (the run's, resolved) decides the TRL trainer whose conventions apply; without it the batch's
+ * reference log-probs decide.
  */
-export function preferenceMetrics(batch: PreferenceBatch, result: PreferenceLossResult, meanLogits?: { chosen: number; rejected: number }): PreferenceMetrics {
+export function preferenceMetrics(
+  batch: PreferenceBatch,
+  result: PreferenceLossResult,
+  meanLogits?: { chosen: number; rejected: number },
+  forward?: ForwardMetrics,
+  lossTypes?: readonly PreferenceLossType[],
+): PreferenceMetrics {
   const cr = result.chosenRewards.dataSync();
   const rr = result.rejectedRewards.dataSync();
+  const referenceFree = lossTypes ? !needsReference(lossTypes) : batch.refChosenLogps === undefined;
   const pw = valuesOf(batch.policyChosenLogps);
   const pl = valuesOf(batch.policyRejectedLogps);
+  const nw = valuesOf(batch.chosenTokens);
+  const nl = valuesOf(batch.rejectedTokens);
   let c = 0;
   let r = 0;
   let acc = 0;
@@ -466,14 +552,37 @@ export function preferenceMetrics(batch: PreferenceBatch, result: PreferenceLoss
     "rewards/rejected": r / n,
     "rewards/accuracies": acc / n,
     "rewards/margins": (c - r) / n,
-    "logps/chosen": mean(pw),
-    "logps/rejected": mean(pl),
+    // TRL ORPO/CPO(simpo) average log-probs per token (`average_log_prob=True`); TRL DPO sums them.
+    "logps/chosen": referenceFree ? meanOfRatios(pw, nw) : mean(pw),
+    "logps/rejected": referenceFree ? meanOfRatios(pl, nl) : mean(pl),
   };
   if (meanLogits) {
     metrics["logits/chosen"] = meanLogits.chosen;
     metrics["logits/rejected"] = meanLogits.rejected;
   }
+  if (forward) {
+    metrics.entropy = forward.entropy;
+    metrics.mean_token_accuracy = forward.meanTokenAccuracy;
+  }
+  if (referenceFree) metrics.nll_loss = result.nllLoss ? result.nllLoss.dataSync()[0]! : 0;
+  if (result.logOdds) {
+    const lo = result.logOdds.dataSync();
+    let logSig = 0;
+    for (let i = 0; i < lo.length; i++) logSig += -softplus(-lo[i]!);
+    metrics.log_odds_ratio = logSig / lo.length;
+    metrics.log_odds_chosen = mean(lo);
+  }
   return metrics;
+}
+
+function softplus(x: number): number {
+  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+}
+
+function meanOfRatios(xs: ArrayLike<number>, ns: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i]! / ns[i]!;
+  return s / xs.length;
 }
 
 function valuesOf(v: Vector): ArrayLike<number> {

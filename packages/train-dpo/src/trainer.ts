@@ -376,12 +376,16 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
     const { maxGradNorm, ...adamw } = config.optimizer;
     const optimizer = new AdamW(variables, adamw);
 
+    // TRL's ORPOTrainer takes ORPO's NLL over prompt + chosen completion: the chosen rows then also score their prompt.
+    const orpoPromptNll = lossTypes.includes("orpo") && config.loss.orpoNllScope === "prompt_and_completion";
     const computeLoss = (batch: TokenizedPair[], context: LossContext): LossOutput => {
       const b = batch.length;
+      const promptLengths = [...batch, ...batch].map((p) => p.promptIds.length);
       const rows = [...batch.map((p) => p.chosenIds), ...batch.map((p) => p.rejectedIds)].map((completion, r) => {
         const prompt = batch[r % b]!.promptIds;
         const inputIds = Int32Array.from([...prompt, ...completion]);
-        const labels = Int32Array.from(inputIds).fill(IGNORE_INDEX, 0, prompt.length);
+        const labels = Int32Array.from(inputIds);
+        if (!(orpoPromptNll && r < b)) labels.fill(IGNORE_INDEX, 0, prompt.length);
         return { inputIds, labels };
       });
       const padded = padBatch(rows, { padTokenId: tokenizer.padTokenId });
@@ -394,17 +398,28 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
       const flat = tf.reshape(hidden, [rows.length * seq, hidden.shape[2]]) as tf.Tensor2D;
       const labels = tf.tensor1d(shifted, "int32");
       const scored = chunkedTokenLogProbs(flat, model.lmHead, labels, { chunkSize: config.chunkSize });
-      // Row of every kept position, as a one-hot [rows, kept] matrix: its product with the log-probs is the per-row sum.
+      // Row of every kept completion position as a one-hot [rows, kept] matrix (its product with the log-probs is the
+      // per-row sum); the chosen rows' scored prompt positions, when ORPO needs them, go to a second [b, kept] matrix.
       const kept = scored.keptIndices;
       const onehot = new Float32Array(rows.length * kept.length);
+      const promptOnehot = orpoPromptNll ? new Float32Array(b * kept.length) : undefined;
       const counts = new Float64Array(rows.length);
+      const promptCounts = new Float64Array(b);
+      const isCompletion = new Uint8Array(kept.length);
       kept.forEach((idx, k) => {
         const r = Math.floor(idx / seq);
+        if ((idx % seq) + 1 < promptLengths[r]!) {
+          promptOnehot![r * kept.length + k] = 1;
+          promptCounts[r]! += 1;
+          return;
+        }
+        isCompletion[k] = 1;
         onehot[r * kept.length + k] = 1;
         counts[r]! += 1;
       });
+      const logProbColumn = tf.reshape(scored.logProbs, [kept.length, 1]);
       const rowOf = tf.tensor2d(onehot, [rows.length, kept.length]);
-      const sums = tf.reshape(tf.matMul(rowOf, tf.reshape(scored.logProbs, [kept.length, 1])), [rows.length]) as tf.Tensor1D;
+      const sums = tf.reshape(tf.matMul(rowOf, logProbColumn), [rows.length]) as tf.Tensor1D;
       const policyChosenLogps = tf.slice(sums, [0], [b]) as tf.Tensor1D;
       const policyRejectedLogps = tf.slice(sums, [b], [b]) as tf.Tensor1D;
       const chosenTokens = Array.from(counts.subarray(0, b));
@@ -417,22 +432,50 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
         ...(reference
           ? { refChosenLogps: batch.map((p) => reference.chosen[refIndex.get(p)!]!), refRejectedLogps: batch.map((p) => reference.rejected[refIndex.get(p)!]!) }
           : {}),
+        ...(promptOnehot
+          ? {
+              chosenPromptLogps: tf.reshape(tf.matMul(tf.tensor2d(promptOnehot, [b, kept.length]), logProbColumn), [b]) as tf.Tensor1D,
+              chosenPromptTokens: Array.from(promptCounts),
+            }
+          : {}),
       };
       const result = preferenceLoss(prefBatch, lossOptions);
-      // Mean logit over the vocabulary at a position is h·mean_v(W_v) (linearity), so no [positions, vocab] logits.
-      // TRL averages over all completion tokens of the batch; here each completion's mean is averaged over pairs.
+      // TRL DPOTrainer: mean logit over all chosen (rejected) completion tokens of the batch. The mean over the
+      // vocabulary at a position is h·mean_v(W_v) (linearity), so no [positions, vocab] logits are formed.
       const meanLogits = tf.tidy(() => {
         const meanHead = tf.mean(model.lmHead, 0);
         const perPosition = tf.reshape(tf.matMul(tf.gather(flat, tf.tensor1d(kept, "int32")), tf.reshape(meanHead, [-1, 1])), [kept.length, 1]);
         const perRow = tf.reshape(tf.matMul(rowOf, perPosition), [rows.length]).dataSync();
         const mean = (from: number) => {
           let s = 0;
-          for (let i = from; i < from + b; i++) s += perRow[i]! / Math.max(1, counts[i]!);
-          return s / b;
+          let n = 0;
+          for (let i = from; i < from + b; i++) {
+            s += perRow[i]!;
+            n += counts[i]!;
+          }
+          return n > 0 ? s / n : 0;
         };
         return { chosen: mean(0), rejected: mean(b) };
       });
-      const metrics = preferenceMetrics(prefBatch, result, meanLogits);
+      // TRL DPOTrainer ≥ v0.29: `entropy` over the completion tokens of chosen and rejected rows, `mean_token_accuracy`
+      // (argmax = label) over the chosen completion tokens; both token-weighted over the micro-batch.
+      const entropies = scored.entropy.dataSync();
+      const correct = scored.correct.dataSync();
+      let entropySum = 0;
+      let entropyTokens = 0;
+      let correctSum = 0;
+      let chosenTokenCount = 0;
+      kept.forEach((idx, k) => {
+        if (!isCompletion[k]) return;
+        entropySum += entropies[k]!;
+        entropyTokens += 1;
+        if (Math.floor(idx / seq) < b) {
+          correctSum += correct[k]!;
+          chosenTokenCount += 1;
+        }
+      });
+      const forward = { entropy: entropyTokens > 0 ? entropySum / entropyTokens : 0, meanTokenAccuracy: chosenTokenCount > 0 ? correctSum / chosenTokenCount : 0 };
+      const metrics = preferenceMetrics(prefBatch, result, meanLogits, forward, lossTypes);
       // Micro-batch means → shares of the step mean (the loop sums shares over micro-batches).
       const share = b / context.numItemsInBatch;
       const loss = tf.mul(result.loss, share) as tf.Scalar;

@@ -17,7 +17,7 @@ describe("resolveDpoConfig", () => {
   it("applies TRL's DPO defaults", () => {
     const c = resolveDpoConfig({ model: "sft", pairs: "pairs", outputDir: "out" });
     expect(c).toMatchObject({ learningRate: 1e-6, maxLength: 1024, maxPromptLength: 512, batchSize: 8, gradAccumulation: 1, epochs: 1, seed: 42, loggingSteps: 10, saveSteps: 500, lrSchedulerType: "linear" });
-    expect(c.loss).toMatchObject({ lossType: ["sigmoid"], beta: 0.1, labelSmoothing: 0, simpoBeta: 2, simpoGammaBetaRatio: 0.25, orpoLambda: 0.1 });
+    expect(c.loss).toMatchObject({ lossType: ["sigmoid"], beta: 0.1, labelSmoothing: 0, simpoBeta: 2, simpoGammaBetaRatio: 0.25, orpoLambda: 0.1, orpoNllScope: "prompt_and_completion" });
     expect(c.optimizer).toEqual({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 1 });
     expect(c.reference).toMatchObject({ engine: "auto", batchSize: 8 });
     expect(c.pairs).toEqual(["pairs"]);
@@ -43,6 +43,9 @@ describe("resolveDpoConfig", () => {
   it("checks maxPromptLength against maxLength and lossWeights against lossType", () => {
     expect(() => resolveDpoConfig({ model: "m", pairs: "p", outputDir: "o", maxLength: 64, maxPromptLength: 64 })).toThrow(/maxPromptLength: must be below maxLength \(64\)/);
     expect(() => resolveDpoConfig({ model: "m", pairs: "p", outputDir: "o", loss: { lossType: ["sigmoid", "sft"], lossWeights: [1] } })).toThrow(/loss\.lossWeights: has 1 entries for 2 loss types/);
+    // TRL ≥ v0.29 raises for exo_pair with label_smoothing 0; caught here, before any model is loaded.
+    expect(() => resolveDpoConfig({ model: "m", pairs: "p", outputDir: "o", loss: { lossType: "exo_pair" } })).toThrow(/loss\.labelSmoothing: exo_pair needs ε > 0/);
+    expect(resolveDpoConfig({ model: "m", pairs: "p", outputDir: "o", loss: { lossType: "exo_pair", labelSmoothing: 1e-3 } }).loss.labelSmoothing).toBe(1e-3);
   });
 
   it("throws only its own errors for arbitrary input", () => {

@@ -1,9 +1,10 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { llamaFactoryDatasetProblems } from "@infialign/test-utils";
+import { pyYamlNumber } from "@infialign/train-sft";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { pyYamlNumber } from "@infialign/train-sft";
 import {
   exportLlamaFactoryDpo,
   LlamaFactoryDpoConfigSchema,
@@ -69,10 +70,12 @@ describe("LLaMA-Factory DPO export", () => {
       rejected: { from: "gpt", value: "\\boxed{0}" },
     });
     expect(lines[1].conversations.map((t: { from: string }) => t.from)).toEqual(["human", "gpt", "human"]);
+    expect(lines[1].system).toBe("");
 
     const info = JSON.parse(await readFile(join(dir, "data", "dataset_info.json"), "utf8"));
     expect(Object.keys(info).sort()).toEqual(["infialign_sft_phase1", "math_dpo"]);
-    expect(PreferenceDatasetInfoSchema.parse(info.math_dpo)).toMatchObject({ file_name: "math_dpo.jsonl", formatting: "sharegpt", ranking: true, num_samples: 2 });
+    expect(PreferenceDatasetInfoSchema.parse(info.math_dpo)).toMatchObject({ file_name: "math_dpo.jsonl", formatting: "sharegpt", ranking: true });
+    expect(info.math_dpo.num_samples).toBeUndefined();
     expect(info.math_dpo.columns).toEqual({ messages: "conversations", system: "system", chosen: "chosen", rejected: "rejected" });
 
     const yamlText = await readFile(join(dir, "math_dpo.yaml"), "utf8");
@@ -95,6 +98,22 @@ describe("LLaMA-Factory DPO export", () => {
     const ds = JSON.parse(await readFile(join(dir, "ds_z3_config.json"), "utf8"));
     expect(ds.zero_optimization.stage).toBe(3);
     expect(result.command).toBe("llamafactory-cli train math_dpo.yaml");
+  });
+
+  it("writes a file LLaMA-Factory's converter accepts when no pair has a system prompt (the usual case)", async () => {
+    const noSystem = [record("a", [{ role: "user", content: "1+1?" }]), record("b", [{ role: "user", content: "2+2?" }])];
+    await exportLlamaFactoryDpo(noSystem, dir, { modelNameOrPath: "m", datasetName: "plain" });
+    await exportLlamaFactoryDpo(records, dir, { modelNameOrPath: "m", datasetName: "mixed", numSamples: 5 });
+    const dataDir = join(dir, "data");
+    expect(await llamaFactoryDatasetProblems(dataDir, "plain")).toEqual([]);
+    expect(await llamaFactoryDatasetProblems(dataDir, "mixed")).toEqual([]);
+    const rows = (await readFile(join(dataDir, "plain.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    for (const row of rows) expect(Object.keys(row).sort()).toEqual(["chosen", "conversations", "rejected", "system"]);
+    const info = JSON.parse(await readFile(join(dataDir, "dataset_info.json"), "utf8"));
+    expect(info.plain.num_samples).toBeUndefined();
+    // Only on request: LLaMA-Factory then draws 5 rows from the 2 pairs.
+    expect(info.mixed.num_samples).toBe(5);
+    await expect(exportLlamaFactoryDpo(records, dir, { modelNameOrPath: "m", numSamples: 0 })).rejects.toThrow(/numSamples must be a positive integer, got 0/);
   });
 
   it("maps loss settings to pref_loss / pref_beta / simpo_gamma / pref_ftx and refuses the rest", () => {

@@ -45,7 +45,8 @@ describe("hand-checked literals (one pair, β = 0.5 unless noted)", () => {
     ["hinge", { beta: 0.25 }, 0.5],
     // r̄ margin = (−1 − (−1)) − (−1.5 − (−0.75)) = 0.75; (0.75 − 1/(2·0.5))² = 0.0625
     ["ipo", { beta: 0.5 }, 0.0625],
-    ["exo_pair", { beta: 0.5 }, 1.2763098387],
+    // ε = 1e-3 (EXO paper); ε = 0 is refused (lossesParity.test.ts)
+    ["exo_pair", { beta: 0.5, labelSmoothing: 1e-3 }, 1.2763098387],
     ["nca_pair", { beta: 0.5 }, 1.1981539684],
     ["robust", { beta: 0.5, labelSmoothing: 0.1 }, 0.1882616875],
     ["bco_pair", { beta: 0.5 }, 0.9481539684],
@@ -203,7 +204,7 @@ describe("gradients", () => {
       // sft does not read the rejected log-probs; the zero term keeps both inputs on the tape.
       const g = tf.grads((w: tf.Tensor, l: tf.Tensor) =>
         tf.add(
-          preferenceLoss({ ...base, policyChosenLogps: w as tf.Tensor1D, policyRejectedLogps: l as tf.Tensor1D }, { lossType: type, beta: 0.5 }).loss,
+          preferenceLoss({ ...base, policyChosenLogps: w as tf.Tensor1D, policyRejectedLogps: l as tf.Tensor1D }, { lossType: type, beta: 0.5, ...(type === "exo_pair" ? { labelSmoothing: 1e-3 } : {}) }).loss,
           tf.mul(tf.sum(l), 0),
         ),
       )([tf.tensor1d([-2, -5]), tf.tensor1d([-4, -7])]);
@@ -240,7 +241,7 @@ describe("memory", () => {
   it("leaves only the returned tensors alive, for every loss", () => {
     const before = tf.memory().numTensors;
     for (const type of [...DPO_LOSS_TYPES, "simpo", "orpo"] as PreferenceLossType[]) {
-      const out = preferenceLoss({ ...one, policyChosenLogps: Float64Array.of(-2), chosenNll: [2] }, { lossType: type });
+      const out = preferenceLoss({ ...one, policyChosenLogps: Float64Array.of(-2), chosenNll: [2] }, { lossType: type, ...(type === "exo_pair" ? { labelSmoothing: 1e-3 } : {}) });
       tf.dispose(out as unknown as tf.TensorContainer);
     }
     expect(tf.memory().numTensors).toBe(before);

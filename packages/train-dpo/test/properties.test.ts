@@ -1,6 +1,6 @@
+import { pyYamlNumber } from "@infialign/train-sft";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { pyYamlNumber } from "@infialign/train-sft";
 import { SharegptPreferenceRecordSchema, toSharegptPreference } from "../src/export/llamafactory.js";
 import { ngramRepetition } from "../src/pairs/repetition.js";
 
@@ -56,7 +56,8 @@ describe("properties", () => {
         const out = toSharegptPreference({ id: "x", prompt, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }] });
         expect(SharegptPreferenceRecordSchema.safeParse(out).success).toBe(true);
         expect(out.conversations.map((t) => t.value)).toEqual([...history.flat(), last]);
-        expect(out.system).toBe(system);
+        // Every record has the mapped system column; "" stands for "no system prompt" (LLaMA-Factory's own default).
+        expect(out.system).toBe(system ?? "");
         expect([out.chosen.value, out.rejected.value]).toEqual([chosen, rejected]);
       }),
     );

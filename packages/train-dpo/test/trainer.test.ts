@@ -61,6 +61,24 @@ function directLogp(model: Qwen2Model, prompt: readonly number[], completion: re
   return total;
 }
 
+/**
+ * Per-target statistics straight from the full logits (float64): for every token ids[j] with j ≥ from, its log-prob
+ * given ids[<j], the entropy of that predictive distribution and whether its argmax is ids[j].
+ */
+function directTokenStats(model: Qwen2Model, ids: readonly number[], from: number): Array<{ logp: number; entropy: number; correct: boolean; logitMean: number }> {
+  const logits = tf.tidy(() => model.logits(tf.tensor2d([[...ids]], [1, ids.length], "int32")).dataSync());
+  const v = TINY_CONFIG.vocabSize;
+  const out: Array<{ logp: number; entropy: number; correct: boolean; logitMean: number }> = [];
+  for (let j = Math.max(1, from); j < ids.length; j++) {
+    const row = Array.from(logits.subarray((j - 1) * v, j * v));
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+    const entropy = -row.reduce((s, x) => s + Math.exp(x - lse) * (x - lse), 0);
+    out.push({ logp: row[ids[j]!]! - lse, entropy, correct: row.indexOf(max) === ids[j], logitMean: row.reduce((s, x) => s + x, 0) / v });
+  }
+  return out;
+}
+
 async function finalWeights(outputDir: string): Promise<Map<string, Float32Array>> {
   const weights = await loadWeights(join(outputDir, "final"));
   return new Map([...weights].map(([k, t]) => [k, t.data as Float32Array]));
@@ -135,8 +153,9 @@ describe("trainDpo", () => {
       scorer: () => Promise.reject(new Error("the cache should hold every item")),
     });
     const firstLog = (await trainLogs(first.outputDir))[0]!;
-    let meanLogitChosen = 0;
-    let meanLogitRejected = 0;
+    // TRL: Σ of per-token mean logits over every completion token of the batch / their count.
+    let logitSum = { chosen: 0, rejected: 0 };
+    let tokenCount = { chosen: 0, rejected: 0 };
     try {
       for (const record of tinyPairs(8)) {
         const pair = tokenizePair(record, tokenizer, { maxLength: 64, maxPromptLength: 32 });
@@ -146,12 +165,15 @@ describe("trainDpo", () => {
         ]);
         expect(chosen).toBeCloseTo(directLogp(model, pair.promptIds, pair.chosenIds), 3);
         expect(rejected).toBeCloseTo(directLogp(model, pair.promptIds, pair.rejectedIds), 3);
-        meanLogitChosen += directMeanLogit(model, pair.promptIds, pair.chosenIds) / 8;
-        meanLogitRejected += directMeanLogit(model, pair.promptIds, pair.rejectedIds) / 8;
+        logitSum = {
+          chosen: logitSum.chosen + directMeanLogit(model, pair.promptIds, pair.chosenIds) * pair.chosenIds.length,
+          rejected: logitSum.rejected + directMeanLogit(model, pair.promptIds, pair.rejectedIds) * pair.rejectedIds.length,
+        };
+        tokenCount = { chosen: tokenCount.chosen + pair.chosenIds.length, rejected: tokenCount.rejected + pair.rejectedIds.length };
       }
       // Step 1 sees the initial weights, so the logged mean logits are those of the reference model.
-      expect(firstLog["logits/chosen"] as number).toBeCloseTo(meanLogitChosen, 4);
-      expect(firstLog["logits/rejected"] as number).toBeCloseTo(meanLogitRejected, 4);
+      expect(firstLog["logits/chosen"] as number).toBeCloseTo(logitSum.chosen / tokenCount.chosen, 4);
+      expect(firstLog["logits/rejected"] as number).toBeCloseTo(logitSum.rejected / tokenCount.rejected, 4);
       expect(firstLog["logits/chosen"]).not.toBeCloseTo(firstLog["logits/rejected"] as number, 4);
     } finally {
       await cache.close();
@@ -164,6 +186,75 @@ describe("trainDpo", () => {
     expect(r2.reference.engine).toBeUndefined();
     const [l1, l2] = [(await trainLogs(first.outputDir))[0]!, (await trainLogs(second.outputDir))[0]!];
     expect(l2.loss).toBe(l1.loss);
+  });
+
+  it("logs entropy (completion tokens of chosen and rejected) and mean_token_accuracy (chosen) as TRL's DPOTrainer", async () => {
+    const config = tinyDpoConfig(dir, { maxSteps: 1 });
+    await trainDpo(config, { progress: false, saveFinal: false });
+    const log = (await trainLogs(config.outputDir))[0]!;
+    const checkpoint = await loadCheckpoint(join(dir, "model"));
+    const model = Qwen2Model.fromWeights(checkpoint.config, checkpoint.weights);
+    const tokenizer = await loadModelTokenizer(join(dir, "model"));
+    let entropy = 0;
+    let entropyTokens = 0;
+    let correct = 0;
+    let chosenTokens = 0;
+    try {
+      for (const record of tinyPairs(8)) {
+        const pair = tokenizePair(record, tokenizer, { maxLength: 64, maxPromptLength: 32 });
+        const chosen = directTokenStats(model, [...pair.promptIds, ...pair.chosenIds], pair.promptIds.length);
+        const rejected = directTokenStats(model, [...pair.promptIds, ...pair.rejectedIds], pair.promptIds.length);
+        for (const t of [...chosen, ...rejected]) entropy += t.entropy;
+        entropyTokens += chosen.length + rejected.length;
+        correct += chosen.filter((t) => t.correct).length;
+        chosenTokens += chosen.length;
+      }
+    } finally {
+      model.dispose();
+    }
+    expect(log.entropy as number).toBeCloseTo(entropy / entropyTokens, 4);
+    expect(log.mean_token_accuracy as number).toBeCloseTo(correct / chosenTokens, 6);
+    expect(log.nll_loss).toBeUndefined();
+  });
+
+  it("ORPO: nll_loss over prompt + chosen completion (TRL ORPOTrainer) or the completion only, with TRL's ORPO metrics", async () => {
+    const checkpoint = await loadCheckpoint(join(dir, "model"));
+    const model = Qwen2Model.fromWeights(checkpoint.config, checkpoint.weights);
+    const tokenizer = await loadModelTokenizer(join(dir, "model"));
+    let fullNll = 0;
+    let fullTokens = 0;
+    let completionNll = 0;
+    let completionTokens = 0;
+    let avgChosen = 0;
+    try {
+      for (const record of tinyPairs(8)) {
+        const pair = tokenizePair(record, tokenizer, { maxLength: 64, maxPromptLength: 32 });
+        const ids = [...pair.promptIds, ...pair.chosenIds];
+        const all = directTokenStats(model, ids, 1);
+        const completion = directTokenStats(model, ids, pair.promptIds.length);
+        fullNll -= all.reduce((s, t) => s + t.logp, 0);
+        fullTokens += all.length;
+        completionNll -= completion.reduce((s, t) => s + t.logp, 0);
+        completionTokens += completion.length;
+        avgChosen += completion.reduce((s, t) => s + t.logp, 0) / completion.length / 8;
+      }
+    } finally {
+      model.dispose();
+    }
+    const full = tinyDpoConfig(dir, { maxSteps: 1, loss: { lossType: "orpo" } });
+    await trainDpo(full, { progress: false, saveFinal: false });
+    const a = (await trainLogs(full.outputDir))[0]!;
+    expect(a.nll_loss as number).toBeCloseTo(fullNll / fullTokens, 4);
+    expect(a["logps/chosen"] as number).toBeCloseTo(avgChosen, 4);
+    expect(a.loss as number).toBeCloseTo((a.nll_loss as number) - 0.1 * (a.log_odds_ratio as number), 5);
+    expect(typeof a.log_odds_chosen).toBe("number");
+
+    const completion = tinyDpoConfig(dir, { maxSteps: 1, outputDir: join(dir, "run2"), loss: { lossType: "orpo", orpoNllScope: "completion" } });
+    await trainDpo(completion, { progress: false, saveFinal: false });
+    const b = (await trainLogs(completion.outputDir))[0]!;
+    expect(b.nll_loss as number).toBeCloseTo(completionNll / completionTokens, 4);
+    expect(b.log_odds_chosen as number).toBeCloseTo(a.log_odds_chosen as number, 5);
+    expect(fullNll / fullTokens).not.toBeCloseTo(completionNll / completionTokens, 2);
   });
 
   it("the onnx and policy-copy reference engines agree with tfjs", async () => {

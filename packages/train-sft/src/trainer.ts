@@ -202,13 +202,21 @@ export async function trainSft(config: CurriculumConfig, options: TrainSftOption
   }
 }
 
+/** The first line of a cause's message, for errors the CLI prints without their cause. */
+function reason(cause: unknown): string {
+  return (cause instanceof Error ? cause.message : String(cause)).split("\n")[0]!;
+}
+
 async function startModel(config: CurriculumConfig, options: TrainSftOptions): Promise<{ model: Qwen2Model; tokenizer: ModelTokenizer; owned: boolean }> {
   const tokenizerDir = config.tokenizer ?? config.model;
   const loadTokenizer = async () => {
     try {
       return await loadModelTokenizer(tokenizerDir);
     } catch (cause) {
-      throw new Error(`${PREFIX}: cannot load the tokenizer from "${tokenizerDir}" (config.tokenizer, else config.model); pass a Hugging Face model directory or options.tokenizer.`, { cause });
+      throw new Error(
+        `${PREFIX}: cannot load the tokenizer from "${tokenizerDir}" (${reason(cause)}). Set "tokenizer" (else "model") in the run config to a Hugging Face model directory with tokenizer.json; from code, pass options.tokenizer.`,
+        { cause },
+      );
     }
   };
   if (options.model) return { model: options.model, tokenizer: options.tokenizer ?? (await loadTokenizer()), owned: false };
@@ -216,7 +224,10 @@ async function startModel(config: CurriculumConfig, options: TrainSftOptions): P
   try {
     checkpoint = await loadCheckpoint(config.model);
   } catch (cause) {
-    throw new Error(`${PREFIX}: cannot load config.model "${config.model}" (expected a Hugging Face Qwen2 directory: config.json + model.safetensors); for a model trained from scratch pass options.model.`, { cause });
+    throw new Error(
+      `${PREFIX}: cannot load the model from "${config.model}" (${reason(cause)}). Set "model" in the run config (infialign-sft train --config <run.yaml>; infialign-sft recipe --model <dir>) to a Hugging Face Qwen2 directory with config.json and model.safetensors; from code, pass options.model for a model built in memory.`,
+      { cause },
+    );
   }
   const model = Qwen2Model.fromWeights(checkpoint.config, checkpoint.weights);
   return { model, tokenizer: options.tokenizer ?? (await loadTokenizer()), owned: true };
@@ -441,7 +452,7 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
       // Evaluate at the end of the phase (always, so the summary has a held-out loss), appended to metrics.jsonl.
       const metrics = await MetricsLogger.open(join(dir, "metrics.jsonl"), { resumeFromStep: result.globalStep });
       const values = evaluate();
-      const record: MetricsRecord = { ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`eval_${k}`, v])), epoch: source.epoch(), step: result.globalStep };
+      const record: MetricsRecord = { eval_num_tokens: result.numTokens, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`eval_${k}`, v])), epoch: source.epoch(), step: result.globalStep };
       await metrics.log(record);
       await metrics.close();
       finalEval = values.loss;

@@ -288,6 +288,10 @@ describe("trainLoop on a toy linear regression", () => {
     );
     expect(result.logHistory.map((r) => [r.step, "eval_loss" in r])).toEqual([[2, false], [2, true], [4, false], [4, true]]);
     expect(result.logHistory[3]!.eval_loss as number).toBeLessThan(result.logHistory[1]!.eval_loss as number);
+    // TRL: eval records carry the training tokens seen so far as eval_num_tokens.
+    for (const at of [1, 3]) expect(result.logHistory[at]!.eval_num_tokens).toBe(result.logHistory[at - 1]!.num_tokens);
+    expect(result.logHistory[3]!.eval_num_tokens as number).toBeGreaterThan(result.logHistory[1]!.eval_num_tokens as number);
+    expect(result.numTokens).toBe(result.logHistory[2]!.num_tokens);
     await expect(trainLoop(options(vars, { batch: 8, accumulation: 0, outputDir: dir, logEvery: 0 }))).rejects.toThrow(/gradientAccumulationSteps=0.*logEvery=0/);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeSample, type Sample } from "@infialign/data";
+import { llamaFactoryDatasetProblems, llamaFactoryRowProblems } from "@infialign/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { infialignRecipe } from "../src/curriculum.js";
@@ -36,6 +37,17 @@ describe("ShareGPT mapping", () => {
         { from: "gpt", value: "<think>\nThink 1\n</think>\n\nAnswer 1" },
       ],
     });
+  });
+
+  it("writes system on every record, \"\" without a system prompt (the mapped column LLaMA-Factory reads)", () => {
+    expect(toSharegptRecord(sample(1))).toEqual({
+      system: "",
+      conversations: [
+        { from: "human", value: "Problem 1" },
+        { from: "gpt", value: "<think>\nThink 1\n</think>\n\nAnswer 1" },
+      ],
+    });
+    expect(SharegptRecordSchema.safeParse({ conversations: [{ from: "human", value: "q" }, { from: "gpt", value: "a" }] }).success).toBe(false);
   });
 
   it("maps multi-turn and tool turns, and rejects turns that do not alternate", () => {
@@ -155,7 +167,9 @@ describe("exportLlamaFactory", () => {
     expect(Object.keys(info)).toEqual(["infialign_sft_phase1", "infialign_sft_phase2"]);
     for (const [name, entry] of Object.entries(info)) {
       const e = DatasetInfoEntrySchema.parse(entry);
-      expect(e).toMatchObject({ formatting: "sharegpt", columns: { messages: "conversations", system: "system" }, tags: { role_tag: "from", user_tag: "human", assistant_tag: "gpt" }, num_samples: 3 });
+      expect(e).toMatchObject({ formatting: "sharegpt", columns: { messages: "conversations", system: "system" }, tags: { role_tag: "from", user_tag: "human", assistant_tag: "gpt" } });
+      // num_samples makes LLaMA-Factory resample the file; it is written only on request (numSamples).
+      expect(e.num_samples).toBeUndefined();
       const lines = readFileSync(join(outDir, "data", e.file_name as string), "utf8").trim().split("\n");
       expect(lines).toHaveLength(3);
       for (const line of lines) {
@@ -174,6 +188,44 @@ describe("exportLlamaFactory", () => {
     expect(script.startsWith("#!/usr/bin/env bash\n")).toBe(true);
     expect(readFileSync(join(outDir, "README.md"), "utf8")).toContain("| phase2 | 3 | saves/infialign_sft/phase1 | saves/infialign_sft/phase2 |");
     expect(existsSync(join(outDir, "data/infialign_sft_phase1.jsonl.tmp-" + process.pid))).toBe(false);
+  });
+
+  it("writes files LLaMA-Factory's converter accepts: every mapped column in every row, with and without system prompts", async () => {
+    const outDir = join(root, "converter");
+    const result = await exportLlamaFactory({
+      phases: [
+        // The usual InfiAlign case: no system prompt anywhere.
+        { config: phases[0]!.config, samples: [sample(1), sample(2)] },
+        { config: phases[1]!.config, samples: [sample(3, { system: "Reason step by step." }), sample(4)] },
+      ],
+      outDir,
+      datasetName: "lf",
+      modelNameOrPath: "m",
+    });
+    for (const name of ["lf_phase1", "lf_phase2"]) expect(await llamaFactoryDatasetProblems(join(outDir, "data"), name), name).toEqual([]);
+    const rows = readFileSync(join(outDir, "data/lf_phase1.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    for (const row of rows) expect(row.system).toBe("");
+    expect(result.samples).toEqual({ phase1: 2, phase2: 2 });
+
+    const sampled = await exportLlamaFactory({ phases: phases.slice(0, 1), outDir: join(root, "sampled"), datasetName: "lf", modelNameOrPath: "m", numSamples: { phase1: 10 } });
+    const info = JSON.parse(readFileSync(join(root, "sampled/data/dataset_info.json"), "utf8"));
+    expect(info.lf_phase1.num_samples).toBe(10);
+    expect(sampled.samples.phase1).toBe(3);
+    await expect(exportLlamaFactory({ phases, outDir, datasetName: "lf", modelNameOrPath: "m", numSamples: { phase3: 5 } })).rejects.toThrow(/numSamples names unknown phase\(s\) phase3/);
+  });
+
+  it("the LLaMA-Factory conformance check catches what the converter rejects", () => {
+    const entry = sharegptDatasetInfo("x.jsonl") as Record<string, unknown>;
+    const ok = { conversations: [{ from: "human", value: "q" }, { from: "gpt", value: "a" }], system: "" };
+    expect(llamaFactoryRowProblems(entry, ok)).toEqual([]);
+    expect(llamaFactoryRowProblems(entry, { conversations: ok.conversations })).toEqual([expect.stringMatching(/column system → "system" is missing \(KeyError/)]);
+    expect(llamaFactoryRowProblems(entry, { ...ok, conversations: [{ from: "gpt", value: "a" }, { from: "human", value: "q" }] }).join("; ")).toMatch(/turn 1 has role "gpt"/);
+    expect(llamaFactoryRowProblems(entry, { ...ok, conversations: [{ from: "human", value: "q" }] }).join("; ")).toMatch(/1 turns: an SFT row needs an even count/);
+    const ranking = sharegptDatasetInfo("p.jsonl", { ranking: true }) as Record<string, unknown>;
+    const pair = { conversations: [{ from: "human", value: "q" }], system: "", chosen: { from: "gpt", value: "a" }, rejected: { from: "gpt", value: "b" } };
+    expect(llamaFactoryRowProblems(ranking, pair)).toEqual([]);
+    expect(llamaFactoryRowProblems(ranking, { ...pair, rejected: "b" }).join("; ")).toMatch(/"rejected" must be one turn object, got string/);
+    expect(llamaFactoryRowProblems(ranking, { ...pair, chosen: { from: "human", value: "a" } }).join("; ")).toMatch(/"chosen" has role "human"/);
   });
 
   it("exports LoRA options and checks the batch split", async () => {

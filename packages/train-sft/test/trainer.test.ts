@@ -134,6 +134,12 @@ describe("trainSft", () => {
     expect(run.interrupted).toBe(false);
     const records = await readMetrics(join(root, "run-main", "p1", "metrics.jsonl"));
     expect(records.filter((r) => typeof r.eval_loss === "number").map((r) => r.step)).toEqual(Array.from({ length: Math.floor(p.steps / 10) }, (_, i) => 10 * (i + 1)).concat(p.steps % 10 === 0 ? [] : [p.steps]));
+    // eval_num_tokens (TRL) = training tokens seen at that step, also on the end-of-phase eval the trainer adds itself.
+    for (const r of records.filter((x) => typeof x.eval_loss === "number")) {
+      const train = records.find((x) => x.step === r.step && typeof x.loss === "number")!;
+      expect(r.eval_num_tokens, `step ${r.step}`).toBe(train.num_tokens);
+      for (const k of ["eval_mean_token_accuracy", "eval_entropy"]) expect(typeof r[k]).toBe("number");
+    }
     const step = records.find((r) => typeof r.loss === "number")!;
     for (const k of ["mean_token_accuracy", "entropy", "num_tokens", "learning_rate", "grad_norm", "tokens_per_second"]) expect(typeof step[k]).toBe("number");
     expect(readFileSync(join(root, "run-main", "report.html"), "utf8")).toContain("<svg");

@@ -61,6 +61,7 @@ export: writes LLaMA-Factory ShareGPT preference data, dataset_info.json, a DPO 
   --loss TYPE         sigmoid | hinge | ipo | orpo | simpo (default sigmoid)   --beta B (default 0.1)
   --learning-rate LR  (default 5e-6)   --epochs N (default 1)   --cutoff-len N (default 16384)
   --finetuning-type full|lora (default full)
+  --num-samples N     write num_samples: LLaMA-Factory resamples the pairs to N rows (default: not written, each pair once)
 
   -h, --help          this help
 `;
@@ -278,6 +279,7 @@ async function exportCommand(argv: readonly string[], io: CliIo): Promise<number
       epochs: { type: "string" },
       "cutoff-len": { type: "string" },
       "finetuning-type": { type: "string" },
+      "num-samples": { type: "string" },
     },
     strict: true,
   });
@@ -297,6 +299,7 @@ async function exportCommand(argv: readonly string[], io: CliIo): Promise<number
     ...(values.epochs === undefined ? {} : { numTrainEpochs: positive(values.epochs, "--epochs")! }),
     ...(values["cutoff-len"] === undefined ? {} : { cutoffLen: positiveInt(values["cutoff-len"], "--cutoff-len")! }),
     ...(finetuningType === undefined ? {} : { finetuningType }),
+    ...(values["num-samples"] === undefined ? {} : { numSamples: positiveInt(values["num-samples"], "--num-samples")! }),
   });
   io.stdout.write(`${result.records} pairs → ${values.out}\n${result.files.map((f) => `  ${f}`).join("\n")}\nrun: cd ${values.out} && ${result.command}\n`);
   return 0;

@@ -28,10 +28,14 @@ export interface SharegptTurn {
   value: string;
 }
 
-/** A ShareGPT DPO record: the prompt turns in `conversations` (ending with a human turn), one gpt turn each in `chosen`/`rejected`. */
+/**
+ * A ShareGPT DPO record: the prompt turns in `conversations` (ending with a human turn), one gpt turn each in
+ * `chosen`/`rejected`, and `system` on every record (`""` without one: LLaMA-Factory's converter reads every column
+ * dataset_info.json maps, and `""` is what it uses for an unmapped one).
+ */
 export interface SharegptPreferenceRecord {
   conversations: SharegptTurn[];
-  system?: string;
+  system: string;
   chosen: SharegptTurn;
   rejected: SharegptTurn;
 }
@@ -42,7 +46,7 @@ const TurnSchema = z.object({ from: z.enum(["human", "gpt"]), value: z.string() 
 export const SharegptPreferenceRecordSchema = z
   .object({
     conversations: z.array(TurnSchema).min(1),
-    system: z.string().optional(),
+    system: z.string(),
     chosen: TurnSchema.refine((t) => t.from === "gpt", 'must be {from: "gpt"}'),
     rejected: TurnSchema.refine((t) => t.from === "gpt", 'must be {from: "gpt"}'),
   })
@@ -70,7 +74,7 @@ export function toSharegptPreference(record: Pick<PreferenceRecord, "id" | "prom
   } catch (cause) {
     throw new Error(`${PREFIX}: ${where}: the prompt does not map to ShareGPT (${(cause as Error).message}).`, { cause });
   }
-  const out = { conversations: prompt.conversations, ...(prompt.system === undefined ? {} : { system: prompt.system }), chosen, rejected };
+  const out = { conversations: prompt.conversations, system: prompt.system ?? "", chosen, rejected };
   const parsed = SharegptPreferenceRecordSchema.safeParse(out);
   if (!parsed.success) throw new Error(`${PREFIX}: ${where}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}.`);
   return parsed.data as SharegptPreferenceRecord;
@@ -109,7 +113,10 @@ export const PreferenceDatasetInfoSchema = z
   .strict();
 export type PreferenceDatasetInfo = z.infer<typeof PreferenceDatasetInfoSchema>;
 
-/** The `dataset_info.json` entry of a ShareGPT preference file (train-sft's `sharegptDatasetInfo` with ranking). */
+/**
+ * The `dataset_info.json` entry of a ShareGPT preference file (train-sft's `sharegptDatasetInfo` with ranking).
+ * `numSamples` only when LLaMA-Factory should resample the file to that many rows.
+ */
 export function preferenceDatasetInfo(fileName: string, numSamples?: number): PreferenceDatasetInfo {
   return PreferenceDatasetInfoSchema.parse(sharegptDatasetInfo(fileName, { ranking: true, ...(numSamples === undefined ? {} : { numSamples }) }));
 }
@@ -206,6 +213,11 @@ export interface LlamaFactoryDpoOptions {
   seed?: number;
   /** @default "none" */
   reportTo?: string;
+  /**
+   * `num_samples` of the dataset_info.json entry: LLaMA-Factory then trains on that many pairs drawn from the file (a
+   * random permutation, topped up by sampling with replacement). @default none (every pair once)
+   */
+  numSamples?: number;
 }
 
 /** Maps our loss settings to LLaMA-Factory's (`pref_loss`, `pref_beta`, `pref_ftx`, `simpo_gamma`, `dpo_label_smoothing`). */
@@ -313,6 +325,7 @@ export async function exportLlamaFactoryDpo(
 ): Promise<LlamaFactoryDpoExportResult> {
   const datasetName = options.datasetName ?? "infialign_dpo";
   if (!/^[\w.-]+$/.test(datasetName)) throw new Error(`${PREFIX}: datasetName "${datasetName}" must use letters, digits, '_', '.' or '-' (it names files).`);
+  if (options.numSamples !== undefined && !(Number.isInteger(options.numSamples) && options.numSamples > 0)) throw new Error(`${PREFIX}: numSamples must be a positive integer, got ${options.numSamples}.`);
   // Built first so a bad loss setting fails before anything is written.
   const config = llamaFactoryDpoConfig({ ...options, datasetName });
   const dataDir = join(outDir, "data");
@@ -340,8 +353,8 @@ export async function exportLlamaFactoryDpo(
   }
   await rename(tmp, join(dataDir, dataFile));
 
-  // num_samples caps what LLaMA-Factory reads; it is the record count here, so nothing is dropped.
-  await writeDatasetInfo(dataDir, { [datasetName]: preferenceDatasetInfo(dataFile, count) });
+  // num_samples makes LLaMA-Factory resample the file, so it is written only when asked for.
+  await writeDatasetInfo(dataDir, { [datasetName]: preferenceDatasetInfo(dataFile, options.numSamples) });
   await writeFileAtomic(join(outDir, "ds_z3_config.json"), `${JSON.stringify(DS_Z3_CONFIG, null, 2)}\n`);
   const yamlFile = `${datasetName}.yaml`;
   await writeFileAtomic(join(outDir, yamlFile), stringifyDpoConfig(config, [`InfiAlign DPO stage, written by @infialign/train-dpo: ${count} preference pairs.`, `Run from this directory: llamafactory-cli train ${yamlFile}`]));

@@ -134,6 +134,8 @@ export interface TrainLoopResult {
   dataExhausted: boolean;
   /** Whether `signal` stopped the run before `maxSteps`. */
   interrupted: boolean;
+  /** Tokens seen by the end of the run, resumed runs included (HF `num_input_tokens_seen`, TRL `num_tokens`). */
+  numTokens: number;
 }
 
 /** Runs the training loop; see TrainLoopOptions. Registers tfjs' kernel gradients (registerTfjsGradients) itself. */
@@ -308,7 +310,8 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
       if (options.evaluate && evalEvery > 0 && step % evalEvery === 0) {
         const result = await options.evaluate(step);
         const prefixed = Object.fromEntries(Object.entries(result).map(([k, v]) => [k.startsWith("eval_") ? k : `eval_${k}`, v]));
-        await write({ ...prefixed, epoch: source.epoch(), step });
+        // TRL logs `num_tokens` in eval too: the training tokens seen so far (eval batches do not add to it).
+        await write({ eval_num_tokens: tokensSeen, ...prefixed, epoch: source.epoch(), step });
       }
       if (checkpointEvery > 0 && step % checkpointEvery === 0) {
         await save();
@@ -321,7 +324,7 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
     progress?.stop();
     await metrics.close();
   }
-  return { globalStep: step, logHistory, skippedSteps, dataExhausted, interrupted, ...(lastCheckpoint === undefined ? {} : { lastCheckpoint }) };
+  return { globalStep: step, logHistory, skippedSteps, dataExhausted, interrupted, numTokens: tokensSeen, ...(lastCheckpoint === undefined ? {} : { lastCheckpoint }) };
 }
 
 /** Default restore: weights-only or full-model checkpoints assigned to the variables by name. */

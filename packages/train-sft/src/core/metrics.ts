@@ -8,8 +8,9 @@ import { TrainingError } from "./errors.js";
 /**
  * One logged step. Names are TRL's (`trl/trainer/sft_trainer.py`, HF Trainer `log`), so dashboards transfer:
  * `loss` (mean over the steps since the last log), `learning_rate`, `grad_norm` (pre-clip), `mean_token_accuracy`,
- * `num_tokens` (cumulative loss tokens), `entropy`; evaluation records use the `eval_` prefix (`eval_loss`). DPO adds
- * `rewards/chosen` etc. Not in TRL: `tokens_per_second`.
+ * `num_tokens` (cumulative input tokens, padding excluded), `entropy`; evaluation records use the `eval_` prefix
+ * (`eval_loss`, `eval_mean_token_accuracy`, `eval_entropy`, and `eval_num_tokens` = the training tokens seen so far, as
+ * TRL logs it). DPO adds `rewards/chosen` etc. Not in TRL: `tokens_per_second`.
  */
 export interface MetricsRecord {
   /** Global optimizer step the record belongs to. */

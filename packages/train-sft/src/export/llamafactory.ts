@@ -23,22 +23,27 @@ export interface SharegptTurn {
   value: string;
 }
 
-/** One ShareGPT SFT record: `conversations` alternate human/observation (odd positions) and gpt/function_call (even). */
+/**
+ * One ShareGPT SFT record: `conversations` alternate human/observation (odd positions) and gpt/function_call (even).
+ * `system` is on every record, `""` when there is none: dataset_info.json maps the column, and LLaMA-Factory's
+ * converter reads a mapped column from every row (`example["system"]`, a KeyError when the file has no such key); an
+ * empty system prompt is what it uses for an unmapped column too, so `""` means "the template's default".
+ */
 export interface SharegptRecord {
   conversations: SharegptTurn[];
-  system?: string;
+  system: string;
 }
 
 const ROLE_TO_SHAREGPT: Record<string, SharegptRole> = { user: "human", assistant: "gpt", tool: "observation" };
 
 /**
  * Maps chat messages to ShareGPT turns: user → human, assistant → gpt, tool → observation; a leading system message
- * becomes the record's `system`. Throws (naming `where`) when turns do not alternate as LLaMA-Factory requires
+ * becomes the record's `system` (`""` without one). Throws (naming `where`) when turns do not alternate as LLaMA-Factory requires
  * (human/observation first and at every odd position, gpt at every even one), since LLaMA-Factory drops such records
  * with only a warning.
  */
 export function toSharegptMessages(messages: readonly ChatTemplateMessage[], where: string): SharegptRecord {
-  const record: SharegptRecord = { conversations: [] };
+  const record: SharegptRecord = { conversations: [], system: "" };
   messages.forEach((m, i) => {
     if (m.role === "system") {
       if (i !== 0) throw new Error(`${PREFIX}: ${where}: a system message at position ${i}; ShareGPT allows one, first.`);
@@ -72,9 +77,12 @@ function alternationProblem(turns: readonly SharegptTurn[]): string | undefined 
 
 export const SharegptTurnSchema = z.object({ from: z.enum(["human", "gpt", "observation", "function_call"]), value: z.string() }).strict();
 
-/** ShareGPT SFT record as LLaMA-Factory's `data/README.md` documents it (`tools` omitted: not exported). */
+/**
+ * ShareGPT SFT record as LLaMA-Factory's `data/README.md` documents it (`tools` omitted: not exported); `system` is
+ * required because {@link sharegptDatasetInfo} maps it and the converter reads mapped columns from every row.
+ */
 export const SharegptRecordSchema = z
-  .object({ conversations: z.array(SharegptTurnSchema).min(1), system: z.string().optional() })
+  .object({ conversations: z.array(SharegptTurnSchema).min(1), system: z.string() })
   .strict()
   .superRefine((r, ctx) => {
     const problem = alternationProblem(r.conversations);
@@ -153,8 +161,11 @@ export const SHAREGPT_TAGS = {
 } as const;
 
 /**
- * The `dataset_info.json` entry of a ShareGPT JSONL file written by this module. With `ranking` (preference data),
- * the `chosen` and `rejected` columns are added, as LLaMA-Factory's ShareGPT DPO format expects.
+ * The `dataset_info.json` entry of a ShareGPT JSONL file written by this module (every row has `conversations` and
+ * `system`, see {@link SharegptRecord}). With `ranking` (preference data), the `chosen` and `rejected` columns are
+ * added, as LLaMA-Factory's ShareGPT DPO format expects. `numSamples` is written only when given: LLaMA-Factory then
+ * draws that many rows (a random permutation of the file, topped up by sampling with replacement; `data/loader.py`),
+ * so it resamples even when it equals the row count.
  */
 export function sharegptDatasetInfo(fileName: string, options: { ranking?: boolean; numSamples?: number } = {}): DatasetInfoEntry {
   return {
@@ -374,6 +385,12 @@ export interface LlamaFactoryExportOptions {
   saveTotalLimit?: number;
   /** @default "none" */
   reportTo?: string;
+  /**
+   * `num_samples` per phase name, written to dataset_info.json only for the phases named here: LLaMA-Factory then
+   * trains on that many rows drawn from the file (a random permutation, topped up by sampling with replacement), e.g.
+   * to up- or down-weight a phase. @default none (every row once, in file order before LLaMA-Factory's shuffle)
+   */
+  numSamples?: Record<string, number>;
 }
 
 export interface LlamaFactoryExportResult {
@@ -396,6 +413,8 @@ export async function exportLlamaFactory(options: LlamaFactoryExportOptions): Pr
   if (phases.length === 0) throw new Error(`${PREFIX}: no phases to export; pass at least one.`);
   if (!/^[\w.-]+$/.test(datasetName)) throw new Error(`${PREFIX}: datasetName "${datasetName}" must use letters, digits, '_', '.' or '-' (it names files).`);
   const outputRoot = options.outputRoot ?? `saves/${datasetName}`;
+  const unknownPhases = Object.keys(options.numSamples ?? {}).filter((name) => !phases.some((p) => p.config.name === name));
+  if (unknownPhases.length > 0) throw new Error(`${PREFIX}: numSamples names unknown phase(s) ${unknownPhases.join(", ")}; use the phase names (${phases.map((p) => p.config.name).join(", ")}).`);
   const dataDir = join(outDir, "data");
   await mkdir(dataDir, { recursive: true });
   const result: LlamaFactoryExportResult = { files: [], samples: {}, configs: {} };
@@ -410,7 +429,8 @@ export async function exportLlamaFactory(options: LlamaFactoryExportOptions): Pr
     const dataset = `${datasetName}_${phase.name}`;
     const fileName = `${dataset}.jsonl`;
     const count = await writeJsonl(join(dataDir, fileName), mapSamples(samples, toSharegptRecord));
-    entries[dataset] = sharegptDatasetInfo(fileName, { numSamples: count > 0 ? count : undefined });
+    const numSamples = options.numSamples?.[phase.name];
+    entries[dataset] = sharegptDatasetInfo(fileName, numSamples === undefined ? {} : { numSamples });
     result.samples[phase.name] = count;
     result.files.push(`data/${fileName}`);
     const outputDir = `${outputRoot}/${phase.name}`;
