@@ -1,4 +1,6 @@
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChatHandler, type FaultKind, type OpenAIServer, type OpenAIServerOptions, startOpenAIServer } from "@infialign/test-utils";
@@ -55,6 +57,20 @@ function client(s: OpenAIServer, opts: Partial<ChatClientOptions> = {}): { c: Op
   });
   clients.push(c);
   return { c, sleeps };
+}
+
+/** Answers chat requests with the given JSON bodies in turn (the last one repeated), for replies the fault server cannot make. */
+async function rawServer(bodies: unknown[]): Promise<{ url: string; close: () => Promise<void> }> {
+  let n = 0;
+  const srv = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(bodies[Math.min(n++, bodies.length - 1)]));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/v1`, close: () => new Promise((r) => srv.close(() => r())) };
 }
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -174,6 +190,39 @@ describe("OpenAIChatClient", () => {
     expect(error.status).toBeUndefined();
     expect(error.message).toContain("connection failed");
     expect(error.cause).toBeInstanceOf(Error);
+  });
+
+  it("retries a reply whose choice has content null and no reasoning, then reports it, never returning empty text", async () => {
+    const replies = [{ choices: [{ message: { content: null } }] }, { choices: [{ message: { content: null } }] }];
+    const raw = await rawServer(replies);
+    const { c, sleeps } = client({ url: raw.url } as OpenAIServer, { maxRetries: 1 });
+    const error = (await c.chat({ messages: USER }).catch((e: unknown) => e)) as TeacherRequestError;
+    expect(error).toBeInstanceOf(TeacherRequestError);
+    expect(error.attempts).toBe(2);
+    expect(error.message).toMatch(/after 2 attempts: response is not a chat completion \(choice 0 has content null and no reasoning\)/);
+    expect(sleeps).toHaveLength(1);
+    await raw.close();
+  });
+
+  it("accepts content null when the server sent the reasoning apart (cut off while thinking)", async () => {
+    const raw = await rawServer([{ choices: [{ message: { content: null, reasoning_content: "hmm" }, finish_reason: "length" }] }]);
+    const { c } = client({ url: raw.url } as OpenAIServer);
+    const reply = await c.chat({ messages: USER });
+    expect(reply.choices).toEqual([{ content: "", reasoning: "hmm", finishReason: "length" }]);
+    await raw.close();
+  });
+
+  it("labels its errors with the caller's package and component", async () => {
+    const s = await server({ faultFor: () => "400" });
+    const { c } = client(s, { label: "[infialign/eval] endpoint-runner" });
+    const error = (await c.chat({ messages: USER }).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(/^\[infialign\/eval\] endpoint-runner: POST /);
+    expect(error.message).not.toContain("[infialign/data]");
+  });
+
+  it("refuses a base URL that is not an http(s) URL at construction, instead of retrying it as a network failure", () => {
+    expect(() => new OpenAIChatClient({ baseURL: "not-a-url", model: MODEL })).toThrow('[infialign/data] teacher: baseURL must be an http(s) URL such as http://localhost:8000/v1, got "not-a-url"');
+    expect(() => new OpenAIChatClient({ baseURL: "ftp://x/v1", model: MODEL, label: "[infialign/eval] endpoint-runner" })).toThrow(/^\[infialign\/eval\] endpoint-runner: baseURL must be/);
   });
 
   it("stops at once when the caller's signal aborts", async () => {

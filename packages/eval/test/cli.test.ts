@@ -41,6 +41,8 @@ function expectedAvg(bias: number): number {
   return sum / LIMIT;
 }
 
+const chats = (s: { requests: { path: string }[] }) => s.requests.filter((r) => r.path === "/v1/chat/completions").length;
+
 const runArgs = (url: string, model: string, out: string) => ["run", "--base-url", url, "--model", model, "--benchmarks", "aime24,math500", "--limit", String(LIMIT), "--samples", String(SAMPLES), "--seed", String(SEED), "--max-tokens", "64", "--concurrency", "3", "--out", out];
 
 beforeAll(async () => {
@@ -66,7 +68,7 @@ describe("infialign-eval", () => {
     expect(first.err).toBe("");
     expect(first.code).toBe(0);
     expect(first.out).toMatch(/aime24\s+avg@2 /);
-    expect(s0.requests.length).toBe(2 * LIMIT * SAMPLES);
+    expect(chats(s0)).toBe(2 * LIMIT * SAMPLES);
     const result = JSON.parse(readFileSync(join(a, "results.json"), "utf8")) as EvalRunResult;
     for (const r of result.benchmarks) expect(r.avgAtN).toBeCloseTo(expectedAvg(0), 12);
     expect(result.protocol).toMatchObject({ temperature: 0.6, topP: 0.95, maxTokens: 64, seed: SEED, k: [1, 2] });
@@ -74,7 +76,7 @@ describe("infialign-eval", () => {
     const again = await cli(runArgs(s0.url, "model-a", a));
     expect(again.code).toBe(0);
     expect(again.out).toContain(`0 new samples, ${2 * LIMIT * SAMPLES} resumed`);
-    expect(s0.requests.length).toBe(2 * LIMIT * SAMPLES);
+    expect(chats(s0)).toBe(2 * LIMIT * SAMPLES);
 
     expect((await cli(runArgs(s1.url, "model-b", b))).code).toBe(0);
 
@@ -105,15 +107,51 @@ describe("infialign-eval", () => {
     expect(existsSync(cmpHtml)).toBe(true);
   });
 
+  it("run clamps max_tokens to the served context (quick preset on a 1,024-token model) with a warning on stderr", async () => {
+    const s = await server(0);
+    const out = join(root, "quick");
+    const r = await cli(["run", "--base-url", s.url, "--model", "m", "--benchmarks", "aime24", "--limit", "1", "--preset", "quick", "--context-length", "1024", "--out", out, "--quiet"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^\[infialign\/eval\] endpoint-runner: max_tokens 1024 does not fit model "m"'s context of 1024 tokens/);
+    const sent = s.requests.filter((q) => q.path === "/v1/chat/completions").map((q) => (q.body as { max_tokens: number }).max_tokens);
+    // A 1-token request counts the prompt (the test server counts words), then the sample asks for the rest.
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toBe(1);
+    expect(sent[1]).toBeLessThan(1024);
+    expect(sent[1]).toBeGreaterThan(900);
+  });
+
+  it("run stops cleanly on SIGINT: saved samples stay and the run lock is released", async () => {
+    let asked = 0;
+    const s = await startOpenAIServer({
+      handler: () => {
+        if (++asked === 2) process.emit("SIGINT");
+        return "\\boxed{1}";
+      },
+    });
+    servers.push(s);
+    const out = join(root, "interrupted");
+    const sigintListeners = process.listenerCount("SIGINT");
+    const r = await cli(["run", "--base-url", s.url, "--model", "m", "--benchmarks", "aime24", "--limit", "5", "--concurrency", "1", "--out", out, "--quiet"]);
+    expect(r).toMatchObject({ code: 1, err: expect.stringContaining(`interrupted (SIGINT); the samples saved so far stay in ${out}`) });
+    expect(existsSync(join(out, "run.lock"))).toBe(false);
+    expect(process.listenerCount("SIGINT")).toBe(sigintListeners);
+  });
+
   it("reports bad usage with exit code 2 and a message naming the flag", async () => {
     expect((await cli([])).code).toBe(2);
     expect((await cli(["--help"])).out).toContain("infialign-eval run");
     const missing = await cli(["run", "--base-url", "http://127.0.0.1:1/v1", "--benchmarks", "aime24"]);
     expect(missing).toMatchObject({ code: 2, err: expect.stringContaining("--model") });
-    const badSamples = await cli(["run", "--base-url", "x", "--model", "m", "--benchmarks", "aime24", "--samples", "0"]);
+    const badSamples = await cli(["run", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--benchmarks", "aime24", "--samples", "0"]);
     expect(badSamples).toMatchObject({ code: 2, err: expect.stringContaining("--samples must be an integer ≥ 1") });
-    const unknown = await cli(["run", "--base-url", "x", "--model", "m", "--benchmarks", "nope"]);
+    const unknown = await cli(["run", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--benchmarks", "nope"]);
     expect(unknown).toMatchObject({ code: 2, err: expect.stringContaining('unknown benchmark "nope"') });
+    // Not retried as a network failure: refused at once, naming the flag.
+    const badUrl = await cli(["run", "--base-url", "not-a-url", "--model", "m", "--benchmarks", "aime24"]);
+    expect(badUrl).toMatchObject({ code: 2, err: '[infialign/eval] cli: --base-url must be an http(s) URL of an OpenAI-compatible server, such as http://localhost:8000/v1; got "not-a-url"\n' });
+    const badContext = await cli(["run", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--benchmarks", "aime24", "--context-length", "1k"]);
+    expect(badContext).toMatchObject({ code: 2, err: expect.stringContaining('--context-length must be an integer ≥ 2, got "1k"') });
     expect((await cli(["frobnicate"])).code).toBe(2);
     expect((await cli(["report", "--runs", join(root, "missing"), "--out", join(root, "x.html")])).err).toContain("results.json not found");
     expect((await cli(["compare", "--a", "x", "--b", "y", "--by", "vote"])).code).toBe(2);

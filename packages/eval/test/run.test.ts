@@ -9,7 +9,7 @@ import { loadRun } from "../src/run/runDir.js";
 import { runEvaluation } from "../src/run/runEvaluation.js";
 import { readSamples } from "../src/run/samplesFile.js";
 import type { SampleRecord } from "../src/types.js";
-import { expectedAccuracy, fakeMathServer, mathBench, PROBLEMS, protocol } from "./runHelpers.js";
+import { chatReply, expectedAccuracy, fakeMathServer, mathBench, PROBLEMS, protocol, scriptedServer } from "./runHelpers.js";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -38,9 +38,9 @@ describe("runEvaluation", () => {
     try {
       const result = await runEvaluation({ benchmarks: [{ spec, items }], protocol: proto, runner, outDir: out, concurrency: 4, progress: false, now: () => new Date(0) });
       expect(chatRequests(server)).toBe(PROBLEMS * 3);
-      const seeds = server.requests.map((r) => (r.body as { seed: number }).seed).sort();
+      const seeds = server.requests.filter((r) => r.path.endsWith("/chat/completions")).map((r) => (r.body as { seed: number }).seed);
       expect(new Set(seeds)).toEqual(new Set([7, 8, 9]));
-      const body = server.requests[0]!.body as Record<string, unknown>;
+      const body = server.requests.find((r) => r.path.endsWith("/chat/completions"))!.body as Record<string, unknown>;
       expect(body).toMatchObject({ model: "fake-math", temperature: 0.6, top_p: 0.95, max_tokens: 256 });
       expect(result.benchmarks[0]!.avgAtN).toBeCloseTo(expectedAccuracy(3, 7), 12);
       expect(result.average).toBeCloseTo(expectedAccuracy(3, 7), 12);
@@ -180,6 +180,78 @@ describe("runEvaluation", () => {
       await expect(runEvaluation({ benchmarks: [{ spec, items }], protocol: protocol(1), runner, outDir: out, concurrency: 1, progress: false })).rejects.toThrow(/rerun resumes.*HTTP 400/s);
       const { samples } = await readSamples(join(out, "samples.jsonl"));
       expect(samples.map((s) => s.itemId)).toEqual(["p0", "p1", "p2", "p3"]);
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+
+  it("lets a rerun change the settings when the first run saved no sample: an empty run carries no protocol", async () => {
+    const server = await startOpenAIServer({ handler: () => "\\boxed{0}", faults: ["400"] });
+    const spec = mathBench();
+    const items = await spec.load();
+    const runner = endpointRunner({ baseUrl: server.url, model: "m", sleep: async () => {} });
+    const out = tmp();
+    try {
+      await expect(runEvaluation({ benchmarks: [{ spec, items }], protocol: protocol(1), runner, outDir: out, concurrency: 1, progress: false })).rejects.toThrow(/HTTP 400/);
+      expect((await readSamples(join(out, "samples.jsonl"))).samples).toHaveLength(0);
+      const other = { ...protocol(1), temperature: 0, maxTokens: 128 };
+      const rerun = await runEvaluation({ benchmarks: [{ spec, items }], protocol: other, runner, outDir: out, progress: false });
+      expect(rerun.newSamples).toBe(PROBLEMS);
+      // The settings of the run that saved samples now bind the directory.
+      expect(JSON.parse(readFileSync(join(out, "run.json"), "utf8")).protocol).toMatchObject({ temperature: 0, maxTokens: 128 });
+      await expect(runEvaluation({ benchmarks: [{ spec, items }], protocol: protocol(1), runner, outDir: out, progress: false })).rejects.toThrow(/another protocol/);
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+
+  it("never saves a reply with content null as a graded sample: it is retried, then the run stops naming it", async () => {
+    // Problem 0's first two replies are malformed; its third is fine. Problem 3 never gets a well-formed reply.
+    const server = await scriptedServer((path, body) => {
+      if (path === "/v1/models") return { json: { data: [] } };
+      const messages = (body?.messages ?? []) as { content: string }[];
+      const problem = /Problem (\d+):/.exec(messages.at(-1)?.content ?? "")?.[1];
+      const tries = server.requests.filter((r) => r.path === path && JSON.stringify(r.body) === JSON.stringify(body)).length;
+      if ((problem === "0" && tries <= 2) || problem === "3") return { json: { choices: [{ message: { content: null } }] } };
+      return { json: chatReply(`\\boxed{${2 * Number(problem)}}`) };
+    });
+    const spec = mathBench();
+    const items = await spec.load();
+    const runner = endpointRunner({ baseUrl: server.url, model: "m", maxRetries: 2, sleep: async () => {} });
+    const out = tmp();
+    try {
+      await expect(runEvaluation({ benchmarks: [{ spec, items }], protocol: protocol(1), runner, outDir: out, concurrency: 1, progress: false })).rejects.toThrow(
+        /stopped after 3 new samples.*endpoint-runner: POST .* failed after 3 attempts: response is not a chat completion/s,
+      );
+      const { samples } = await readSamples(join(out, "samples.jsonl"));
+      expect(samples.map((x) => x.itemId)).toEqual(["p0", "p1", "p2"]);
+      expect(samples.every((x) => x.grade.correct)).toBe(true);
+      expect(samples.some((x) => x.grade.reason === "no_answer")).toBe(false);
+    } finally {
+      await runner.close?.();
+      await server.close();
+    }
+  });
+
+  it("never saves a sandbox_unavailable grade; the run stops and a rerun asks for that sample again", async () => {
+    const server = await fakeMathServer();
+    const base = mathBench();
+    let sandboxUp = false;
+    const spec = { ...base, grade: async (item: Parameters<typeof base.grade>[0], completion: string) => (sandboxUp || item.id !== "p2" ? base.grade(item, completion) : { correct: false, reason: "sandbox_unavailable" }) };
+    const items = await spec.load();
+    const runner = endpointRunner({ baseUrl: server.url, model: "m", sleep: async () => {} });
+    const out = tmp();
+    try {
+      await expect(runEvaluation({ benchmarks: [{ spec, items }], protocol: protocol(1), runner, outDir: out, concurrency: 1, progress: false })).rejects.toThrow(
+        /toy item "p2" sample 0 could not be graded because the code sandbox is unavailable.*it was not saved/,
+      );
+      const { samples } = await readSamples(join(out, "samples.jsonl"));
+      expect(samples.map((x) => x.itemId)).toEqual(["p0", "p1"]);
+      sandboxUp = true;
+      const rerun = await runEvaluation({ benchmarks: [{ spec, items }], protocol: protocol(1), runner, outDir: out, progress: false });
+      expect(rerun).toMatchObject({ resumedSamples: 2, newSamples: PROBLEMS - 2 });
     } finally {
       await runner.close?.();
       await server.close();

@@ -1,5 +1,7 @@
 // Shared by the run, CLI and report tests: a small math benchmark and a fake endpoint whose answers are a known
 // function of (problem, seed), so expected accuracies are computed here independently of the metrics code.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { startOpenAIServer } from "@infialign/test-utils";
 import { customMathBenchmark } from "../src/benchmarks/custom.js";
 import type { Protocol } from "../src/types.js";
@@ -46,4 +48,42 @@ export function expectedAccuracy(samples: number, seed: number, bias = 0, proble
     sum += c / samples;
   }
   return sum / problems;
+}
+
+export interface ScriptedServer {
+  url: string;
+  requests: { method: string; path: string; body: Record<string, unknown> | undefined }[];
+  close(): Promise<void>;
+}
+
+/**
+ * An OpenAI-style server whose every reply is scripted, for bodies the fault-injecting test server cannot send
+ * (`content: null`, a `/v1/models` with `max_model_len`).
+ */
+export async function scriptedServer(reply: (path: string, body: Record<string, unknown> | undefined, nth: number) => { status?: number; json: unknown }): Promise<ScriptedServer> {
+  const requests: ScriptedServer["requests"] = [];
+  const server = createServer((req, res) => {
+    let data = "";
+    req.on("data", (d) => (data += d));
+    req.on("end", () => {
+      const path = (req.url ?? "/").split("?")[0]!;
+      const body = data ? (JSON.parse(data) as Record<string, unknown>) : undefined;
+      requests.push({ method: req.method ?? "", path, body });
+      const r = reply(path, body, requests.filter((x) => x.path === path).length);
+      res.statusCode = r.status ?? 200;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(r.json));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    requests,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** A chat completion body with one choice. */
+export function chatReply(content: string | null, extra: { finish_reason?: string; usage?: Record<string, number> } = {}) {
+  return { choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: extra.finish_reason ?? "stop" }], ...(extra.usage ? { usage: extra.usage } : {}) };
 }

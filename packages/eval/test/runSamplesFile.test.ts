@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { readSamples, SamplesWriter } from "../src/run/samplesFile.js";
+import { readSamples, SamplesWriter, sampleKey } from "../src/run/samplesFile.js";
 import type { SampleRecord } from "../src/types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "eval-samples-"));
@@ -22,7 +22,7 @@ describe("samples.jsonl", () => {
   it("reads back every complete record of a file cut at any byte, and appending after the cut loses nothing", async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(recordArb, { maxLength: 8 }), fc.double({ min: 0, max: 1, noNaN: true }), async (records, at) => {
+      fc.asyncProperty(fc.uniqueArray(recordArb, { maxLength: 8, selector: (r) => sampleKey(r.benchmark, r.itemId, r.sampleIndex) }), fc.double({ min: 0, max: 1, noNaN: true }), async (records, at) => {
         const path = join(dir, `s${run++}.jsonl`);
         const bytes = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(""), "utf8");
         const cut = Math.floor(at * bytes.length);
@@ -45,5 +45,14 @@ describe("samples.jsonl", () => {
       }),
       { numRuns: 60, seed: 42 },
     );
+  });
+
+  it("counts a key written twice once, with its last record in the first one's place", async () => {
+    const path = join(dir, "dup.jsonl");
+    const rec = (itemId: string, correct: boolean): SampleRecord => ({ benchmark: "b", itemId, sampleIndex: 0, completion: "x", finishReason: "stop", grade: { correct } });
+    writeFileSync(path, [rec("1", false), rec("2", true), rec("1", true), rec("2", true)].map((r) => `${JSON.stringify(r)}\n`).join(""));
+    const read = await readSamples(path);
+    expect(read.samples).toEqual([rec("1", true), rec("2", true)]);
+    expect(read.superseded).toBe(2);
   });
 });

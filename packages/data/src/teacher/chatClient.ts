@@ -74,7 +74,15 @@ export interface ChatClientOptions {
   now?: () => number;
   /** Called before each backoff wait. */
   onRetry?: (info: RetryInfo) => void;
+  /**
+   * Prefix of the client's error messages, naming the package and component that made the request, so a failure
+   * inside another package reads as its own (e.g. `"[infialign/eval] endpoint-runner"`).
+   * @default "[infialign/data] teacher"
+   */
+  label?: string;
 }
+
+const DEFAULT_LABEL = "[infialign/data] teacher";
 
 /** A request that failed for good: a non-retryable status, or retries used up. */
 export class TeacherRequestError extends Error {
@@ -85,9 +93,9 @@ export class TeacherRequestError extends Error {
     readonly attempts: number,
     /** Status of the last attempt; undefined when it got no response (timeout, dropped connection). */
     readonly status: number | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; label?: string },
   ) {
-    super(`[infialign/data] teacher: ${message}`, options);
+    super(`${options?.label ?? DEFAULT_LABEL}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
   }
 }
 
@@ -145,6 +153,12 @@ export class OpenAIChatClient {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new DataError("teacher", `concurrency must be a positive integer, got ${concurrency}`);
     if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new DataError("teacher", `maxRetries must be a non-negative integer, got ${maxRetries}`);
     if (!(timeoutMs > 0)) throw new DataError("teacher", `timeoutMs must be positive, got ${timeoutMs}`);
+    const label = options.label ?? DEFAULT_LABEL;
+    // An unparsable URL would otherwise fail every attempt as a "connection failure" and be retried.
+    if (!isHttpUrl(options.baseURL)) {
+      const message = `baseURL must be an http(s) URL such as http://localhost:8000/v1, got ${JSON.stringify(options.baseURL)}`;
+      throw options.label === undefined ? new DataError("teacher", message) : new Error(`${label}: ${message}`);
+    }
     this.endpoint = `${options.baseURL.replace(/\/+$/, "")}/chat/completions`;
     this.model = options.model;
     this.ownsDispatcher = !options.dispatcher;
@@ -152,7 +166,7 @@ export class OpenAIChatClient {
     // so both socket timeouts follow timeoutMs; the per-attempt abort enforces the total.
     this.dispatcher = options.dispatcher ?? new Agent({ connections: concurrency, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const { sleep, random, now, onRetry } = options;
-    const toError = (message: string, { attempts, status, cause }: FinalFailure) => new TeacherRequestError(message, attempts, status, { cause });
+    const toError = (message: string, { attempts, status, cause }: FinalFailure) => new TeacherRequestError(message, attempts, status, { cause, label });
     const connection = { endpoint: this.endpoint, headers: jsonHeaders(options.apiKey), dispatcher: this.dispatcher, limit: pLimit(concurrency) };
     this.http = { ...connection, maxRetries, timeoutMs, backoff, sleep, random, now, onRetry, context: `model "${this.model}"`, toError };
   }
@@ -171,6 +185,8 @@ export class OpenAIChatClient {
     const parse = (json: unknown, status: number) => {
       const parsed = ResponseSchema.safeParse(json);
       if (!parsed.success) return new RequestFailure(true, `response is not a chat completion (${parsed.error.issues[0]?.message})`, status, undefined, parsed.error);
+      const empty = parsed.data.choices.findIndex((c) => typeof c.message.content !== "string" && !(c.message.reasoning_content ?? c.message.reasoning));
+      if (empty >= 0) return new RequestFailure(true, `response is not a chat completion (choice ${empty} has content ${JSON.stringify(parsed.data.choices[empty]!.message.content ?? null)} and no reasoning)`, status);
       return toReply(parsed.data);
     };
     const { value, attempts } = await postJsonWithRetry({ ...this.http, body: JSON.stringify({ model: this.model, ...req }), parse, signal: opts.signal });
@@ -181,6 +197,15 @@ export class OpenAIChatClient {
   /** Closes the connections the client opened itself. */
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,4 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { LimitFunction } from "p-limit";
 import { type Dispatcher, request } from "undici";
 import type { BackoffConfig } from "./config.js";
 
@@ -38,8 +37,11 @@ export interface JsonRequestSettings {
   endpoint: string;
   headers: Record<string, string>;
   dispatcher: Dispatcher;
-  /** Bounds requests in flight; each attempt takes a slot, backoff waits hold none. */
-  limit: LimitFunction;
+  /**
+   * Bounds requests in flight; each attempt takes a slot, backoff waits hold none. A `p-limit` limiter; typed by its call
+   * alone so that the CommonJS declarations, whose build bundles p-limit (ESM-only), do not import it.
+   */
+  limit: <T>(fn: () => PromiseLike<T> | T) => Promise<T>;
   /** Retries after the first attempt. */
   maxRetries: number;
   /** Time allowed per attempt, in ms, headers and body included. */

@@ -19,7 +19,7 @@ Usage:
   infialign-eval run --base-url URL --model NAME --benchmarks aime24,math500[,gpqa-diamond=PATH,…]
                      [--preset default|r1|open-r1|quick] [--samples N] [--k 1,4] [--temperature T] [--top-p P] [--max-tokens N]
                      [--seed N] [--concurrency N] [--limit N] [--out DIR] [--api-key KEY] [--timeout-ms MS]
-                     [--max-retries N] [--logprobs] [--json] [--quiet]
+                     [--max-retries N] [--context-length N] [--logprobs] [--json] [--quiet]
   infialign-eval report --runs DIR[,DIR…] --out report.html [--markdown table.md] [--title TEXT]
   infialign-eval compare --a DIR --b DIR [--out compare.html] [--by majority|sample0]
   infialign-eval --help
@@ -28,6 +28,9 @@ run      Samples every item N times through an OpenAI-compatible endpoint, grade
          to DIR/samples.jsonl and writes DIR/results.json. Rerunning with the same --out resumes: samples already
          saved are not requested again. --out defaults to runs/eval/<model>. The API key defaults to $OPENAI_API_KEY.
          The default preset is R1's sampling (T 0.6, top-p 0.95, 32,768 tokens) with one sample per item.
+         One run at a time per DIR (DIR/run.lock). Code benchmarks (livecodebench) need bubblewrap (bwrap).
+         max_tokens is clamped, with a warning, so prompt and answer fit the model's context: --context-length, else
+         max_model_len from GET /models (vLLM, infialign-serve); unknown context: sent unclamped.
 report   An HTML report (accuracy with 95% intervals, by difficulty, flips when two runs are given, sample logs)
          and the paper-style Markdown table (also printed).
 compare  Accuracy deltas, answer flips and KL (where log-probs allow) of run B against run A, as JSON on stdout.
@@ -58,6 +61,15 @@ function numFlag(name: string, value: string | undefined): number | undefined {
   return n;
 }
 
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
 function list(value: string): string[] {
   return value.split(",").map((s) => s.trim()).filter(Boolean);
 }
@@ -82,6 +94,7 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
       "api-key": { type: "string" },
       "timeout-ms": { type: "string" },
       "max-retries": { type: "string" },
+      "context-length": { type: "string" },
       logprobs: { type: "boolean" },
       json: { type: "boolean" },
       quiet: { type: "boolean" },
@@ -91,6 +104,8 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
   });
   const missing = (["base-url", "model", "benchmarks"] as const).filter((k) => !values[k]);
   if (missing.length) throw new UsageError(`[infialign/eval] cli: run needs ${missing.map((m) => `--${m}`).join(", ")} (see --help)`);
+  const baseUrl = values["base-url"]!;
+  if (!isHttpUrl(baseUrl)) throw new UsageError(`[infialign/eval] cli: --base-url must be an http(s) URL of an OpenAI-compatible server, such as http://localhost:8000/v1; got "${baseUrl}"`);
   const entries = list(values.benchmarks!).map((entry) => {
     const eq = entry.indexOf("=");
     return eq < 0 ? { name: entry } : { name: entry.slice(0, eq), path: entry.slice(eq + 1) };
@@ -108,6 +123,7 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
     ...(values.k !== undefined ? { k: list(values.k).map((k) => intFlag("k", k)!) } : samples !== undefined ? { k: [...new Set([1, samples])] } : {}),
   });
   const limit = intFlag("limit", values.limit);
+  const contextLength = intFlag("context-length", values["context-length"], 2);
   const benchmarks = [];
   for (const e of entries) {
     let spec: BenchmarkSpec;
@@ -120,22 +136,31 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
   }
   const model = values.model!;
   const outDir = resolve(values.out ?? join("runs", "eval", model.replace(/[^\w.-]+/g, "_")));
+  const warn = (message: string) => io.stderr.write(`${message}\n`);
   const runner = endpointRunner({
-    baseUrl: values["base-url"]!,
+    baseUrl,
     model,
     apiKey: values["api-key"] ?? process.env.OPENAI_API_KEY,
     ...(values["timeout-ms"] !== undefined ? { timeoutMs: intFlag("timeout-ms", values["timeout-ms"]) } : {}),
     ...(values["max-retries"] !== undefined ? { maxRetries: intFlag("max-retries", values["max-retries"], 0) } : {}),
     logprobs: !!values.logprobs,
+    ...(contextLength !== undefined ? { contextLength } : {}),
+    warn,
   });
+  // Ctrl-C stops the run cleanly: saved samples stay, the run lock is released. A second Ctrl-C kills at once.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort(new Error(`[infialign/eval] cli: interrupted (SIGINT); the samples saved so far stay in ${outDir} and a rerun resumes from them`));
+  process.once("SIGINT", onSigint);
   try {
     const result = await runEvaluation({
       benchmarks,
       protocol,
       runner,
       outDir,
+      signal: interrupt.signal,
       concurrency: intFlag("concurrency", values.concurrency) ?? 8,
       progress: values.quiet || values.json ? false : undefined,
+      warn,
     });
     if (values.json) {
       io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -146,6 +171,7 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
       io.stdout.write(`average          ${(100 * result.average).toFixed(1)}%  (${result.newSamples} new samples, ${result.resumedSamples} resumed)\nresults: ${join(outDir, "results.json")}\n`);
     }
   } finally {
+    process.off("SIGINT", onSigint);
     await runner.close?.();
   }
   return 0;

@@ -30,7 +30,8 @@ export interface GradeCodeOptions extends Omit<RunTestsOptions, "funcName" | "un
  * Grades a code completion by running its last ```python``` block against `tests` in @infialign/verify's bubblewrap
  * sandbox (per-test wall limit 6 s by default, LiveCodeBench's timeout; stops at the first failing test). Correct
  * only when every test passes. Never runs unsandboxed: without bubblewrap the grade is
- * `{ correct: false, reason: "sandbox_unavailable" }`. Other reasons: `no_code`, `no_tests`, or the first failing
+ * `{ correct: false, reason: "sandbox_unavailable" }`, which is no verdict on the model: `runEvaluation` refuses to
+ * start code benchmarks without the sandbox and never saves such a grade. Other reasons: `no_code`, `no_tests`, or the first failing
  * test's verdict (`wrong_answer`, `runtime_error`, `timeout`, `memory_limit`, `output_limit`, `sandbox_violation`).
  */
 export async function gradeCode(tests: readonly CodeTest[], completion: string, opts: GradeCodeOptions = {}): Promise<Grade> {

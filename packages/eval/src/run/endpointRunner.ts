@@ -25,13 +25,48 @@ export interface EndpointRunnerOptions {
   maxConnections?: number;
   /** Waits between retries (tests pass one that returns at once). @default timers/promises setTimeout */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Tokens the served model attends to, prompt and completion together. When unset it is read once from
+   * `GET <baseUrl>/models`: the entry of `model` (else the only entry), field `max_model_len` (vLLM, infialign-serve).
+   * When known, each request's `max_tokens` is clamped so the prompt fits too (see `endpointRunner`); when unknown,
+   * `max_tokens` is sent as the protocol says.
+   */
+  contextLength?: number;
+  /** Told once when `max_tokens` is clamped, or when the context length cannot be read. @default writes to stderr */
+  warn?: (message: string) => void;
+}
+
+const LABEL = "[infialign/eval] endpoint-runner";
+
+/** Fixed prompt overhead of a chat template (system header, generation prompt), in tokens, for the estimate. */
+const TEMPLATE_TOKENS = 64;
+/** Role markers around one message, in tokens, for the estimate. */
+const MESSAGE_TOKENS = 8;
+
+/**
+ * An upper estimate of a chat prompt's tokens without its tokenizer: UTF-8 bytes of every message (a byte-level BPE or
+ * SentencePiece token spans at least one byte) plus 8 tokens per message and 64 for the template.
+ */
+export function estimatePromptTokens(messages: readonly { content: string }[]): number {
+  let bytes = 0;
+  for (const m of messages) bytes += Buffer.byteLength(m.content, "utf8");
+  return bytes + MESSAGE_TOKENS * messages.length + TEMPLATE_TOKENS;
+}
+
+const ModelsSchema = z.object({ data: z.array(z.object({ id: z.string(), max_model_len: z.number().int().positive().nullish() }).passthrough()) });
+
+const UsageReplySchema = z.object({ choices: z.array(z.unknown()), usage: z.object({ prompt_tokens: z.number().int().nonnegative() }).nullish() });
+
+/** Whether a choice carries a reply: text in `content`, or reasoning sent apart (a reply cut off while thinking). */
+function hasReply(message: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null }): boolean {
+  return typeof message.content === "string" || !!(message.reasoning_content ?? message.reasoning);
 }
 
 const LogprobReplySchema = z.object({
   choices: z
     .array(
       z.object({
-        message: z.object({ content: z.string().nullish(), reasoning_content: z.string().nullish(), reasoning: z.string().nullish() }),
+        message: z.object({ content: z.string().nullish(), reasoning_content: z.string().nullish(), reasoning: z.string().nullish() }).refine(hasReply, { message: "content is null and there is no reasoning" }),
         finish_reason: z.string().nullish(),
         logprobs: z.object({ content: z.array(z.object({ logprob: z.number() })).nullish() }).nullish(),
       }),
@@ -49,22 +84,41 @@ function joinReasoning(content: string, reasoning: string | null | undefined): s
  * A runner for any OpenAI-compatible `POST /chat/completions` endpoint, through @infialign/data's client (retries,
  * backoff, timeouts). Sample `i` of an item is requested with `seed = protocol.seed + i`, so samples differ from each
  * other and a rerun asks for the same ones (servers that honour `seed`, such as vLLM, then return the same text).
+ *
+ * A reply without content (`content: null` and no reasoning) is malformed: retried like a failed request, then
+ * reported, never returned as an empty completion.
+ *
+ * Context clamp: when the context length C is known (`contextLength`, else `/models`), an item whose
+ * `estimatePromptTokens` P̂ and `protocol.maxTokens` M exceed it (P̂ + M > C) is sent
+ * `max_tokens = min(M, C − P)`, where P is the prompt's tokens as the server counts them (`usage.prompt_tokens` of one
+ * 1-token request per item), or P̂ when the server reports no usage. P depends only on the prompt, so a resumed run
+ * sends what the first did. A prompt that leaves no room is an error.
  */
 export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
   const { baseUrl, model, apiKey, logprobs = false } = options;
   const timeoutMs = options.timeoutMs ?? 600_000;
   const maxRetries = options.maxRetries ?? 5;
   const concurrency = options.maxConnections ?? 64;
-  const client = new OpenAIChatClient({ baseURL: baseUrl, model, apiKey, timeoutMs, maxRetries, concurrency, sleep: options.sleep });
-  const request = (item: EvalItem, sampleIndex: number, protocol: Protocol): ChatRequest => ({
-    messages: item.messages.map((m) => ({ role: m.role, content: m.content })) as Message[],
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const bad = [
+    !Number.isInteger(maxRetries) || maxRetries < 0 ? `maxRetries must be an integer ≥ 0, got ${maxRetries}` : "",
+    !(timeoutMs > 0) ? `timeoutMs must be positive, got ${timeoutMs}` : "",
+    !Number.isInteger(concurrency) || concurrency < 1 ? `maxConnections must be an integer ≥ 1, got ${concurrency}` : "",
+    options.contextLength !== undefined && (!Number.isInteger(options.contextLength) || options.contextLength < 2) ? `contextLength must be an integer ≥ 2, got ${options.contextLength}` : "",
+  ].filter(Boolean);
+  if (bad.length) throw new Error(`${LABEL}: invalid options: ${bad.join("; ")}`);
+  const client = new OpenAIChatClient({ baseURL: baseUrl, model, apiKey, timeoutMs, maxRetries, concurrency, sleep: options.sleep, label: LABEL });
+  const messagesOf = (item: EvalItem) => item.messages.map((m) => ({ role: m.role, content: m.content })) as Message[];
+  const request = (item: EvalItem, sampleIndex: number, protocol: Protocol, maxTokens: number): ChatRequest => ({
+    messages: messagesOf(item),
     temperature: protocol.temperature,
     top_p: protocol.topP,
-    max_tokens: protocol.maxTokens,
+    max_tokens: maxTokens,
     seed: protocol.seed + sampleIndex,
   });
 
-  // The shared client drops `logprobs` from replies, so log-prob requests use the same retrying POST with their own parser.
+  // The shared client drops `logprobs` and checks `content`, so log-prob requests and prompt counts use the same
+  // retrying POST with their own parsers.
   const http: JsonRequestSettings = {
     endpoint: client.endpoint,
     headers: jsonHeaders(apiKey),
@@ -76,8 +130,66 @@ export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
     backoff: DEFAULT_BACKOFF,
     context: `model "${model}"`,
     sleep: options.sleep,
-    toError: (message, failure) => new Error(`[infialign/eval] endpoint-runner: ${message}`, { cause: failure.cause }),
+    toError: (message, failure) => new Error(`${LABEL}: ${message}`, { cause: failure.cause }),
   };
+
+  let context: Promise<number | undefined> | undefined;
+  const contextLength = () => (context ??= options.contextLength !== undefined ? Promise.resolve(options.contextLength) : readContextLength());
+
+  async function readContextLength(): Promise<number | undefined> {
+    const url = `${baseUrl.replace(/\/+$/, "")}/models`;
+    try {
+      const res = await fetch(url, { headers: jsonHeaders(apiKey), signal: AbortSignal.timeout(Math.min(timeoutMs, 60_000)) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const parsed = ModelsSchema.safeParse(await res.json());
+      if (!parsed.success) throw new Error(`not a model list (${parsed.error.issues[0]?.message})`);
+      const entries = parsed.data.data;
+      const entry = entries.find((e) => e.id === model) ?? (entries.length === 1 ? entries[0] : undefined);
+      return entry?.max_model_len ?? undefined;
+    } catch (e) {
+      warn(`${LABEL}: could not read the context length of model "${model}" from GET ${url} (${(e as Error).message}); max_tokens is sent unclamped. Pass --context-length (contextLength) if requests fail with HTTP 400`);
+      return undefined;
+    }
+  }
+
+  // Prompt tokens per item, as the server counts them (one 1-token request), else the estimate. Only `usage` of that
+  // reply is read: its one token may be reasoning a server keeps out of `content`.
+  const promptTokens = new Map<string, Promise<number>>();
+  function promptTokensOf(item: EvalItem, protocol: Protocol, signal?: AbortSignal): Promise<number> {
+    const key = `${item.benchmark}\u0000${item.id}`;
+    let p = promptTokens.get(key);
+    if (!p) {
+      const body = JSON.stringify({ model, ...request(item, 0, protocol, 1) });
+      const parse = (json: unknown, status: number) => {
+        const parsed = UsageReplySchema.safeParse(json);
+        return parsed.success ? (parsed.data.usage?.prompt_tokens ?? estimatePromptTokens(item.messages)) : new RequestFailure(true, `response is not a chat completion (${parsed.error.issues[0]?.message})`, status);
+      };
+      p = postJsonWithRetry({ ...http, body, parse, ...(signal ? { signal } : {}) }).then((r) => r.value);
+      // A failed count (an abort, a server error) is asked again by the next sample.
+      p.catch(() => promptTokens.delete(key));
+      promptTokens.set(key, p);
+    }
+    return p;
+  }
+
+  let warnedClamp = false;
+  async function maxTokensFor(item: EvalItem, protocol: Protocol, signal?: AbortSignal): Promise<number> {
+    const limit = await contextLength();
+    const wanted = protocol.maxTokens;
+    if (limit === undefined || estimatePromptTokens(item.messages) + wanted <= limit) return wanted;
+    const prompt = await promptTokensOf(item, protocol, signal);
+    const room = limit - prompt;
+    if (room < 1) {
+      throw new Error(`${LABEL}: the prompt of ${item.benchmark} item "${item.id}" is ${prompt} tokens, which leaves no room for an answer in model "${model}"'s context of ${limit} tokens; serve the model with a longer context (vLLM --max-model-len) or leave the item out`);
+    }
+    if (room < wanted && !warnedClamp) {
+      warnedClamp = true;
+      warn(
+        `${LABEL}: max_tokens ${wanted} does not fit model "${model}"'s context of ${limit} tokens with the prompt; requests that would overflow ask for context − prompt tokens instead (${item.benchmark} item "${item.id}": ${prompt} prompt tokens, max_tokens ${room}). Answers cut short finish with "length"`,
+      );
+    }
+    return Math.min(wanted, room);
+  }
 
   async function withLogprobs(req: ChatRequest, signal?: AbortSignal): Promise<RunnerCompletion> {
     const parse = (json: unknown, status: number) => {
@@ -99,7 +211,7 @@ export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
   return {
     id: model,
     async complete(item, sampleIndex, protocol, opts = {}) {
-      const req = request(item, sampleIndex, protocol);
+      const req = request(item, sampleIndex, protocol, await maxTokensFor(item, protocol, opts.signal));
       if (logprobs) return withLogprobs(req, opts.signal);
       const reply = await client.chat(req, { signal: opts.signal });
       const choice = reply.choices[0]!;

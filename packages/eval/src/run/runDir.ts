@@ -13,6 +13,8 @@ export const RUN_FILES = {
   manifest: "run.json",
   /** `EvalRunResult`, written when the run completes. */
   results: "results.json",
+  /** Held while a run writes the directory: pid, host and start time of that run (see `acquireRunLock`). */
+  lock: "run.lock",
 } as const;
 
 export interface RunManifest {

@@ -7,7 +7,10 @@ export function sampleKey(benchmark: string, itemId: string, sampleIndex: number
 }
 
 export interface ReadSamplesResult {
+  /** One record per (benchmark, item, sampleIndex): when a key appears again, its last record replaces the first in place. */
   samples: SampleRecord[];
+  /** Records replaced by a later one of the same key (a regraded sample, or two runs that once wrote the same directory). */
+  superseded: number;
   /** Bytes of the file holding complete records; a torn tail (a crash mid-write) lies beyond. */
   validBytes: number;
   /** The last line was cut short and ignored. */
@@ -16,15 +19,18 @@ export interface ReadSamplesResult {
 
 /**
  * Reads a run's `samples.jsonl`. A last line without its newline or not valid JSON is a write cut short by a crash
- * and is ignored; a malformed line before the end is corruption and throws, naming the line.
+ * and is ignored; a malformed line before the end is corruption and throws, naming the line. A key written twice
+ * counts once, with its last record, so metrics never count a sample twice.
  */
 export async function readSamples(path: string): Promise<ReadSamplesResult> {
   const buf = await readFile(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code === "ENOENT") return undefined;
     throw e;
   });
-  if (!buf) return { samples: [], validBytes: 0, tornTail: false };
+  if (!buf) return { samples: [], superseded: 0, validBytes: 0, tornTail: false };
   const samples: SampleRecord[] = [];
+  const at = new Map<string, number>();
+  let superseded = 0;
   let start = 0;
   let line = 0;
   while (start < buf.length) {
@@ -36,19 +42,27 @@ export async function readSamples(path: string): Promise<ReadSamplesResult> {
     try {
       record = text.trim() === "" ? undefined : (JSON.parse(text) as SampleRecord);
     } catch (e) {
-      if (end < 0 || last) return { samples, validBytes: start, tornTail: true };
+      if (end < 0 || last) return { samples, superseded, validBytes: start, tornTail: true };
       throw new Error(`[infialign/eval] samples: ${path} line ${line} is not valid JSON (${(e as Error).message}); the file is corrupt, delete that line or the run directory`, { cause: e });
     }
-    if (end < 0) return { samples, validBytes: start, tornTail: true };
+    if (end < 0) return { samples, superseded, validBytes: start, tornTail: true };
     if (record) {
       if (typeof record.benchmark !== "string" || typeof record.itemId !== "string" || !Number.isInteger(record.sampleIndex)) {
         throw new Error(`[infialign/eval] samples: ${path} line ${line} lacks benchmark/itemId/sampleIndex (fields seen: ${Object.keys(record).join(", ")})`);
       }
-      samples.push(record);
+      const key = sampleKey(record.benchmark, record.itemId, record.sampleIndex);
+      const earlier = at.get(key);
+      if (earlier === undefined) {
+        at.set(key, samples.length);
+        samples.push(record);
+      } else {
+        samples[earlier] = record;
+        superseded++;
+      }
     }
     start = end + 1;
   }
-  return { samples, validBytes: start, tornTail: false };
+  return { samples, superseded, validBytes: start, tornTail: false };
 }
 
 /**
