@@ -68,6 +68,19 @@ export interface ModelTokenizer {
   decode(ids: Iterable<number>, options?: { skipSpecialTokens?: boolean }): string;
   /** Token ids of the rendered chat template. */
   encodeChat(messages: readonly ChatTemplateMessage[], options?: { addGenerationPrompt?: boolean }): number[];
+  /** The text `encodeChat` encodes (the rendered chat template), so a caller can bound its length before encoding. */
+  renderChat?(messages: readonly ChatTemplateMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  /**
+   * The raw bytes of one token (a byte-level BPE token may hold part of a UTF-8 character, which `decode` shows as
+   * U+FFFD): the bytes of a sequence's tokens, concatenated, are the UTF-8 of its text. OpenAI's log-prob `bytes`.
+   */
+  tokenBytes?(id: number): Uint8Array;
+  /**
+   * Most UTF-8 bytes of input text one token can stand for (normalisation included), so a text of `b` bytes has at
+   * least `b / maxBytesPerToken` tokens: the server rejects an over-long prompt without tokenising it. `undefined`
+   * when no such bound holds (e.g. a normaliser that deletes characters).
+   */
+  readonly maxBytesPerToken?: number;
 }
 
 /** Sampling parameters of one prompt (OpenAI / vLLM names and defaults). */

@@ -46,13 +46,13 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
   });
 
   it("defaults max_tokens to 16 for completions and reports finish_reason length", async () => {
-    const { json } = await postJson(`${base}/completions`, { prompt: "a", temperature: 0 });
+    const { json } = await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "a", temperature: 0 });
     expect(json.choices[0]).toMatchObject({ text: "bcdefghijklmnopq", finish_reason: "length" });
     expect(json.usage.completion_tokens).toBe(16);
   });
 
   it("maps stop strings, n, seed and several prompts onto generation requests", async () => {
-    const { status, json } = await postJson(`${base}/completions`, { prompt: ["a", "x"], temperature: 0, max_tokens: 20, stop: "fg", n: 2, seed: -1 });
+    const { status, json } = await postJson(`${base}/completions`, { model: MODEL_ID, prompt: ["a", "x"], temperature: 0, max_tokens: 20, stop: "fg", n: 2, seed: -1 });
     expect(status).toBe(200);
     expect(json.choices.map((c: { index: number; text: string; finish_reason: string }) => [c.index, c.text, c.finish_reason])).toEqual([
       [0, "bcde", "stop"],
@@ -69,12 +69,12 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
   });
 
   it("draws a seed for unseeded requests (OpenAI samples them differently each time)", async () => {
-    await postJson(`${base}/completions`, { prompt: "a", max_tokens: 1 });
+    await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "a", max_tokens: 1 });
     expect(lastCall()[0]?.seed).toBe(2 ** 31);
   });
 
   it("returns completions log-probs as OpenAI's parallel arrays (prompt as token ids)", async () => {
-    const { json } = await postJson(`${base}/completions`, { prompt: [[119]], temperature: 0, max_tokens: 5, logprobs: 2 });
+    const { json } = await postJson(`${base}/completions`, { model: MODEL_ID, prompt: [[119]], temperature: 0, max_tokens: 5, logprobs: 2 });
     const lp = json.choices[0].logprobs;
     const favoured = favouredLogprob(tokenizer.vocabSize);
     expect(lp.tokens).toEqual(["x", "y", "z", "<|im_end|>"]);
@@ -109,7 +109,7 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
   });
 
   it("returns chat log-probs with bytes and top_logprobs; max_completion_tokens wins over max_tokens", async () => {
-    const { json } = await postJson(`${base}/chat/completions`, { messages: [{ role: "user", content: "x" }], temperature: 0, max_tokens: 9, max_completion_tokens: 2, logprobs: true, top_logprobs: 3 });
+    const { json } = await postJson(`${base}/chat/completions`, { model: MODEL_ID, messages: [{ role: "user", content: "x" }], temperature: 0, max_tokens: 9, max_completion_tokens: 2, logprobs: true, top_logprobs: 3 });
     const content = json.choices[0].logprobs.content;
     expect(content.map((c: { token: string }) => c.token)).toEqual(["a", "b"]);
     expect(content[0].bytes).toEqual([97]);
@@ -120,7 +120,7 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
   });
 
   it("streams completions as SSE chunks ending in [DONE], never sending text a stop string later cuts", async () => {
-    const res = await fetch(`${base}/completions`, { method: "POST", body: JSON.stringify({ prompt: "a", temperature: 0, max_tokens: 20, stop: ["efx", "fgh"], stream: true, stream_options: { include_usage: true } }) });
+    const res = await fetch(`${base}/completions`, { method: "POST", body: JSON.stringify({ model: MODEL_ID, prompt: "a", temperature: 0, max_tokens: 20, stop: ["efx", "fgh"], stream: true, stream_options: { include_usage: true } }) });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const events = parseSse(await res.text());
@@ -136,7 +136,7 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
   });
 
   it("streams chat completions: a role delta first, content deltas, an empty delta with finish_reason", async () => {
-    const res = await fetch(`${base}/chat/completions`, { method: "POST", body: JSON.stringify({ messages: [{ role: "user", content: "x" }], temperature: 0, max_tokens: 3, stream: true, n: 2 }) });
+    const res = await fetch(`${base}/chat/completions`, { method: "POST", body: JSON.stringify({ model: MODEL_ID, messages: [{ role: "user", content: "x" }], temperature: 0, max_tokens: 3, stream: true, n: 2 }) });
     const events = parseSse(await res.text());
     expect(events.at(-1)).toBe("[DONE]");
     const chunks = events.slice(0, -1) as { object: string; choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null }[] }[];
@@ -169,7 +169,7 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
     const sampling = {
       model: fc.oneof({ weight: 6, arbitrary: fc.constant(MODEL_ID) }, { weight: 1, arbitrary: fc.constant("other") }),
       n: field(fc.integer({ min: 0, max: 3 })),
-      temperature: field(fc.double({ min: -0.1, max: 3, noNaN: true })),
+      temperature: field(fc.double({ min: -0.1, max: 2.2, noNaN: true })),
       top_p: field(fc.double({ min: 0, max: 1.05, noNaN: true })),
       top_k: field(fc.integer({ min: -2, max: 300 })),
       max_tokens: field(fc.integer({ min: 0, max: 140 })),
@@ -177,9 +177,9 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
       seed: field(fc.integer()),
       stream: fc.boolean(),
     };
-    const completion = fc.record({ ...sampling, prompt: field(fc.oneof(fc.string({ maxLength: 20 }), fc.array(fc.nat(300), { maxLength: 5 }))), logprobs: field(fc.integer({ min: 0, max: 21 })) }, { requiredKeys: ["prompt"] });
+    const completion = fc.record({ ...sampling, prompt: field(fc.oneof(fc.string({ maxLength: 20 }), fc.array(fc.nat(300), { maxLength: 5 }))), logprobs: field(fc.integer({ min: 0, max: 21 })) }, { requiredKeys: ["model", "prompt"] });
     const message = fc.record({ role: fc.constantFrom("system", "user", "assistant"), content: field(fc.string({ maxLength: 20 })) });
-    const chat = fc.record({ ...sampling, messages: field(fc.array(message, { maxLength: 3 })), logprobs: field(fc.boolean()), top_logprobs: field(fc.integer({ min: 0, max: 21 })) }, { requiredKeys: ["messages"] });
+    const chat = fc.record({ ...sampling, messages: field(fc.array(message, { maxLength: 3 })), logprobs: field(fc.boolean()), top_logprobs: field(fc.integer({ min: 0, max: 21 })) }, { requiredKeys: ["model", "messages"] });
     const statuses = new Set<number>();
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.tuple(fc.constant("completions"), completion), fc.tuple(fc.constant("chat/completions"), chat)), async ([path, body]) => {
@@ -193,7 +193,7 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
       { numRuns: 150, seed: 11 },
     );
     expect([...statuses].sort()).toEqual([200, 400, 404]);
-    expect((await postJson(`${base}/completions`, { prompt: "a", max_tokens: 1 })).status).toBe(200);
+    expect((await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "a", max_tokens: 1 })).status).toBe(200);
   });
 
   describe("rejects bad requests with OpenAI's error shape", () => {
@@ -208,37 +208,37 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
     });
 
     it("400 naming every invalid field, param = the first", async () => {
-      const r = await postJson(`${base}/chat/completions`, { messages: [], temperature: -1, n: 0 });
+      const r = await postJson(`${base}/chat/completions`, { model: MODEL_ID, messages: [], temperature: -1, n: 0 });
       expectError(r, 400, "n");
       expect(r.json.error.message).toMatch(/messages/);
       expect(r.json.error.message).toMatch(/temperature/);
       expect(r.json.error.message).toMatch(/n:/);
-      expectError(await postJson(`${base}/completions`, { max_tokens: 3 }), 400, "prompt");
-      expectError(await postJson(`${base}/completions`, { prompt: "a", top_p: 0 }), 400, "top_p");
-      expectError(await postJson(`${base}/completions`, { prompt: "a", logprobs: 21 }), 400, "logprobs");
+      expectError(await postJson(`${base}/completions`, { model: MODEL_ID, max_tokens: 3 }), 400, "prompt");
+      expectError(await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "a", top_p: 0 }), 400, "top_p");
+      expectError(await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "a", logprobs: 21 }), 400, "logprobs");
     });
 
     it("400 for fields that are valid OpenAI but not implemented", async () => {
-      expectError(await postJson(`${base}/completions`, { prompt: "a", echo: true }), 400, "echo");
-      expectError(await postJson(`${base}/completions`, { prompt: "a", presence_penalty: 0.5 }), 400, "presence_penalty");
-      expectError(await postJson(`${base}/chat/completions`, { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] }), 400, "messages.0.content");
-      expectError(await postJson(`${base}/chat/completions`, { messages: [{ role: "user", content: "x" }], tools: [{ type: "function" }] }), 400, "tools");
+      expectError(await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "a", echo: true }), 400, "echo");
+      expectError(await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "a", presence_penalty: 0.5 }), 400, "presence_penalty");
+      expectError(await postJson(`${base}/chat/completions`, { model: MODEL_ID, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] }), 400, "messages.0.content");
+      expectError(await postJson(`${base}/chat/completions`, { model: MODEL_ID, messages: [{ role: "user", content: "x" }], tools: [{ type: "function" }] }), 400, "tools");
     });
 
     it("400 on empty prompts, out-of-vocabulary ids and empty stop strings", async () => {
-      expectError(await postJson(`${base}/completions`, { prompt: "" }), 400, "prompt");
-      expectError(await postJson(`${base}/completions`, { prompt: [1, 100000] }), 400, "prompt");
-      const r = await postJson(`${base}/completions`, { prompt: "a", stop: [""] });
+      expectError(await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "" }), 400, "prompt");
+      expectError(await postJson(`${base}/completions`, { model: MODEL_ID, prompt: [1, 100000] }), 400, "prompt");
+      const r = await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "a", stop: [""] });
       expectError(r, 400);
       expect(r.json.error.message).toMatch(/stop/);
     });
 
     it("400 context_length_exceeded when prompt + max_tokens exceed the model's positions", async () => {
-      const r = await postJson(`${base}/completions`, { prompt: "abcdefghij", max_tokens: 120 });
+      const r = await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "abcdefghij", max_tokens: 120 });
       expectError(r, 400, "prompt", "context_length_exceeded");
       expect(r.json.error.message).toContain("maximum context length is 128 tokens");
       expect(r.json.error.message).toContain("you requested 130 tokens (10 in the prompt, 120 in the completion)");
-      const chat = await postJson(`${base}/chat/completions`, { messages: [{ role: "user", content: "x".repeat(200) }] });
+      const chat = await postJson(`${base}/chat/completions`, { model: MODEL_ID, messages: [{ role: "user", content: "x".repeat(200) }] });
       expectError(chat, 400, "messages", "context_length_exceeded");
     });
 
@@ -253,7 +253,7 @@ describe("infialign-serve: OpenAI API over the real generate()", () => {
       const wrongMethod = await fetch(`${base}/completions`);
       expectError({ status: wrongMethod.status, json: await wrongMethod.json(), headers: wrongMethod.headers }, 405);
       expect(wrongMethod.headers.get("allow")).toBe("POST");
-      expectError(await postJson(`${base}/completions`, { prompt: "x".repeat(5000) }), 413);
+      expectError(await postJson(`${base}/completions`, { model: MODEL_ID, prompt: "x".repeat(5000) }), 413);
     });
   });
 });
@@ -277,8 +277,8 @@ describe("sampling defaults from generation_config.json", () => {
     };
     const server = await startServer({ model, tokenizer, modelId: MODEL_ID, port: 0, generateFn, defaultSampling: { temperature: 0.7, topP: 0.8, topK: 20 } });
     try {
-      await postJson(`${server.url}/v1/completions`, { prompt: "a", max_tokens: 1 });
-      await postJson(`${server.url}/v1/completions`, { prompt: "a", max_tokens: 1, temperature: 0, top_p: 1, top_k: -1 });
+      await postJson(`${server.url}/v1/completions`, { model: MODEL_ID, prompt: "a", max_tokens: 1 });
+      await postJson(`${server.url}/v1/completions`, { model: MODEL_ID, prompt: "a", max_tokens: 1, temperature: 0, top_p: 1, top_k: -1 });
       expect(calls.map((r) => [r.temperature, r.topP, r.topK])).toEqual([
         [0.7, 0.8, 20],
         [0, 1, 0],

@@ -20,7 +20,7 @@ async function heldServer(options: Partial<ServerOptions> & { fail?: (requests: 
   return { server, base: `${server.url}/v1`, calls, first, tokenizer, lines };
 }
 
-const complete = (base: string, prompt: string, extra: Record<string, unknown> = {}, init: RequestInit = {}) => postJson(`${base}/completions`, { prompt, temperature: 0, max_tokens: 3, ...extra }, init);
+const complete = (base: string, prompt: string, extra: Record<string, unknown> = {}, init: RequestInit = {}) => postJson(`${base}/completions`, { model: "m", prompt, temperature: 0, max_tokens: 3, ...extra }, init);
 
 describe("infialign-serve: queue and batcher", () => {
   let server: RunningServer | undefined;
@@ -111,7 +111,7 @@ describe("infialign-serve: queue and batcher", () => {
       throw new Error("device lost");
     };
     server = await startServer({ model, tokenizer, modelId: "m", port: 0, generateFn: failing });
-    const res = await fetch(`${server.url}/v1/completions`, { method: "POST", body: JSON.stringify({ prompt: "a", stream: true }) });
+    const res = await fetch(`${server.url}/v1/completions`, { method: "POST", body: JSON.stringify({ model: "m", prompt: "a", stream: true }) });
     expect(res.status).toBe(200);
     const events = parseSse(await res.text());
     expect(events.at(-1)).toBe("[DONE]");

@@ -32,6 +32,7 @@ describe("infialign-serve CLI", () => {
     [["--model", "x", "--engine", "torch"], /--engine must be tfjs or onnx/],
     [["--model", "x", "--port", "70000"], /--port must be an integer from 0 to 65535/],
     [["--model", "x", "--max-batch-size", "0"], /--max-batch-size/],
+    [["--model", "x", "--max-body-bytes", "1.5"], /--max-body-bytes must be an integer/],
     [["--model", "x", "--bogus"], /bogus/],
     [["--model", "x", "--engine", "onnx", "--backend", "wasm"], /--backend selects a tfjs backend/],
   ])("exits 2 with usage on bad arguments %j", async (argv, message) => {

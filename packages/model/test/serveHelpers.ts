@@ -51,6 +51,22 @@ export function favouredLogprob(vocabSize: number): number {
   return -Math.log(1 + (vocabSize - 1) * Math.exp(OTHER_LOGIT));
 }
 
+/** Greedy decoding of this model emits `script` token by token (one prompt of `promptLength` tokens, batch 1). */
+export function scriptedModel(script: readonly number[], vocabSize: number, promptLength: number, maxPositions = 1024): DecodeModel {
+  return {
+    vocabSize,
+    maxPositions,
+    async step(input: StepInput): Promise<StepOutput> {
+      const generated = (input.cache?.length ?? 0) + input.newTokens - promptLength;
+      const logits = new Float32Array(input.batch * vocabSize).fill(-5);
+      for (let b = 0; b < input.batch; b++) logits[b * vocabSize + (script[generated] ?? 0)] = 5;
+      const cache: KvCache = { length: (input.cache?.length ?? 0) + input.newTokens, batch: input.batch, dispose() {} };
+      return { logits, cache };
+    },
+    selectRows: (cache, rows) => ({ length: cache.length, batch: rows.length, dispose() {} }),
+  };
+}
+
 /** A byte tokenizer that counts calls, so a test can tell when the server has queued a request (it encodes, then queues). */
 export class CountingTokenizer extends ByteTokenizer {
   encodes = 0;

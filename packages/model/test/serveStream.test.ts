@@ -1,25 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { DecodeModel, GeneratedSample, KvCache, StepInput, StepOutput } from "../src/engine.js";
+import type { GeneratedSample } from "../src/engine.js";
 import { generate } from "../src/generate/generate.js";
 import { TextStreamer } from "../src/serve/textStreamer.js";
 import { ByteTokenizer } from "../src/tokenizer/byteTokenizer.js";
-
-/** Greedy decoding of this model emits `script` token by token (one prompt, batch 1). */
-function scriptedModel(script: readonly number[], vocabSize: number, promptLength: number): DecodeModel {
-  return {
-    vocabSize,
-    maxPositions: 1024,
-    async step(input: StepInput): Promise<StepOutput> {
-      const generated = (input.cache?.length ?? 0) + input.newTokens - promptLength;
-      const logits = new Float32Array(input.batch * vocabSize).fill(-5);
-      for (let b = 0; b < input.batch; b++) logits[b * vocabSize + (script[generated] ?? 0)] = 5;
-      const cache: KvCache = { length: (input.cache?.length ?? 0) + input.newTokens, batch: input.batch, dispose() {} };
-      return { logits, cache };
-    },
-    selectRows: (cache, rows) => ({ length: cache.length, batch: rows.length, dispose() {} }),
-  };
-}
+import { scriptedModel } from "./serveHelpers.js";
 
 describe("TextStreamer (SSE text of one sample)", () => {
   const tokenizer = new ByteTokenizer();

@@ -19,6 +19,7 @@ Options:
   --served-model-name <name>  id clients send as "model" (default: the --model argument)
   --max-batch-size <n>        most rows (prompts x n) generated together (default: 16)
   --max-queue <n>             most requests waiting; more get 429 (default: 256)
+  --max-body-bytes <n>        largest request body; larger ones get 413 (default: 4194304 = 4 MiB)
   -h, --help                  print this help
 `;
 
@@ -101,6 +102,7 @@ export async function main(argv: string[], io: ServeCliIo = defaultIo): Promise<
       port: args.port,
       maxBatchSize: args.maxBatchSize,
       maxQueue: args.maxQueue,
+      maxBodyBytes: args.maxBodyBytes,
       log: io.err,
     });
     io.out(`infialign-serve: serving "${args.servedModelName}" (${engine}) at ${server.url}/v1`);
@@ -131,6 +133,7 @@ function parse(argv: string[]) {
       "served-model-name": { type: "string" },
       "max-batch-size": { type: "string", default: "16" },
       "max-queue": { type: "string", default: "256" },
+      "max-body-bytes": { type: "string", default: String(4 * 1024 * 1024) },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -149,5 +152,6 @@ function parse(argv: string[]) {
     servedModelName: values["served-model-name"] ?? values.model,
     maxBatchSize: positiveInt(values["max-batch-size"], "--max-batch-size") as number,
     maxQueue: positiveInt(values["max-queue"], "--max-queue") as number,
+    maxBodyBytes: positiveInt(values["max-body-bytes"], "--max-body-bytes") as number,
   };
 }

@@ -4,36 +4,47 @@
 import { z } from "zod";
 import { ApiError } from "./apiError.js";
 
-/** Largest `logprobs` / `top_logprobs` accepted (OpenAI allows 20; vLLM's default `max_logprobs` is 20 too). */
+/** Largest chat `top_logprobs` accepted (OpenAI allows 20; vLLM's default `max_logprobs` is 20 too). */
 export const MAX_LOGPROBS = 20;
+/** Largest `logprobs` of the legacy completions endpoint (OpenAI: "The maximum value for logprobs is 5"). */
+export const MAX_COMPLETION_LOGPROBS = 5;
 /** Largest `n` accepted; larger requests would starve every other client of the batch. */
 export const MAX_N = 128;
 
 const tokenIds = z.array(z.number().int().min(0)).min(1);
 
+/** A number in [min, max] whose error names the range, as OpenAI's do ("3 is greater than the maximum of 2"). */
+const between = (min: number, max: number, base = z.number()) => {
+  const error = (issue: { input?: unknown }) => `must be between ${min} and ${max} (got ${String(issue.input)})`;
+  return base.min(min, { error }).max(max, { error });
+};
+const atLeast = (min: number, base = z.number().int()) => base.min(min, { error: (issue) => `must be at least ${min} (got ${String(issue.input)})` });
+
 const sampling = {
-  model: z.string().nullish(),
-  n: z.number().int().min(1).max(MAX_N).nullish(),
-  temperature: z.number().min(0).max(1e6).nullish(),
-  top_p: z.number().gt(0).max(1).nullish(),
+  // OpenAI requires `model` (vLLM does not); so does this server, so that a client's typo'd or missing field is noticed.
+  model: z.string({ error: "you must provide a model parameter" }),
+  n: between(1, MAX_N, z.number().int()).nullish(),
+  temperature: between(0, 2).nullish(),
+  /** OpenAI accepts 0–1; 0 (an empty nucleus) is rejected as vLLM does: use temperature 0 for greedy decoding. */
+  top_p: z.number().gt(0, { error: "must be greater than 0 and at most 1 (use temperature 0 for greedy decoding)" }).max(1, { error: "must be greater than 0 and at most 1" }).nullish(),
   /** vLLM: -1 or 0 = no top-k. */
   top_k: z.number().int().min(-1).nullish(),
-  max_tokens: z.number().int().min(1).nullish(),
+  max_tokens: atLeast(1).nullish(),
   stop: z.union([z.string(), z.array(z.string())]).nullish(),
   stop_token_ids: z.array(z.number().int().min(0)).nullish(),
   seed: z.number().int().nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   user: z.string().nullish(),
-  presence_penalty: z.number().nullish(),
-  frequency_penalty: z.number().nullish(),
-  logit_bias: z.record(z.string(), z.number()).nullish(),
+  presence_penalty: between(-2, 2).nullish(),
+  frequency_penalty: between(-2, 2).nullish(),
+  logit_bias: z.record(z.string(), between(-100, 100)).nullish(),
 };
 
 export const CompletionRequestSchema = z.object({
   ...sampling,
   prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
-  logprobs: z.number().int().min(0).max(MAX_LOGPROBS).nullish(),
+  logprobs: between(0, MAX_COMPLETION_LOGPROBS, z.number().int()).nullish(),
   echo: z.boolean().nullish(),
   best_of: z.number().int().min(1).nullish(),
   suffix: z.string().nullish(),
@@ -56,9 +67,9 @@ export const ChatCompletionRequestSchema = z.object({
         .loose(),
     )
     .min(1),
-  max_completion_tokens: z.number().int().min(1).nullish(),
+  max_completion_tokens: atLeast(1).nullish(),
   logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().min(0).max(MAX_LOGPROBS).nullish(),
+  top_logprobs: between(0, MAX_LOGPROBS, z.number().int()).nullish(),
   tools: z.array(z.unknown()).nullish(),
   tool_choice: z.unknown().optional(),
   response_format: z.object({ type: z.string() }).loose().nullish(),

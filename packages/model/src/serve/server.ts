@@ -10,6 +10,7 @@ import { ModelError } from "../errors.js";
 import { generate, resolveSampling } from "../generate/generate.js";
 import { ApiError } from "./apiError.js";
 import { Batcher } from "./batcher.js";
+import { encodeWithinBudget } from "./promptBudget.js";
 import { type ChatCompletionRequest, ChatCompletionRequestSchema, type CompletionRequest, CompletionRequestSchema, parseRequest, rejectUnsupported } from "./requestSchemas.js";
 import { TextStreamer } from "./textStreamer.js";
 
@@ -105,6 +106,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const created = Math.floor(Date.now() / 1000);
   const modelCard = () => ({ id: modelId, object: "model", created, owned_by: "infialign", root: modelId, parent: null, max_model_len: model.maxPositions });
 
+  // Read once now: HfTokenizer derives it from the whole vocabulary (~0.15 s for Qwen2.5), not on the first request.
+  void tokenizer.maxBytesPerToken;
   const ctx: HandlerContext = { model, tokenizer, modelId, batcher, random, log, defaults: options.defaultSampling ?? {} };
   const routes: Record<string, Route> = {
     "/health": { methods: ["GET"], handle: async (_req, res) => sendJson(res, 200, {}) },
@@ -218,17 +221,17 @@ interface Prepared {
 async function completions(ctx: HandlerContext, body: CompletionRequest, res: ServerResponse, signal: AbortSignal): Promise<void> {
   rejectUnsupported(body);
   checkModel(ctx, body.model);
+  const maxTokens = body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS;
   const p = body.prompt;
-  const prompts: number[][] =
-    typeof p === "string"
-      ? [ctx.tokenizer.encode(p)]
-      : typeof p[0] === "number"
-        ? [p as number[]]
-        : typeof p[0] === "string"
-          ? (p as string[]).map((s) => ctx.tokenizer.encode(s))
-          : (p as number[][]);
+  const texts = typeof p === "string" ? [p] : typeof p[0] === "string" ? (p as string[]) : undefined;
+  const prompts: number[][] = [];
+  if (texts) {
+    for (const [i, text] of texts.entries()) prompts.push(await encodePrompt(ctx, text, maxTokens, texts.length > 1 ? `prompt.${i}` : "prompt", "prompt"));
+  } else {
+    prompts.push(...(typeof p[0] === "number" ? [p as number[]] : (p as number[][])));
+  }
   const topLogprobs = body.logprobs ?? undefined;
-  const prepared = prepare(ctx, body, prompts, "prompt", body.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS, topLogprobs);
+  const prepared = prepare(ctx, body, prompts, "prompt", maxTokens, topLogprobs);
   const id = `cmpl-${randomUUID().replaceAll("-", "")}`;
   const created = Math.floor(Date.now() / 1000);
   const head = { id, object: "text_completion", created, model: ctx.modelId };
@@ -269,13 +272,26 @@ async function chatCompletions(ctx: HandlerContext, body: ChatCompletionRequest,
     });
     return { ...rest, role: m.role, content: text.join("") };
   });
+  const chatTemplateFailed = (error: unknown) =>
+    new ApiError(400, `messages: the chat template failed: ${error instanceof Error ? error.message : String(error)}`, "messages", null, { cause: error });
+  const requestedMaxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
   let promptIds: number[];
-  try {
-    promptIds = ctx.tokenizer.encodeChat(messages, { addGenerationPrompt: true });
-  } catch (error) {
-    throw new ApiError(400, `messages: the chat template failed: ${error instanceof Error ? error.message : String(error)}`, "messages", null, { cause: error });
+  if (ctx.tokenizer.renderChat) {
+    let text: string;
+    try {
+      text = ctx.tokenizer.renderChat(messages, { addGenerationPrompt: true });
+    } catch (error) {
+      throw chatTemplateFailed(error);
+    }
+    promptIds = await encodePrompt(ctx, text, requestedMaxTokens ?? 1, "messages", "messages");
+  } else {
+    try {
+      promptIds = ctx.tokenizer.encodeChat(messages, { addGenerationPrompt: true });
+    } catch (error) {
+      throw chatTemplateFailed(error);
+    }
   }
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? Math.max(1, ctx.model.maxPositions - promptIds.length);
+  const maxTokens = requestedMaxTokens ?? Math.max(1, ctx.model.maxPositions - promptIds.length);
   const topLogprobs = body.logprobs ? (body.top_logprobs ?? 0) : undefined;
   if (!body.logprobs && body.top_logprobs) throw new ApiError(400, "top_logprobs: set logprobs to true to use top_logprobs.", "top_logprobs");
   const prepared = prepare(ctx, body, [promptIds], "messages", maxTokens, topLogprobs);
@@ -295,11 +311,32 @@ async function chatCompletions(ctx: HandlerContext, body: ChatCompletionRequest,
   const results = await ctx.batcher.submit({ requests: prepared.requests, signal });
   const choices = (results[0] ?? []).map((s, index) => ({
     index,
-    message: { role: "assistant", content: s.text },
-    logprobs: topLogprobs === undefined ? null : { content: chatLogprobs(ctx.tokenizer, s, topLogprobs) },
+    // `refusal` is required (nullable) in OpenAI's ChatCompletionMessage and Choice.Logprobs; this server never refuses.
+    message: { role: "assistant", content: s.text, refusal: null },
+    logprobs: topLogprobs === undefined ? null : { content: chatLogprobs(ctx.tokenizer, s, topLogprobs), refusal: null },
     finish_reason: s.finishReason,
   }));
   sendJson(res, 200, { ...head, object: "chat.completion", choices, usage: usage(prepared.promptTokens, results) });
+}
+
+/**
+ * Tokenises a prompt text, refusing one that cannot leave `maxTokens` of the context for the completion before
+ * tokenising all of it (see encodeWithinBudget).
+ */
+async function encodePrompt(ctx: HandlerContext, text: string, maxTokens: number, where: string, promptParam: string): Promise<number[]> {
+  const fit = await encodeWithinBudget(ctx.tokenizer, text, ctx.model.maxPositions - maxTokens);
+  if ("atLeast" in fit) throw contextLengthExceeded(ctx.model, fit.atLeast, maxTokens, promptParam, "at least ", where);
+  return fit.ids;
+}
+
+function contextLengthExceeded(model: DecodeModel, promptTokens: number, maxTokens: number, promptParam: string, atLeast: "" | "at least ", where = promptParam): ApiError {
+  const what = promptParam === "messages" ? "messages" : "prompt";
+  return new ApiError(
+    400,
+    `This model's maximum context length is ${model.maxPositions} tokens. However, you requested ${atLeast}${promptTokens + maxTokens} tokens (${atLeast}${promptTokens} in the ${where === promptParam ? what : where}, ${maxTokens} in the completion). Please reduce the length of the ${promptParam} or completion.`,
+    promptParam,
+    "context_length_exceeded",
+  );
 }
 
 /** Maps the OpenAI fields onto one GenerationRequest per prompt and checks each against the model before queueing. */
@@ -313,14 +350,7 @@ function prepare(ctx: HandlerContext, body: CompletionRequest | ChatCompletionRe
     if (promptIds.length === 0) throw new ApiError(400, `${where}: the prompt is empty; send at least one token.`, promptParam);
     const bad = promptIds.find((t) => t >= model.vocabSize);
     if (bad !== undefined) throw new ApiError(400, `${where}: token id ${bad} is outside the model's vocabulary (0–${model.vocabSize - 1}).`, promptParam);
-    if (promptIds.length + maxTokens > model.maxPositions) {
-      throw new ApiError(
-        400,
-        `This model's maximum context length is ${model.maxPositions} tokens. However, you requested ${promptIds.length + maxTokens} tokens (${promptIds.length} in the ${promptParam === "messages" ? "messages" : "prompt"}, ${maxTokens} in the completion). Please reduce the length of the ${promptParam} or completion.`,
-        promptParam,
-        "context_length_exceeded",
-      );
-    }
+    if (promptIds.length + maxTokens > model.maxPositions) throw contextLengthExceeded(model, promptIds.length, maxTokens, promptParam, "");
     const request: GenerationRequest = {
       promptIds,
       n: body.n ?? 1,
@@ -383,9 +413,8 @@ async function stream(ctx: HandlerContext, prepared: Prepared, res: ServerRespon
   res.end("data: [DONE]\n\n");
 }
 
-function checkModel(ctx: HandlerContext, model: string | null | undefined): void {
-  // vLLM accepts a request without `model` for its only model; OpenAI requires the field.
-  if (model != null && model !== ctx.modelId) throw modelNotFound(model);
+function checkModel(ctx: HandlerContext, model: string): void {
+  if (model !== ctx.modelId) throw modelNotFound(model);
 }
 
 function modelNotFound(model: string): ApiError {
@@ -422,11 +451,15 @@ function completionLogprobs(tokenizer: ModelTokenizer, s: GeneratedSample, top: 
   };
 }
 
-/** Chat log-probs: one entry per token with its UTF-8 bytes and `top` alternatives. */
+/**
+ * Chat log-probs: one entry per token with its raw bytes and `top` alternatives. A token holding part of a multi-byte
+ * character decodes to U+FFFD, so its bytes come from the tokenizer's vocabulary (`tokenBytes`), never from its text:
+ * the bytes of a completion's tokens, concatenated, are the UTF-8 of the completion.
+ */
 function chatLogprobs(tokenizer: ModelTokenizer, s: GeneratedSample, top: number) {
   const entry = (id: number, logprob: number) => {
     const token = tokenText(tokenizer, id);
-    return { token, logprob: clampLogprob(logprob), bytes: [...Buffer.from(token, "utf8")] };
+    return { token, logprob: clampLogprob(logprob), bytes: [...(tokenizer.tokenBytes?.(id) ?? Buffer.from(token, "utf8"))] };
   };
   return s.tokenIds.map((id, k) => ({
     ...entry(id, s.logprobs[k] ?? MIN_LOGPROB),

@@ -33,9 +33,9 @@ export class ByteTokenizer implements ModelTokenizer {
   /** The EOS token, plus `<|endoftext|>` when it is a special token: a chat model ends its turn with either. */
   readonly eosTokenIds: readonly number[];
   readonly chatTemplate = ChatTemplate.fromString(BYTE_CHAT_TEMPLATE);
-  readonly #specialIds: Map<string, number>;
-  readonly #specialPattern: RegExp | undefined;
-  readonly #encoder = new TextEncoder();
+  private readonly specialIds: Map<string, number>;
+  private readonly specialPattern: RegExp | undefined;
+  private readonly encoder = new TextEncoder();
 
   constructor(options: ByteTokenizerOptions = {}) {
     const specials = options.specialTokens ?? DEFAULT_BYTE_SPECIAL_TOKENS;
@@ -45,13 +45,13 @@ export class ByteTokenizer implements ModelTokenizer {
       seen.add(s);
     }
     this.specialTokens = [...specials];
-    this.#specialIds = new Map(specials.map((s, i) => [s, 256 + i]));
+    this.specialIds = new Map(specials.map((s, i) => [s, 256 + i]));
     // Longest first, so a special token that contains another one wins.
     const sorted = [...specials].sort((a, b) => b.length - a.length);
-    this.#specialPattern = sorted.length ? new RegExp(`(${sorted.map(escapeRegExp).join("|")})`) : undefined;
-    this.eosTokenId = this.#idOf(options.eosToken ?? "<|im_end|>", "eosToken");
-    this.padTokenId = this.#idOf(options.padToken ?? "<|pad|>", "padToken");
-    const endOfText = this.#specialIds.get("<|endoftext|>");
+    this.specialPattern = sorted.length ? new RegExp(`(${sorted.map(escapeRegExp).join("|")})`) : undefined;
+    this.eosTokenId = this.idOf(options.eosToken ?? "<|im_end|>", "eosToken");
+    this.padTokenId = this.idOf(options.padToken ?? "<|pad|>", "padToken");
+    const endOfText = this.specialIds.get("<|endoftext|>");
     this.eosTokenIds = endOfText === undefined || endOfText === this.eosTokenId ? [this.eosTokenId] : [this.eosTokenId, endOfText];
   }
 
@@ -59,14 +59,25 @@ export class ByteTokenizer implements ModelTokenizer {
     return 256 + this.specialTokens.length;
   }
 
+  /** A token covers one byte, or a special token's string: the longest special token bounds the bytes per token. */
+  get maxBytesPerToken(): number {
+    return Math.max(1, ...this.specialTokens.map((s) => this.encoder.encode(s).length));
+  }
+
+  /** Raw bytes of a token: the byte itself for ids 0–255 (possibly part of a UTF-8 character), a special token's UTF-8. */
+  tokenBytes(id: number): Uint8Array {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new Error(`[infialign/model] byte-tokenizer: token id ${id} is outside the vocabulary (0–${this.vocabSize - 1})`);
+    return id < 256 ? Uint8Array.of(id) : this.encoder.encode(this.specialTokens[id - 256] as string);
+  }
+
   /** Token ids of `text`; special-token strings become their ids unless `allowSpecial` is false (then they are bytes). */
   encode(text: string, options: { allowSpecial?: boolean } = {}): number[] {
-    const pieces = options.allowSpecial === false || !this.#specialPattern ? [text] : text.split(this.#specialPattern);
+    const pieces = options.allowSpecial === false || !this.specialPattern ? [text] : text.split(this.specialPattern);
     const ids: number[] = [];
     for (const piece of pieces) {
-      const special = this.#specialIds.get(piece);
+      const special = this.specialIds.get(piece);
       if (special !== undefined && options.allowSpecial !== false) ids.push(special);
-      else for (const byte of this.#encoder.encode(piece)) ids.push(byte);
+      else for (const byte of this.encoder.encode(piece)) ids.push(byte);
     }
     return ids;
   }
@@ -101,11 +112,16 @@ export class ByteTokenizer implements ModelTokenizer {
 
   /** Renders `messages` with the ChatML template (see BYTE_CHAT_TEMPLATE) and encodes the result. */
   encodeChat(messages: readonly ChatTemplateMessage[], options: { addGenerationPrompt?: boolean } = {}): number[] {
-    return this.encode(this.chatTemplate.render({ messages, add_generation_prompt: options.addGenerationPrompt ?? false }));
+    return this.encode(this.renderChat(messages, options));
   }
 
-  #idOf(token: string, option: string): number {
-    const id = this.#specialIds.get(token);
+  /** The ChatML text `encodeChat` encodes. */
+  renderChat(messages: readonly ChatTemplateMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+    return this.chatTemplate.render({ messages, add_generation_prompt: options.addGenerationPrompt ?? false });
+  }
+
+  private idOf(token: string, option: string): number {
+    const id = this.specialIds.get(token);
     if (id === undefined) throw new Error(`[infialign/model] byte-tokenizer: ${option} ${JSON.stringify(token)} is not among the special tokens (${this.specialTokens.join(", ")})`);
     return id;
   }
