@@ -17,8 +17,11 @@ export type { Message, Sample, SampleInit, SampleMeta, TokenCounts } from "./sch
 
 // Readers and writers
 export {
+  boundedJsonValue,
+  DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_RECORD_BYTES,
   detectFormat,
+  exceedsJsonDepth,
   readCsv,
   readJsonArray,
   readJsonl,
@@ -43,6 +46,7 @@ export type { ParquetShardWriterOptions, ParquetWriteOptions, ShardedJsonlWriter
 export {
   ADAPTERS,
   alpacaAdapter,
+  canonicalAdapter,
   competitionAnswerAdapter,
   detectAdapter,
   getAdapter,
@@ -59,6 +63,7 @@ export type { AdaptContext, AdaptFailure, AdaptResult, FieldResult, SourceAdapte
 // Normalization, tokenizer, chat templates
 export {
   ChatTemplate,
+  checkTokenizer,
   countSampleTokens,
   extractBoxed,
   extractGsm8kFinal,
@@ -81,7 +86,10 @@ export type {
 export { canonicalJson, sha256Hex } from "./runtime/canonicalJson.js";
 export { createLogger, silentLogger } from "./runtime/logger.js";
 export { mapJsonLines } from "./runtime/mapJsonLines.js";
+export { readCheckpoint, readManifest } from "./runtime/manifest.js";
 export type { StageCheckpoint, StageCounts, StageManifest } from "./runtime/manifest.js";
+export { ensureWritableDir, outputDirError, outputDirProblem } from "./runtime/outputDir.js";
+export type { EnsureWritableDirOptions, OutputDirFs } from "./runtime/outputDir.js";
 export { readShards, runPipeline, StrictModeError } from "./runtime/pipeline.js";
 export type { PipelineResult, PipelineSource, RunPipelineOptions, StageRunSummary } from "./runtime/pipeline.js";
 export { createProgress, isCI, noProgress, shouldShowProgress } from "./runtime/progress.js";

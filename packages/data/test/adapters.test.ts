@@ -370,7 +370,7 @@ describe("detectAdapter", () => {
   it("honours an override and rejects unknown names", () => {
     expect(detectAdapter(["question", "answer"], "math").name).toBe("math");
     expect(() => getAdapter("nope")).toThrow(DataError);
-    expect(() => getAdapter("nope")).toThrow(/unknown adapter "nope". Known adapters: preference \(chosen, rejected\)/);
+    expect(() => getAdapter("nope")).toThrow(/unknown adapter "nope". Known adapters: canonical \(id, source, prompt, lineage\), preference \(chosen, rejected\)/);
   });
 
   it("explains what it saw when nothing matches", () => {
@@ -391,7 +391,7 @@ describe("detectAdapter", () => {
   });
 
   it("lists every adapter once, by descending priority", () => {
-    expect(ADAPTERS.map((a) => a.name).sort()).toEqual(["alpaca", "competition-answer", "gsm8k", "math", "openai-messages", "preference", "r1", "sharegpt"]);
+    expect(ADAPTERS.map((a) => a.name).sort()).toEqual(["alpaca", "canonical", "competition-answer", "gsm8k", "math", "openai-messages", "preference", "r1", "sharegpt"]);
     const priorities = ADAPTERS.map((a) => a.priority);
     expect(priorities).toEqual([...priorities].sort((a, b) => b - a));
   });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { sharedDataDir, sharedDataPath } from "@infialign/test-utils";
+import { describeWhen, itWhen, missingCommand, sharedDataFile } from "@infialign/test-utils/vitest";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataError } from "../src/errors.js";
@@ -61,19 +61,10 @@ async function* chunked(bytes: Uint8Array, cuts: number[]): AsyncGenerator<Uint8
   yield bytes.subarray(start);
 }
 
-function hasZstdCli(): boolean {
-  try {
-    execFileSync("zstd", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const sharedData = sharedDataFile();
+const gsm8kTrain = sharedDataFile("pools", "gsm8k-train.jsonl").path;
 
-const gsm8kTrain = sharedDataPath("pools", "gsm8k-train.jsonl");
-if (!gsm8kTrain) console.log("readers.test: /work/shared/data not found (set INFIALIGN_SHARED_DATA); skipping real-data reads.");
-
-describe.skipIf(!gsm8kTrain)("real data files", () => {
+describeWhen(sharedData.missing)("real data files", () => {
   const expected: Array<[string, string, number]> = [
     ["pools", "gsm8k-train.jsonl", 7473],
     ["pools", "math-test.jsonl", 5000],
@@ -85,7 +76,7 @@ describe.skipIf(!gsm8kTrain)("real data files", () => {
   ];
 
   it.each(expected)("reads %s/%s with exactly %i records, lines numbered 1..n", async (dir, name, count) => {
-    const [input] = await resolveInputs(sharedDataPath(dir, name)!);
+    const [input] = await resolveInputs(join(sharedData.path, dir, name));
     expect(input).toMatchObject({ format: "jsonl", compression: "none" });
     const records = await collect(readRecords(input!));
     expect(records.filter((r) => !r.ok)).toEqual([]);
@@ -96,30 +87,30 @@ describe.skipIf(!gsm8kTrain)("real data files", () => {
   });
 
   it("aime25 keeps the form feed of its single-backslash \\frac on line 19", async () => {
-    const records = await collect(readJsonl(sharedDataPath("benchmarks", "aime25.jsonl")!));
+    const records = await collect(readJsonl(join(sharedData.path, "benchmarks", "aime25.jsonl")));
     const problem = (records[18] as { value: { problem: string } }).value.problem;
     expect(problem).toContain("\frac");
   });
 
-  it("gives identical records for plain, gzip and (when the zstd CLI exists) zstd copies", async () => {
-    const plain = await collect(readJsonl(gsm8kTrain!));
-    const gz = file("gsm8k-train.jsonl.gz", gzipSync(readFileSync(gsm8kTrain!)));
+  it("gives identical records for plain and gzip copies", async () => {
+    const plain = await collect(readJsonl(gsm8kTrain));
+    const gz = file("gsm8k-train.jsonl.gz", gzipSync(readFileSync(gsm8kTrain)));
     const [gzInput] = await resolveInputs(gz);
     expect(gzInput?.compression).toBe("gzip");
     const fromGz = await collect(readRecords(gzInput!));
     expect(fromGz).toEqual(plain.map((r) => ({ ...r, loc: { ...r.loc, file: gz } })));
-    if (hasZstdCli()) {
-      const zst = join(tmp, "gsm8k-train.jsonl.zst");
-      execFileSync("zstd", ["-q", "-3", gsm8kTrain!, "-o", zst]);
-      const fromZst = await collect(readJsonl(zst));
-      expect(values(fromZst)).toEqual(values(plain));
-    } else {
-      console.log("readers.test: zstd CLI not found; the committed .zst fixture covers zstd.");
-    }
+  });
+
+  itWhen(missingCommand("zstd", "apt-get install -y zstd"))("gives identical records for a copy compressed by the zstd CLI", async () => {
+    const plain = await collect(readJsonl(gsm8kTrain));
+    const zst = join(tmp, "gsm8k-train.jsonl.zst");
+    execFileSync("zstd", ["-q", "-3", gsm8kTrain, "-o", zst]);
+    const fromZst = await collect(readJsonl(zst));
+    expect(values(fromZst)).toEqual(values(plain));
   });
 
   it("resolves a glob over the shared data sorted by path", async () => {
-    const files = await resolveInputs(join(sharedDataDir()!, "benchmarks", "*.jsonl"));
+    const files = await resolveInputs(join(sharedData.path, "benchmarks", "*.jsonl"));
     const names = files.map((f) => f.path.split("/").pop());
     expect(names).toEqual(["aime24.jsonl", "aime25.jsonl", "amc23.jsonl", "gsm8k-test.jsonl", "math500.jsonl"]);
   });

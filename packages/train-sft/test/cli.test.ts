@@ -58,6 +58,32 @@ describe("infialign-sft", () => {
     expect(r.err).toContain("nope.yaml");
   });
 
+  it("names the output directory it cannot create and the setting to change, without a stack trace", async () => {
+    // Regression: "ENOENT: no such file or directory, mkdir …" after the data was loaded. A file where
+    // the directory should be fails for root too, unlike chmod 0555.
+    const blocked = join(root, "blocked");
+    await writeFile(blocked, "not a directory");
+    const config = join(root, "blocked.yaml");
+    await writeFile(config, readFileSync(join(root, "run.yaml"), "utf8").replace(/^outputDir: run$/m, "outputDir: blocked/run"));
+    const trained = await run(["train", "--config", config, "--backend", "wasm", "--quiet"]);
+    expect(trained.code).toBe(1);
+    expect(trained.err).toBe(`infialign-sft train: cannot create the output directory "${join(blocked, "run")}": "${blocked}" is a file, not a directory. Set "outputDir" in ${config} to a writable directory, or fix its permissions.\n`);
+    const exported = await run(["export", "--config", join(root, "run.yaml"), "--target", "llamafactory", "--out", join(blocked, "lf")]);
+    expect(exported.code).toBe(1);
+    expect(exported.err).toMatch(/^infialign-sft export: cannot create the output directory ".*blocked\/lf": ".*blocked" is a file, not a directory\. Set --out to a writable directory/);
+  });
+
+  it("says which config field to set when the model cannot be loaded", async () => {
+    // Regression: "pass options.model", which a CLI user cannot do.
+    const config = join(root, "nomodel.yaml");
+    await writeFile(config, readFileSync(join(root, "run.yaml"), "utf8").replace(/^model: model$/m, "model: no-such-model").replace(/^outputDir: run$/m, "outputDir: run-nomodel"));
+    const r = await run(["train", "--config", config, "--backend", "wasm", "--quiet"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`cannot load the model from "${join(root, "no-such-model")}"`);
+    expect(r.err).toContain('Set "model" in the run config (infialign-sft train --config <run.yaml>; infialign-sft recipe --model <dir>) to a Hugging Face Qwen2 directory');
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
   it("prints the InfiAlign recipe as a config that validates", async () => {
     const r = await run(["recipe", "--phase1", "data/p1/*.jsonl", "--phase2", "data/p2/*.jsonl", "--model", "base", "--output", "out", "--scale", "cpu"]);
     expect(r.code).toBe(0);

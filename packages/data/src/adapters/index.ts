@@ -1,4 +1,5 @@
 export { alpacaAdapter } from "./alpacaAdapter.js";
+export { canonicalAdapter } from "./canonicalAdapter.js";
 export { competitionAnswerAdapter } from "./competitionAnswerAdapter.js";
 export { contentText, conversationSample, parseTurns } from "./conversation.js";
 export type { ParsedTurns, Role } from "./conversation.js";

@@ -1,5 +1,6 @@
 import { DataError } from "../errors.js";
 import { alpacaAdapter } from "./alpacaAdapter.js";
+import { canonicalAdapter } from "./canonicalAdapter.js";
 import { competitionAnswerAdapter } from "./competitionAnswerAdapter.js";
 import { gsm8kAdapter } from "./gsm8kAdapter.js";
 import { mathAdapter } from "./mathAdapter.js";
@@ -11,6 +12,7 @@ import type { SourceAdapter } from "./types.js";
 
 /** Every built-in adapter, highest detection priority first. */
 export const ADAPTERS: readonly SourceAdapter[] = [
+  canonicalAdapter,
   preferenceAdapter,
   r1Adapter,
   openaiMessagesAdapter,

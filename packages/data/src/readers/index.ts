@@ -1,5 +1,6 @@
-export { readCsv } from "./csv.js";
+export { parseCsvChunks, readCsv } from "./csv.js";
 export { type Compression, compressionFromPath, createZstdDecompress, openDecompressed } from "./decompress.js";
+export { boundedJsonValue, DEFAULT_MAX_DEPTH, exceedsJsonDepth } from "./jsonDepth.js";
 export { parseJsonArrayChunks, readJsonArray } from "./jsonArray.js";
 export { DEFAULT_MAX_RECORD_BYTES, parseJsonlChunks, readJsonl } from "./jsonl.js";
 export { PARQUET_JSON_COLUMNS_KEY, readParquet } from "./parquet.js";

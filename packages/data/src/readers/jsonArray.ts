@@ -2,7 +2,8 @@ import { isUtf8 } from "node:buffer";
 import { DataError } from "../errors.js";
 import type { RawRecord } from "../runtime/types.js";
 import { compressionFromPath, openDecompressed } from "./decompress.js";
-import { DEFAULT_MAX_RECORD_BYTES, emptyFile } from "./jsonl.js";
+import { DEFAULT_MAX_DEPTH } from "./jsonDepth.js";
+import { DEFAULT_MAX_RECORD_BYTES, emptyFile, tooDeep } from "./jsonl.js";
 import type { InputFile, ReadOptions } from "./types.js";
 
 const RAW_PREVIEW_CHARS = 2048;
@@ -32,8 +33,9 @@ export function readJsonArray(path: string, opts: ReadOptions & { compression?: 
 }
 
 /** The element scanner of `readJsonArray` over any byte chunks; `path` only labels locations and errors. */
-export async function* parseJsonArrayChunks(chunks: AsyncIterable<Uint8Array>, path: string, opts: Pick<ReadOptions, "maxRecordBytes"> = {}): AsyncGenerator<RawRecord> {
+export async function* parseJsonArrayChunks(chunks: AsyncIterable<Uint8Array>, path: string, opts: Pick<ReadOptions, "maxRecordBytes" | "maxDepth"> = {}): AsyncGenerator<RawRecord> {
   const maxBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
 
   // before: nothing but whitespace (and a BOM) seen; array: inside the top-level array; after: past its `]`.
   let phase: "before" | "array" | "after" = "before";
@@ -48,6 +50,8 @@ export async function* parseJsonArrayChunks(chunks: AsyncIterable<Uint8Array>, p
   let pieces: Buffer[] = [];
   let pieceBytes = 0;
   let tooLarge = false;
+  // Deeper than maxDepth: the element's first bytes, kept as the reject's preview.
+  let tooDeepPreview: string | undefined;
   let elementLine = 1;
   let elementStarted = false; // saw a non-space byte of the current element
   let commas = 0;
@@ -67,6 +71,12 @@ export async function* parseJsonArrayChunks(chunks: AsyncIterable<Uint8Array>, p
       return { ok: false, code: "malformed_json", message: `element ${row - 1} (line ${at.line}) is empty.`, loc: at };
     }
     row++;
+    if (tooDeepPreview !== undefined && !tooLarge) {
+      const preview = tooDeepPreview;
+      tooDeepPreview = undefined;
+      return { ...tooDeep(path, at.line, maxDepth, preview, `element ${at.row} (line ${at.line})`), loc: at };
+    }
+    tooDeepPreview = undefined;
     if (tooLarge) {
       tooLarge = false;
       return {
@@ -94,7 +104,7 @@ export async function* parseJsonArrayChunks(chunks: AsyncIterable<Uint8Array>, p
   };
 
   const keep = (chunk: Buffer, from: number, to: number) => {
-    if (to <= from || tooLarge) return;
+    if (to <= from || tooLarge || tooDeepPreview !== undefined) return;
     if (pieceBytes + (to - from) > maxBytes) {
       tooLarge = true;
       pieces = [];
@@ -146,7 +156,16 @@ export async function* parseJsonArrayChunks(chunks: AsyncIterable<Uint8Array>, p
         }
       }
       if (c === QUOTE) inString = true;
-      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        if (++depth > maxDepth && tooDeepPreview === undefined) {
+          keep(chunk, start, i + 1);
+          tooDeepPreview = Buffer.concat(pieces, pieceBytes).toString("utf8", 0, RAW_PREVIEW_CHARS);
+          // The element is rejected: stop buffering it (keep() ignores it from here).
+          pieces = [];
+          pieceBytes = 0;
+          start = i + 1;
+        }
+      }
       else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && depth > 0) depth--;
       else if (depth === 0 && (c === COMMA || c === CLOSE_BRACKET)) {
         keep(chunk, start, i);

@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import type { RawRecord } from "../runtime/types.js";
 import { compressionFromPath, openDecompressed } from "./decompress.js";
+import { DEFAULT_MAX_DEPTH, exceedsJsonDepth } from "./jsonDepth.js";
 import type { InputFile, ReadOptions } from "./types.js";
 
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
@@ -24,8 +25,9 @@ export function readJsonl(path: string, opts: ReadOptions & { compression?: Inpu
 }
 
 /** The line splitter of `readJsonl` over any byte chunks (a pipe, a socket); `file` only labels locations. */
-export async function* parseJsonlChunks(chunks: AsyncIterable<Uint8Array>, path: string, opts: Pick<ReadOptions, "maxRecordBytes"> = {}): AsyncGenerator<RawRecord> {
+export async function* parseJsonlChunks(chunks: AsyncIterable<Uint8Array>, path: string, opts: Pick<ReadOptions, "maxRecordBytes" | "maxDepth"> = {}): AsyncGenerator<RawRecord> {
   const maxBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
 
   let line = 0;
   let content = false;
@@ -48,13 +50,13 @@ export async function* parseJsonlChunks(chunks: AsyncIterable<Uint8Array>, path:
       } else if (pendingBytes > 0) {
         pending.push(chunk.subarray(start, nl));
         const size = pendingBytes + nl - start;
-        entry = size > maxBytes ? tooLarge(path, line, size, maxBytes) : parseLine(Buffer.concat(pending, size), path, line);
+        entry = size > maxBytes ? tooLarge(path, line, size, maxBytes) : parseLine(Buffer.concat(pending, size), path, line, maxDepth);
         pending = [];
         pendingBytes = 0;
       } else if (nl - start > maxBytes) {
         entry = tooLarge(path, line, nl - start, maxBytes);
       } else {
-        entry = parseLine(chunk.subarray(start, nl), path, line);
+        entry = parseLine(chunk.subarray(start, nl), path, line, maxDepth);
       }
       if (entry !== undefined) {
         content = true;
@@ -80,7 +82,7 @@ export async function* parseJsonlChunks(chunks: AsyncIterable<Uint8Array>, path:
 
   if (pendingBytes > 0) {
     line++;
-    const entry = skipping ? tooLarge(path, line, pendingBytes, maxBytes) : parseLine(Buffer.concat(pending, pendingBytes), path, line, false);
+    const entry = skipping ? tooLarge(path, line, pendingBytes, maxBytes) : parseLine(Buffer.concat(pending, pendingBytes), path, line, maxDepth, false);
     if (entry !== undefined) {
       content = true;
       yield entry;
@@ -90,7 +92,7 @@ export async function* parseJsonlChunks(chunks: AsyncIterable<Uint8Array>, path:
 }
 
 /** Parses one line (without its newline); undefined for a blank line. */
-function parseLine(buf: Buffer, file: string, line: number, newline = true): RawRecord | undefined {
+function parseLine(buf: Buffer, file: string, line: number, maxDepth: number, newline = true): RawRecord | undefined {
   let end = buf.length;
   if (end > 0 && buf[end - 1] === CR) end--;
   let begin = 0;
@@ -107,6 +109,7 @@ function parseLine(buf: Buffer, file: string, line: number, newline = true): Raw
       raw: body.toString("latin1").slice(0, RAW_PREVIEW_CHARS),
     };
   }
+  if (exceedsJsonDepth(body, 0, body.length, maxDepth)) return tooDeep(file, line, maxDepth, body.toString("utf8", 0, RAW_PREVIEW_CHARS));
   const text = body.toString("utf8");
   try {
     return { ok: true, value: JSON.parse(text), loc: { file, line }, bytes };
@@ -136,6 +139,17 @@ function tooLarge(file: string, line: number, size: number, max: number): RawRec
     code: "record_too_large",
     message: `line ${line} has ${size} bytes, more than maxRecordBytes (${max}). Raise maxRecordBytes if such records are expected.`,
     loc: { file, line },
+  };
+}
+
+/** A record nesting deeper than `maxDepth`; `raw` is a bounded preview of its text. */
+export function tooDeep(file: string, line: number, max: number, raw: string, what = `line ${line}`): RawRecord {
+  return {
+    ok: false,
+    code: "too_deep",
+    message: `${what} nests arrays/objects more than maxDepth (${max}) levels deep. Raise maxDepth (--max-depth) if such records are expected.`,
+    loc: { file, line },
+    raw: raw.slice(0, RAW_PREVIEW_CHARS),
   };
 }
 

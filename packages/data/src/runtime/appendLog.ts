@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { stat, truncate } from "node:fs/promises";
 import { once } from "node:events";
+import { boundedJsonValue } from "../readers/jsonDepth.js";
 
 /**
  * An append-only JSONL file (rejects, duplicates) whose committed length is recorded in
@@ -25,7 +26,7 @@ export class AppendLog {
   }
 
   append(entry: unknown): void {
-    const line = `${JSON.stringify(entry)}\n`;
+    const line = `${serializeEntry(entry)}\n`;
     this.pending.push(line);
     this.pendingBytes += Buffer.byteLength(line);
     if (this.pending.length >= 1024) this.flushSync();
@@ -54,5 +55,23 @@ export class AppendLog {
     this.stream = undefined;
     if (stream) await new Promise<void>((resolve) => stream.end(resolve));
     return bytes;
+  }
+}
+
+/**
+ * One log line. An entry that cannot be serialized as it is (a record nested deeper than
+ * the stack allows, a BigInt) is written with its `record` bounded instead, so writing a
+ * reject never aborts the run that is recording it.
+ */
+function serializeEntry(entry: unknown): string {
+  try {
+    return JSON.stringify(entry);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    if (entry && typeof entry === "object" && "record" in entry) {
+      const { record, ...rest } = entry as { record: unknown };
+      return JSON.stringify({ ...(boundedJsonValue(rest) as Record<string, unknown>), record: boundedJsonValue(record), recordTruncated: `the record could not be serialized as it is (${why})` });
+    }
+    return JSON.stringify({ entry: boundedJsonValue(entry), truncated: `the entry could not be serialized as it is (${why})` });
   }
 }

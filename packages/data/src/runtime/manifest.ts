@@ -1,4 +1,6 @@
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { DataError } from "../errors.js";
 import { writeFileAtomic } from "../writers/atomic.js";
 import type { ShardInfo } from "../writers/shardedJsonlWriter.js";
 
@@ -42,12 +44,94 @@ export interface StageManifest {
   versions: Record<string, string>;
 }
 
-export async function readJsonFile<T>(path: string): Promise<T | undefined> {
+/**
+ * Reads a JSON file the runtime wrote (manifest, checkpoint). Absent (ENOENT, or a parent
+ * that is a file): undefined. Present but unreadable, not JSON, or not the expected shape
+ * (`check` returns what is wrong): a DataError naming the file and what was expected,
+ * never a silent "absent", which would quietly rerun or skip work.
+ */
+export async function readJsonFile<T>(path: string, what = "JSON file", check?: (value: unknown) => string | undefined): Promise<T | undefined> {
+  const fix = `Delete it (or its stage directory "${dirname(path)}") and rerun the stage that writes it, or rerun with --force.`;
+  let text: string;
   try {
-    return JSON.parse(await readFile(path, "utf8")) as T;
-  } catch {
-    return undefined;
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw new DataError("manifest", `cannot read the ${what} "${path}" (${code ?? (error as Error).message}). Fix its permissions, or: ${fix}`, { cause: error });
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new DataError("manifest", `the ${what} "${path}" is corrupt: expected JSON, ${(error as Error).message}. ${fix}`, { cause: error });
+  }
+  const problem = check?.(value);
+  if (problem) throw new DataError("manifest", `the ${what} "${path}" is corrupt: ${problem}. ${fix}`);
+  return value as T;
+}
+
+/** What is wrong with a parsed stage manifest, or undefined. */
+export function manifestProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return `expected an object, got ${describe(value)}`;
+  return (
+    fieldProblem(value, "stage", "string") ??
+    (value.status === "complete" ? undefined : `expected "status": "complete", got ${describe(value.status)}`) ??
+    fieldProblem(value, "key", "string") ??
+    countsProblem(value.counts) ??
+    shardsProblem(value.shards)
+  );
+}
+
+/** What is wrong with a parsed stage checkpoint, or undefined. */
+export function checkpointProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return `expected an object, got ${describe(value)}`;
+  return (
+    fieldProblem(value, "key", "string") ??
+    fieldProblem(value, "inputConsumed", "number") ??
+    fieldProblem(value, "rejectsBytes", "number") ??
+    fieldProblem(value, "duplicatesBytes", "number") ??
+    countsProblem(value.counts) ??
+    shardsProblem(value.shards)
+  );
+}
+
+export function readManifest(path: string): Promise<StageManifest | undefined> {
+  return readJsonFile<StageManifest>(path, "stage manifest", manifestProblem);
+}
+
+export function readCheckpoint(path: string): Promise<StageCheckpoint | undefined> {
+  return readJsonFile<StageCheckpoint>(path, "stage checkpoint", checkpointProblem);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  return value === undefined ? "nothing" : value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : typeof value;
+}
+
+function fieldProblem(value: Record<string, unknown>, field: string, type: "string" | "number"): string | undefined {
+  return typeof value[field] === type ? undefined : `expected "${field}" to be a ${type}, got ${describe(value[field])}`;
+}
+
+function countsProblem(counts: unknown): string | undefined {
+  if (!isObject(counts)) return `expected "counts" to be an object, got ${describe(counts)}`;
+  for (const field of ["in", "out", "rejected", "deduplicated"]) {
+    if (typeof counts[field] !== "number") return `expected "counts.${field}" to be a number, got ${describe(counts[field])}`;
+  }
+  return undefined;
+}
+
+function shardsProblem(shards: unknown): string | undefined {
+  if (!Array.isArray(shards)) return `expected "shards" to be an array, got ${describe(shards)}`;
+  for (const [i, shard] of shards.entries()) {
+    if (!isObject(shard) || typeof shard.file !== "string" || typeof shard.records !== "number" || typeof shard.bytes !== "number") {
+      return `expected "shards[${i}]" to be { file, records, bytes }, got ${JSON.stringify(shard)?.slice(0, 80)}`;
+    }
+  }
+  return undefined;
 }
 
 export async function writeJsonFile(path: string, value: unknown): Promise<void> {

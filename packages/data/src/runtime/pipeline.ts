@@ -1,6 +1,7 @@
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DataError } from "../errors.js";
+import { boundedJsonValue } from "../readers/jsonDepth.js";
 import { readJsonl } from "../readers/jsonl.js";
 import { readRecords } from "../readers/readRecords.js";
 import type { InputFile, ReadOptions } from "../readers/types.js";
@@ -10,12 +11,14 @@ import { AppendLog } from "./appendLog.js";
 import { canonicalJson, sha256Hex } from "./canonicalJson.js";
 import { createLogger } from "./logger.js";
 import {
-  readJsonFile,
+  readCheckpoint,
+  readManifest,
   type StageCheckpoint,
   type StageCounts,
   type StageManifest,
   writeJsonFile,
 } from "./manifest.js";
+import { ensureWritableDir } from "./outputDir.js";
 import { createProgress, noProgress, shouldShowProgress } from "./progress.js";
 import type { Logger, ProgressReporter, RawRecord, RejectEntry, Stage, StageContext } from "./types.js";
 
@@ -77,6 +80,7 @@ const MANIFEST = "manifest.json";
 const CHECKPOINT = "checkpoint.json";
 const REJECTS = "rejects.jsonl";
 const DUPLICATES = "duplicates.jsonl";
+const RUNS_DIR_FIX = "Pass a writable runsDir (--runs <dir>), or fix the permissions of this one";
 const STAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
 /**
@@ -112,8 +116,6 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   }
   if (options.stages.length === 0) throw new DataError("pipeline", "no stages given");
   if (options.source.files.length === 0) throw new DataError("pipeline", "no input files given");
-  await mkdir(runDir, { recursive: true });
-
   const inputs = options.source.files.map((f) => ({ path: resolve(f.path), size: f.size, mtimeMs: f.mtimeMs }));
   let key = sha256Hex("source", options.source.decode ?? "raw", canonicalJson(inputs), canonicalJson(options.source.readOptions ?? {}));
   const plans: StagePlan[] = [];
@@ -127,6 +129,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   let firstTodo = 0;
   if (!options.force) {
     while (firstTodo < plans.length && (await isComplete(plans[firstTodo]!))) firstTodo++;
+  }
+  if (firstTodo < plans.length) {
+    await preflight(plans.slice(firstTodo).map((p) => p.stage));
+    await ensureWritableDir(runDir, { component: "pipeline", purpose: "run directory", fix: RUNS_DIR_FIX });
   }
   const summaries: StageRunSummary[] = [];
   for (const plan of plans.slice(0, firstTodo)) {
@@ -185,6 +191,25 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   return { runDir, stages: summaries };
 }
 
+/** Runs every stage's `preflight()` and reports all missing requirements at once. */
+async function preflight(stages: AnyStage[]): Promise<void> {
+  const problems: { stage: string; error: unknown }[] = [];
+  for (const stage of stages) {
+    try {
+      await stage.preflight?.();
+    } catch (error) {
+      problems.push({ stage: stage.name, error });
+    }
+  }
+  if (problems.length === 0) return;
+  const lines = problems.map((p) => `stage "${p.stage}": ${p.error instanceof Error ? p.error.message : String(p.error)}`);
+  throw new DataError(
+    "pipeline",
+    problems.length === 1 ? `cannot start, ${lines[0]}` : `cannot start, ${problems.length} stages are missing requirements:\n  - ${lines.join("\n  - ")}`,
+    { cause: problems.length === 1 ? problems[0]!.error : new AggregateError(problems.map((p) => p.error)) },
+  );
+}
+
 function clearingLogger(logger: Logger): Logger {
   const clear = () => process.stderr.write("\r\x1b[K");
   return {
@@ -209,7 +234,7 @@ interface StagePlan {
 }
 
 async function isComplete(plan: StagePlan): Promise<boolean> {
-  const manifest = await readJsonFile<StageManifest>(join(plan.dir, MANIFEST));
+  const manifest = await readManifest(join(plan.dir, MANIFEST));
   if (manifest?.status !== "complete" || manifest.key !== plan.key) return false;
   for (const shard of manifest.shards) {
     const size = await stat(join(plan.dir, shard.file)).then((s) => s.size, () => -1);
@@ -255,8 +280,8 @@ class StageRunner {
   }
 
   static async prepare(plan: StagePlan, opts: RunnerOptions): Promise<StageRunner> {
-    await mkdir(plan.dir, { recursive: true });
-    let checkpoint = opts.force ? undefined : await readJsonFile<StageCheckpoint>(join(plan.dir, CHECKPOINT));
+    await ensureWritableDir(plan.dir, { component: "pipeline", purpose: `directory of stage "${plan.stage.name}"`, fix: RUNS_DIR_FIX });
+    let checkpoint = opts.force ? undefined : await readCheckpoint(join(plan.dir, CHECKPOINT));
     if (checkpoint && checkpoint.key !== plan.key) checkpoint = undefined;
     if (checkpoint && !(await shardsIntact(plan.dir, checkpoint.shards))) checkpoint = undefined;
     await cleanStageDir(plan.dir, checkpoint);
@@ -345,14 +370,25 @@ class StageRunner {
 
     for await (const record of stage.run(counted, ctx)) {
       this.opts.signal.throwIfAborted();
+      if (lastWritten.record !== record || typeof record !== "object" || record === null) {
+        let line: string;
+        try {
+          line = JSON.stringify(record);
+        } catch (error) {
+          // A record no shard can hold (nested past the stack, a BigInt) is rejected, not fatal.
+          const deep = error instanceof RangeError;
+          const loc = locOf(record);
+          const where = loc ? ` (${loc.file}${loc.line ? `:${loc.line}` : loc.row !== undefined ? ` row ${loc.row}` : ""})` : "";
+          ctx.reject(boundedJsonValue(record), deep ? "too_deep" : "unserializable", `output record${where} cannot be written as JSON: ${(error as Error).message}${deep ? ". It nests too deeply; lower --max-depth to reject such records when they are read." : ""}`, { loc });
+          continue;
+        }
+        lastWritten = { record, line };
+      }
       this.counts.out++;
       if (this.suppress.out > 0) {
         this.suppress.out--;
         yield record;
         continue;
-      }
-      if (lastWritten.record !== record || typeof record !== "object" || record === null) {
-        lastWritten = { record, line: JSON.stringify(record) };
       }
       await writer.writeLine(lastWritten.line);
       yield record;
@@ -478,7 +514,8 @@ export async function* readShards(shards: ShardInfo[], dir: string, from = 0): A
       index += shard.records;
       continue;
     }
-    for await (const raw of readJsonl(join(dir, shard.file))) {
+    // Shards hold what this runtime wrote (it serialized), whatever maxDepth let through.
+    for await (const raw of readJsonl(join(dir, shard.file), { maxDepth: Number.POSITIVE_INFINITY })) {
       if (index++ < from) continue;
       if (!raw.ok) throw new DataError("pipeline", `shard ${join(dir, shard.file)} is corrupt at line ${raw.loc.line}: ${raw.message}. Delete the stage directory to rebuild it.`);
       yield raw.value;
@@ -533,5 +570,5 @@ function decodeSample(raw: RawRecord): unknown {
   const parsed = SampleSchema.safeParse(raw.value);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(record)"}: ${i.message}`).join("; ");
-  return new DecodeFailure({ ok: false, code: "invalid_record", message: `not a canonical Sample: ${issues}`, loc: raw.loc, raw: JSON.stringify(raw.value).slice(0, 2000) });
+  return new DecodeFailure({ ok: false, code: "invalid_record", message: `not a canonical Sample: ${issues}`, loc: raw.loc, raw: JSON.stringify(boundedJsonValue(raw.value)).slice(0, 2000) });
 }

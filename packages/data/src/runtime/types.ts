@@ -13,6 +13,7 @@ export type RejectCode =
   | "invalid_utf8"
   | "empty_file"
   | "record_too_large"
+  | "too_deep"
   | "not_an_object"
   | "wrong_type"
   | "missing_field"
@@ -99,6 +100,13 @@ export interface Stage<In = Sample, Out = Sample, P = unknown> {
   version?: string;
   resume?: "skip" | "replay";
   restore?(kept: AsyncIterable<Out>): Promise<void>;
+  /**
+   * Checks what the stage needs (optional packages, files, settings) and throws, naming
+   * what is missing and the fix. `runPipeline` calls it for every stage that will run
+   * before the first one starts, so a missing requirement fails in seconds, not after
+   * the earlier stages have done their work.
+   */
+  preflight?(): void | Promise<void>;
   run(records: AsyncIterable<In>, ctx: StageContext): AsyncIterable<Out>;
   /** Called once the input is exhausted; returns stage-specific stats for the manifest. */
   finish?(): Record<string, unknown> | Promise<Record<string, unknown>>;

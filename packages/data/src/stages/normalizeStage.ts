@@ -4,7 +4,7 @@ import { detectAdapter, getAdapter } from "../adapters/registry.js";
 import type { SourceAdapter } from "../adapters/types.js";
 import { DataError } from "../errors.js";
 import { normalizeSample } from "../normalize/normalizeSample.js";
-import { countSampleTokens, loadTokenizer, type TextTokenizer } from "../normalize/tokenizer.js";
+import { checkTokenizer, countSampleTokens, loadTokenizer, type TextTokenizer } from "../normalize/tokenizer.js";
 import { readRecords } from "../readers/readRecords.js";
 import { resolveInputs } from "../readers/resolveInputs.js";
 import type { RawRecord, Stage, StageContext } from "../runtime/types.js";
@@ -75,6 +75,9 @@ export function normalizeStage(params: NormalizeParams = {}): Stage<RawRecord, S
     name: "normalize",
     version: "1",
     params: resolved,
+    preflight() {
+      if (resolved.tokenizer) checkTokenizer(resolved.tokenizer);
+    },
     async *run(records, ctx) {
       if (resolved.tokenizer) tokenizer = await loadTokenizer(resolved.tokenizer);
       let file: string | undefined;

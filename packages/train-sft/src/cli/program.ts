@@ -1,7 +1,10 @@
 // `infialign-sft`: train an SFT curriculum, export it for LLaMA-Factory, or print the InfiAlign recipe as a run config.
+import { constants } from "node:fs";
+import { access, mkdir } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
+import { outputDirProblem } from "@infialign/data";
 import { stringify as stringifyYaml } from "yaml";
 import { type CurriculumConfig, infialignRecipe, loadCurriculumConfig, RECIPE_SCALES } from "../curriculum.js";
 
@@ -31,6 +34,20 @@ export interface SftCliIo {
 const defaultIo: SftCliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 
 class UsageError extends Error {}
+
+/**
+ * Creates an output directory before any work, or throws a message that names the directory
+ * in the way and the setting to change (a read-only or misplaced directory otherwise surfaced
+ * as "ENOENT … mkdir" after the data had been loaded).
+ */
+async function ensureOutputDir(dir: string, setting: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (error) {
+    throw new Error(`cannot create the output directory "${dir}": ${await outputDirProblem(dir, error)}. Set ${setting} to a writable directory, or fix its permissions.`, { cause: error });
+  }
+}
 
 const COMMANDS = ["train", "export", "recipe"] as const;
 
@@ -125,6 +142,7 @@ async function train(values: Parsed["values"], err: (line: string) => void, out:
   const backend = oneOf(values.backend, "--backend", BACKEND_NAMES);
   const threads = positiveInt(values.threads, "--threads");
   const config: CurriculumConfig = await loadCurriculumConfig(configPath);
+  await ensureOutputDir(config.outputDir, `"outputDir" in ${configPath}`);
   const quiet = !!values.quiet;
   await selectBackend({ ...(backend ? { prefer: backend } : {}), ...(threads ? { threads } : {}), ...(quiet ? {} : { log: err }) });
   // Loaded after the backend: the trainer pulls in the model and tfjs.
@@ -165,6 +183,7 @@ async function exportCommand(values: Parsed["values"], out: (text: string) => vo
   const outDir = required(values.out, "--out <dir>", "export");
   const numGpus = positiveInt(values["num-gpus"], "--num-gpus");
   const config = await loadCurriculumConfig(configPath);
+  await ensureOutputDir(outDir, "--out");
   const [{ selectSamples }, { exportLlamaFactory }] = await Promise.all([import("../data/selectSamples.js"), import("../export/llamafactory.js")]);
   const phases = [];
   for (const phase of config.phases) phases.push({ config: phase, samples: (await selectSamples(phase.data, { seed: config.seed })).samples });

