@@ -2,4 +2,6 @@
 export type { RenderedPage } from "./chromium.js";
 export { renderInChromium } from "./chromium.js";
 export type { Missing } from "./prerequisites.js";
-export { describeWhen, firstMissing, itWhen, missingCommand, missingFile, requireOrSkip, sharedDataFile } from "./prerequisites.js";
+export { describeWhen, firstMissing, itWhen, missingCommand, missingFile, packageFile, requireOrSkip, sharedDataFile } from "./prerequisites.js";
+export type { ReadmeSuiteOptions } from "./readmeSuite.js";
+export { describeReadme } from "./readmeSuite.js";
