@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { build, defineConfig, type Options } from "tsup";
-import { libraryOptions } from "../../tsup.config.base";
+import { libraryConfigs } from "../../tsup.config.base";
 
 type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
 
@@ -38,12 +38,15 @@ const gradientsBundle: Options = {
 };
 
 // Two entry points: the dependency-free vector kernels, and the TensorFlow.js side (optional peers) under "./tfjs";
-// then the gradient bundle ./tfjs loads on demand (not an export of the package), built after them so that the
-// first build's `clean` cannot remove it.
-export default defineConfig({
-  ...libraryOptions,
-  entry: { index: "src/index.ts", tfjs: "src/tfjs/index.ts" },
-  onSuccess: async () => {
-    await build(gradientsBundle);
+// then the gradient bundle ./tfjs loads on demand (not an export of the package), built after the first build (the one
+// that cleans dist), so that its `clean` cannot remove it.
+const [first, ...rest] = libraryConfigs({ index: "src/index.ts", tfjs: "src/tfjs/index.ts" });
+export default defineConfig([
+  {
+    ...first,
+    onSuccess: async () => {
+      await build(gradientsBundle);
+    },
   },
-});
+  ...rest,
+]);

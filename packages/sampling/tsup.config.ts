@@ -1,4 +1,4 @@
 import { defineConfig } from "tsup";
-import { libraryOptions } from "../../tsup.config.base";
+import { libraryConfigs } from "../../tsup.config.base";
 
-export default defineConfig(libraryOptions);
+export default defineConfig(libraryConfigs());

@@ -58,12 +58,12 @@ export interface EmbeddingMatch {
 export class EmbeddingIndex {
   readonly config: EmbeddingIndexConfig;
   readonly embedder: TextEmbedder;
-  readonly #items: BenchmarkItem[];
-  readonly #keys: Float32Array;
+  private readonly items: BenchmarkItem[];
+  private readonly keys: Float32Array;
 
   private constructor(items: BenchmarkItem[], keys: Float32Array, embedder: TextEmbedder, config: EmbeddingIndexConfig) {
-    this.#items = items;
-    this.#keys = keys;
+    this.items = items;
+    this.keys = keys;
     this.embedder = embedder;
     this.config = config;
   }
@@ -77,22 +77,22 @@ export class EmbeddingIndex {
   }
 
   get itemCount(): number {
-    return this.#items.length;
+    return this.items.length;
   }
 
   /** For each text, the items with cosine ≥ `threshold`, best first (at most `topK`). */
   async checkBatch(texts: readonly string[]): Promise<{ matches: EmbeddingMatch[] }[]> {
-    if (texts.length === 0 || this.#items.length === 0) return texts.map(() => ({ matches: [] }));
+    if (texts.length === 0 || this.items.length === 0) return texts.map(() => ({ matches: [] }));
     const queries = await embedAll(this.embedder, texts, this.config.batchSize);
-    const k = Math.min(this.config.topK, this.#items.length);
-    const { indices, scores } = cosineTopK(queries, this.#keys, this.embedder.dim, k);
+    const k = Math.min(this.config.topK, this.items.length);
+    const { indices, scores } = cosineTopK(queries, this.keys, this.embedder.dim, k);
     return texts.map((_, q) => {
       const matches: EmbeddingMatch[] = [];
       for (let j = 0; j < k; j++) {
         const idx = indices[q * k + j] as number;
         const cosine = scores[q * k + j] as number;
         if (idx < 0 || cosine < this.config.threshold) break;
-        const item = this.#items[idx] as BenchmarkItem;
+        const item = this.items[idx] as BenchmarkItem;
         matches.push({ benchmark: item.benchmark, id: item.id, cosine });
       }
       return { matches };

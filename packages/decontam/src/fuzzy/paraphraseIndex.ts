@@ -87,39 +87,39 @@ export class ParaphraseIndex {
   /** Items with fewer than `minItemFeatures` non-stock features, not indexed. */
   readonly skipped: BenchmarkItem[] = [];
 
-  readonly #items: BenchmarkItem[] = [];
-  readonly #featureIds = new Map<string, number>();
-  readonly #weights: Float64Array;
-  readonly #postings: Int32Array[];
-  readonly #featureNames: string[];
-  readonly #itemTotal: Float64Array;
-  readonly #itemWordTotal: Float64Array;
+  private readonly items: BenchmarkItem[] = [];
+  private readonly featureIds = new Map<string, number>();
+  private readonly weights: Float64Array;
+  private readonly postings: Int32Array[];
+  private readonly featureNames: string[];
+  private readonly itemTotal: Float64Array;
+  private readonly itemWordTotal: Float64Array;
   /** Per feature: 1 when it holds neither a number nor the variable placeholder. */
-  readonly #wordOnly: Uint8Array;
-  #accWords: Float64Array;
+  private readonly wordOnly: Uint8Array;
+  private accWords: Float64Array;
   /** Token ids of each item's numbers, and of its non-stock numbers. */
-  readonly #itemNumbers: Int32Array[];
-  readonly #itemRareNumbers: Int32Array[] = [];
+  private readonly itemNumbers: Int32Array[];
+  private readonly itemRareNumbers: Int32Array[] = [];
   /** Per item: feature ids of its word unigrams of 4+ letters, its canonical token count, its variable placeholders. */
-  readonly #itemWordUnigrams: Int32Array[] = [];
-  readonly #itemTokens: number[] = [];
-  readonly #itemVariables: number[] = [];
+  private readonly itemWordUnigrams: Int32Array[] = [];
+  private readonly itemTokens: number[] = [];
+  private readonly itemVariables: number[] = [];
   /** Per item: its distinct adjacent number pairs in reading order, as (a + 1) * TOKEN_SPAN + b keys. */
-  readonly #itemNumberPairs: Float64Array[] = [];
-  #acc: Float64Array;
+  private readonly itemNumberPairs: Float64Array[] = [];
+  private acc: Float64Array;
   /** Id of every token of every item. */
-  readonly #tokenIds = new Map<string, number>();
-  readonly #featureByKey = new Map<number, number>();
+  private readonly tokenIds = new Map<string, number>();
+  private readonly featureByKey = new Map<number, number>();
   // Per-check "seen" marks, compared with #epoch so they never need clearing.
-  readonly #tokenStamp: Int32Array;
-  readonly #featureStamp: Int32Array;
-  #epoch = 0;
+  private readonly tokenStamp: Int32Array;
+  private readonly featureStamp: Int32Array;
+  private epoch = 0;
 
   private constructor(items: BenchmarkItem[], config: ParaphraseIndexConfig, background: Iterable<string>) {
     this.config = config;
     const itemTokens = items.map((it) => {
       const tokens = canonicalTokens(it.text);
-      for (const t of tokens) if (!this.#tokenIds.has(t)) this.#tokenIds.set(t, this.#tokenIds.size);
+      for (const t of tokens) if (!this.tokenIds.has(t)) this.tokenIds.set(t, this.tokenIds.size);
       return tokens;
     });
     const itemFeatures = itemTokens.map(features);
@@ -142,24 +142,24 @@ export class ParaphraseIndex {
     const totals: number[] = [];
     const wordTotals: number[] = [];
     const wordOnly: number[] = [];
-    this.#itemNumbers = [];
+    this.itemNumbers = [];
     for (let i = 0; i < items.length; i++) {
       const kept = [...(itemFeatures[i] as Set<string>)].filter((f) => !stock(f));
       if (kept.length < config.minItemFeatures) {
         this.skipped.push(items[i] as BenchmarkItem);
         continue;
       }
-      const idx = this.#items.length;
-      this.#items.push(items[i] as BenchmarkItem);
+      const idx = this.items.length;
+      this.items.push(items[i] as BenchmarkItem);
       let total = 0;
       let wordTotal = 0;
       for (const f of kept) {
-        let id = this.#featureIds.get(f);
+        let id = this.featureIds.get(f);
         if (id === undefined) {
           id = names.length;
-          this.#featureIds.set(f, id);
-          const [a, b] = f.split(" ").map((t) => this.#tokenIds.get(t) as number) as [number, number | undefined];
-          this.#featureByKey.set(b === undefined ? a : (a + 1) * TOKEN_SPAN + b, id);
+          this.featureIds.set(f, id);
+          const [a, b] = f.split(" ").map((t) => this.tokenIds.get(t) as number) as [number, number | undefined];
+          this.featureByKey.set(b === undefined ? a : (a + 1) * TOKEN_SPAN + b, id);
           names.push(f);
           post.push([]);
           // Smoothed IDF over items and background, boosted for numbers.
@@ -175,28 +175,28 @@ export class ParaphraseIndex {
       wordTotals.push(wordTotal);
       // All the item's numbers, common ones too: changing a 2 into a 3 makes another problem.
       const isNum = (f: string) => !f.includes(" ") && isNumber(f);
-      const tids = (fs: string[]) => Int32Array.from(fs.filter(isNum), (f) => this.#tokenIds.get(f) as number);
-      this.#itemNumbers.push(tids([...(itemFeatures[i] as Set<string>)]));
-      this.#itemRareNumbers.push(tids(kept));
+      const tids = (fs: string[]) => Int32Array.from(fs.filter(isNum), (f) => this.tokenIds.get(f) as number);
+      this.itemNumbers.push(tids([...(itemFeatures[i] as Set<string>)]));
+      this.itemRareNumbers.push(tids(kept));
       const toks = itemTokens[i] as string[];
-      this.#itemTokens.push(toks.length);
-      this.#itemVariables.push(toks.filter((t) => t === VARIABLE).length);
-      this.#itemNumberPairs.push(Float64Array.from(adjacentPairs(toks.filter(isNumber).map((t) => this.#tokenIds.get(t) as number))));
+      this.itemTokens.push(toks.length);
+      this.itemVariables.push(toks.filter((t) => t === VARIABLE).length);
+      this.itemNumberPairs.push(Float64Array.from(adjacentPairs(toks.filter(isNumber).map((t) => this.tokenIds.get(t) as number))));
       // Shorter letter runs are mostly variable products (`ab`, `xyz`) or function names, not distinctive words.
-      this.#itemWordUnigrams.push(Int32Array.from(kept.filter((f) => f.length >= 4 && !f.includes(" ") && !isNumber(f)), (f) => this.#featureIds.get(f) as number));
+      this.itemWordUnigrams.push(Int32Array.from(kept.filter((f) => f.length >= 4 && !f.includes(" ") && !isNumber(f)), (f) => this.featureIds.get(f) as number));
     }
-    this.itemCount = this.#items.length;
-    this.#weights = Float64Array.from(weights);
-    this.#postings = post.map((p) => Int32Array.from(p));
-    this.#featureNames = names;
-    this.#itemTotal = Float64Array.from(totals);
-    this.#itemWordTotal = Float64Array.from(wordTotals);
-    this.#wordOnly = Uint8Array.from(wordOnly);
-    if (this.#tokenIds.size >= TOKEN_SPAN) throw new Error(`[infialign/decontam] paraphrase-index: more than ${TOKEN_SPAN} distinct tokens`);
-    this.#tokenStamp = new Int32Array(this.#tokenIds.size);
-    this.#featureStamp = new Int32Array(names.length);
-    this.#acc = new Float64Array(this.itemCount);
-    this.#accWords = new Float64Array(this.itemCount);
+    this.itemCount = this.items.length;
+    this.weights = Float64Array.from(weights);
+    this.postings = post.map((p) => Int32Array.from(p));
+    this.featureNames = names;
+    this.itemTotal = Float64Array.from(totals);
+    this.itemWordTotal = Float64Array.from(wordTotals);
+    this.wordOnly = Uint8Array.from(wordOnly);
+    if (this.tokenIds.size >= TOKEN_SPAN) throw new Error(`[infialign/decontam] paraphrase-index: more than ${TOKEN_SPAN} distinct tokens`);
+    this.tokenStamp = new Int32Array(this.tokenIds.size);
+    this.featureStamp = new Int32Array(names.length);
+    this.acc = new Float64Array(this.itemCount);
+    this.accWords = new Float64Array(this.itemCount);
   }
 
   /** Builds the index over `items`; `opts.background` texts only lower the weight of features common there. */
@@ -206,32 +206,32 @@ export class ParaphraseIndex {
 
   /** Distinct non-stock features indexed. */
   get featureCount(): number {
-    return this.#featureNames.length;
+    return this.featureNames.length;
   }
 
   /** Items whose score and number containment pass the thresholds, best first (at most `topK`). Never throws on any string. */
   check(text: string): ParaphraseMatch[] {
     const tokens = canonicalTokens(text);
-    const acc = this.#acc;
-    const accWords = this.#accWords;
+    const acc = this.acc;
+    const accWords = this.accWords;
     const touched: number[] = [];
     const hitIds: number[] = [];
-    if (this.#epoch === 0x7fffffff) {
-      this.#epoch = 0;
-      this.#tokenStamp.fill(0);
-      this.#featureStamp.fill(0);
+    if (this.epoch === 0x7fffffff) {
+      this.epoch = 0;
+      this.tokenStamp.fill(0);
+      this.featureStamp.fill(0);
     }
-    const epoch = ++this.#epoch;
-    const tokenStamp = this.#tokenStamp;
-    const featureStamp = this.#featureStamp;
+    const epoch = ++this.epoch;
+    const tokenStamp = this.tokenStamp;
+    const featureStamp = this.featureStamp;
     const visit = (key: number) => {
-      const id = this.#featureByKey.get(key);
+      const id = this.featureByKey.get(key);
       if (id === undefined || featureStamp[id] === epoch) return;
       featureStamp[id] = epoch;
       hitIds.push(id);
-      const w = this.#weights[id] as number;
-      const word = this.#wordOnly[id] === 1;
-      for (const idx of this.#postings[id] as Int32Array) {
+      const w = this.weights[id] as number;
+      const word = this.wordOnly[id] === 1;
+      for (const idx of this.postings[id] as Int32Array) {
         if (acc[idx] === 0) touched.push(idx);
         acc[idx] = (acc[idx] as number) + w;
         if (word) accWords[idx] = (accWords[idx] as number) + w;
@@ -242,7 +242,7 @@ export class ParaphraseIndex {
     const textNumberSeq: number[] = [];
     let textVariables = 0;
     for (const t of tokens) {
-      const tid = this.#tokenIds.get(t) ?? -1;
+      const tid = this.tokenIds.get(t) ?? -1;
       if (t === VARIABLE) textVariables++;
       else if (isNumber(t)) textNumberSeq.push(tid);
       if (tid >= 0) {
@@ -266,30 +266,30 @@ export class ParaphraseIndex {
     let textPairs: Set<number> | undefined;
     let extraCount: ((nums: Int32Array) => number) | undefined;
     for (const idx of touched) {
-      const score = (acc[idx] as number) / (this.#itemTotal[idx] as number);
-      const wordTotal = this.#itemWordTotal[idx] as number;
+      const score = (acc[idx] as number) / (this.itemTotal[idx] as number);
+      const wordTotal = this.itemWordTotal[idx] as number;
       const wordScore = wordTotal > 0 ? (accWords[idx] as number) / wordTotal : 1;
       acc[idx] = 0;
       accWords[idx] = 0;
       if (score < low || wordScore < minWordScore) continue;
-      const nums = this.#itemNumbers[idx] as Int32Array;
+      const nums = this.itemNumbers[idx] as Int32Array;
       const numberContainment = nums.length === 0 ? 1 : found(nums) / nums.length;
       if (numberContainment < minNumberContainment) continue;
-      const rare = this.#itemRareNumbers[idx] as Int32Array;
+      const rare = this.itemRareNumbers[idx] as Int32Array;
       const rareNumbersFound = found(rare);
       if (score < threshold && !(rareNumbersFound >= 3 && rareNumbersFound === rare.length)) continue;
-      const itemTokens = this.#itemTokens[idx] as number;
+      const itemTokens = this.itemTokens[idx] as number;
       const lengthRatio = tokens.length / itemTokens;
       if (lengthRatio < minLengthRatio) continue;
-      const itemVariables = this.#itemVariables[idx] as number;
+      const itemVariables = this.itemVariables[idx] as number;
       if (itemVariables >= 4 && textVariables < minVariableRatio * itemVariables) continue;
-      extraCount ??= this.#extraNumberCounter(tokens, textNumberSeq);
+      extraCount ??= this.extraNumberCounter(tokens, textNumberSeq);
       const extraNumbers = extraCount(nums);
-      const small = (this.#itemTotal[idx] as number) < smallItemWeight;
+      const small = (this.itemTotal[idx] as number) < smallItemWeight;
       if (small && (score < smallItemThreshold || extraNumbers > 0)) continue;
       const allowedExtra = Math.min(maxExtraNumbers, extraNumbersPerItemNumber * nums.length) + extraNumbersPerToken * Math.max(0, tokens.length - itemTokens);
       if (extraNumbers > allowedExtra) continue;
-      const pairs = this.#itemNumberPairs[idx] as Float64Array;
+      const pairs = this.itemNumberPairs[idx] as Float64Array;
       let numberOrder = 1;
       if (pairs.length >= numberOrderMinPairs) {
         textPairs ??= adjacentPairs(textNumberSeq);
@@ -299,10 +299,10 @@ export class ParaphraseIndex {
         if (numberOrder < minNumberOrder) continue;
       }
       let missingWord = 0;
-      for (const f of this.#itemWordUnigrams[idx] as Int32Array) if (featureStamp[f] !== epoch) missingWord = Math.max(missingWord, this.#weights[f] as number);
-      const missingWordShare = missingWord / (this.#itemTotal[idx] as number);
+      for (const f of this.itemWordUnigrams[idx] as Int32Array) if (featureStamp[f] !== epoch) missingWord = Math.max(missingWord, this.weights[f] as number);
+      const missingWordShare = missingWord / (this.itemTotal[idx] as number);
       if (missingWordShare > maxMissingWordShare) continue;
-      const item = this.#items[idx] as BenchmarkItem;
+      const item = this.items[idx] as BenchmarkItem;
       out.push({
         benchmark: item.benchmark,
         id: item.id,
@@ -312,7 +312,7 @@ export class ParaphraseIndex {
         itemNumbers: nums.length,
         rareNumbers: rare.length,
         rareNumbersFound,
-        features: this.#evidence(idx, hitIds),
+        features: this.evidence(idx, hitIds),
         missingWordShare,
         extraNumbers,
         numberOrder,
@@ -324,9 +324,9 @@ export class ParaphraseIndex {
   }
 
   /** Counter of the text's distinct numbers missing from an item's numbers (built once per checked text, when needed). */
-  #extraNumberCounter(tokens: string[], textNumberSeq: number[]): (nums: Int32Array) => number {
+  private extraNumberCounter(tokens: string[], textNumberSeq: number[]): (nums: Int32Array) => number {
     const known = [...new Set(textNumberSeq.filter((tid) => tid >= 0))];
-    const unknown = new Set(tokens.filter((t) => isNumber(t) && !this.#tokenIds.has(t))).size;
+    const unknown = new Set(tokens.filter((t) => isNumber(t) && !this.tokenIds.has(t))).size;
     return (nums) => {
       let extra = unknown;
       for (const tid of known) if (!nums.includes(tid)) extra++;
@@ -335,12 +335,12 @@ export class ParaphraseIndex {
   }
 
   /** The item's eight heaviest features among those hit (only computed for flagged items). */
-  #evidence(idx: number, hitIds: number[]): string {
+  private evidence(idx: number, hitIds: number[]): string {
     return hitIds
-      .filter((id) => (this.#postings[id] as Int32Array).includes(idx))
-      .sort((a, b) => (this.#weights[b] as number) - (this.#weights[a] as number))
+      .filter((id) => (this.postings[id] as Int32Array).includes(idx))
+      .sort((a, b) => (this.weights[b] as number) - (this.weights[a] as number))
       .slice(0, 8)
-      .map((id) => this.#featureNames[id])
+      .map((id) => this.featureNames[id])
       .join(" | ");
   }
 }

@@ -8,40 +8,40 @@ import type { MinHashConfig } from "./config.js";
 export class LshIndex {
   readonly config: MinHashConfig;
   // Per band: bucket key → first id, or all ids once the bucket holds more than one.
-  readonly #buckets: Map<number, number | number[]>[];
-  #size = 0;
+  private readonly buckets: Map<number, number | number[]>[];
+  private added = 0;
 
   constructor(config: MinHashConfig) {
     this.config = config;
-    this.#buckets = Array.from({ length: config.bands }, () => new Map());
+    this.buckets = Array.from({ length: config.bands }, () => new Map());
   }
 
   /** Documents added. */
   get size(): number {
-    return this.#size;
+    return this.added;
   }
 
   /** Adds document `id` (any integer; ids are not checked for uniqueness). */
   add(id: number, signature: Uint32Array): void {
-    this.#check(signature);
+    this.check(signature);
     for (let band = 0; band < this.config.bands; band++) {
-      const key = this.#bandKey(signature, band);
-      const map = this.#buckets[band] as Map<number, number | number[]>;
+      const key = this.bandKey(signature, band);
+      const map = this.buckets[band] as Map<number, number | number[]>;
       const cur = map.get(key);
       if (cur === undefined) map.set(key, id);
       else if (typeof cur === "number") map.set(key, [cur, id]);
       else cur.push(id);
     }
-    this.#size++;
+    this.added++;
   }
 
   /** Ids of previously added documents that share at least one band with `signature` (deduplicated, in order of first hit). */
   query(signature: Uint32Array): number[] {
-    this.#check(signature);
+    this.check(signature);
     const out: number[] = [];
     let seen: Set<number> | undefined;
     for (let band = 0; band < this.config.bands; band++) {
-      const cur = (this.#buckets[band] as Map<number, number | number[]>).get(this.#bandKey(signature, band));
+      const cur = (this.buckets[band] as Map<number, number | number[]>).get(this.bandKey(signature, band));
       if (cur === undefined) continue;
       seen ??= new Set();
       for (const id of typeof cur === "number" ? [cur] : cur) {
@@ -54,7 +54,7 @@ export class LshIndex {
   }
 
   /** murmur3-style hash of one band's rows. */
-  #bandKey(sig: Uint32Array, band: number): number {
+  private bandKey(sig: Uint32Array, band: number): number {
     const r = this.config.rowsPerBand;
     let h = Math.imul(band + 1, 0x9e3779b1);
     for (let i = band * r, end = i + r; i < end; i++) {
@@ -71,7 +71,7 @@ export class LshIndex {
     return (h ^ (h >>> 16)) | 0; // signed 32-bit stays a V8 small integer on 64-bit platforms: faster Map keys
   }
 
-  #check(signature: Uint32Array): void {
+  private check(signature: Uint32Array): void {
     const want = this.config.bands * this.config.rowsPerBand;
     if (signature.length !== want) {
       throw new Error(

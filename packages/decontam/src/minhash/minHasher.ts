@@ -45,11 +45,11 @@ export class MinHasher {
   readonly config: MinHashConfig;
   readonly numPermutations: number;
 
-  readonly #lanes: WordLanes;
-  readonly #xor: Int32Array;
-  readonly #mul: Int32Array;
-  readonly #min: Int32Array;
-  #keys = new Int32Array(1024);
+  private readonly lanes: WordLanes;
+  private readonly xor: Int32Array;
+  private readonly mul: Int32Array;
+  private readonly min: Int32Array;
+  private keys = new Int32Array(1024);
 
   /**
    * Synchronous constructor: needs the xxHash WebAssembly module, either passed as `h64` or already loaded by an earlier
@@ -64,11 +64,11 @@ export class MinHasher {
         "[infialign/decontam] minhash: the xxHash WebAssembly module is not loaded yet; build the hasher with `await MinHasher.create(config)`.",
       );
     }
-    this.#lanes = new WordLanes(fn);
+    this.lanes = new WordLanes(fn);
     const { xor, mul } = constants(this.config.seed, this.numPermutations);
-    this.#xor = Int32Array.from(xor, (v) => v | 0);
-    this.#mul = Int32Array.from(mul, (v) => v | 0);
-    this.#min = new Int32Array(this.numPermutations);
+    this.xor = Int32Array.from(xor, (v) => v | 0);
+    this.mul = Int32Array.from(mul, (v) => v | 0);
+    this.min = new Int32Array(this.numPermutations);
   }
 
   /** Loads the xxHash WebAssembly module once, then builds a hasher. */
@@ -93,16 +93,16 @@ export class MinHasher {
     sig.fill(EMPTY_SIGNATURE_VALUE);
     const n = words.length;
     if (n === 0) return sig;
-    this.#lanes.prefix(words);
+    this.lanes.prefix(words);
     const k = Math.min(this.config.shingleSize, n);
     const shiftA = powA(k);
     const shiftB = powB(k);
-    const { pa, pb } = this.#lanes;
-    const xor = this.#xor;
-    const mul = this.#mul;
+    const { pa, pb } = this.lanes;
+    const xor = this.xor;
+    const mul = this.mul;
     const count = n - k + 1;
-    if (this.#keys.length < count + 3) this.#keys = new Int32Array(2 * count + 3);
-    const keys = this.#keys;
+    if (this.keys.length < count + 3) this.keys = new Int32Array(2 * count + 3);
+    const keys = this.keys;
     for (let i = 0; i < count; i++) {
       const ra = ((pa[i + k] as number) - Math.imul(pa[i] as number, shiftA)) | 0;
       const rb = ((pb[i + k] as number) - Math.imul(pb[i] as number, shiftB)) | 0;
@@ -114,7 +114,7 @@ export class MinHasher {
     for (let i = count; i < padded; i++) keys[i] = keys[0] as number;
     // Minima kept as signed int32 with the top bit flipped (same order as uint32), so V8 never boxes them as doubles;
     // four shingles per pass over the permutations quarter the loads and stores of the constants and minima.
-    const min = this.#min;
+    const min = this.min;
     min.fill(0x7fffffff);
     for (let i = 0; i < padded; i += 4) {
       const k0 = keys[i] as number;

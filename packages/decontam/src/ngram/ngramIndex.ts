@@ -45,44 +45,44 @@ export class NgramIndex {
   /** Items with fewer than `minItemWords` words, not indexed. */
   readonly skipped: BenchmarkItem[] = [];
 
-  readonly #items: BenchmarkItem[];
-  readonly #itemNgrams: Uint32Array;
-  readonly #itemWords: Uint32Array;
-  readonly #lanes: WordLanes;
+  private readonly items: BenchmarkItem[];
+  private readonly itemNgrams: Uint32Array;
+  private readonly itemWords: Uint32Array;
+  private readonly lanes: WordLanes;
   // Per distinct word: its id, the two 32-bit halves of its xxHash64, and a bitmask of short-item lengths (< 32) it starts.
-  #starts = new Uint32Array(1 << 12);
-  #keys: Uint32Array;
-  #vals: Int32Array;
-  #mask: number;
-  #size = 0;
-  readonly #shared = new Map<number, number[]>();
+  private starts = new Uint32Array(1 << 12);
+  private keys: Uint32Array;
+  private vals: Int32Array;
+  private mask: number;
+  private slotsUsed = 0;
+  private readonly shared = new Map<number, number[]>();
   /** Per slot: 1 when the key is a stock phrase (filled once all items are in, so slots are final). */
-  #stock: Uint8Array = new Uint8Array(0);
+  private stock: Uint8Array = new Uint8Array(0);
   /** Distinct stock n-gram keys. */
   readonly stockCount: number;
-  readonly #shortStarts = new Map<string, number>();
+  private readonly shortStarts = new Map<string, number>();
   /** Window lengths to probe: `n` plus each short-item length present. */
-  readonly #lengths: number[];
+  private readonly lengths: number[];
   // Scratch buffers reused across `check` calls.
 
   private constructor(items: BenchmarkItem[], config: NgramIndexConfig, h64: Hash64) {
     this.config = config;
-    this.#lanes = new WordLanes(h64);
-    this.#lanes.onCapacity = (capacity) => {
+    this.lanes = new WordLanes(h64);
+    this.lanes.onCapacity = (capacity) => {
       const starts = new Uint32Array(capacity);
-      starts.set(this.#starts);
-      this.#starts = starts;
+      starts.set(this.starts);
+      this.starts = starts;
     };
     // Word ids restart after a cache reset: forget the old marks and re-mark the words that start short items.
-    this.#lanes.onReset = () => {
-      this.#starts.fill(0);
-      for (const [first, mask] of this.#shortStarts) this.#starts[this.#lanes.wordId(first)] = mask;
+    this.lanes.onReset = () => {
+      this.starts.fill(0);
+      for (const [first, mask] of this.shortStarts) this.starts[this.lanes.wordId(first)] = mask;
     };
     const cap = 1 << Math.max(4, Math.ceil(Math.log2(Math.max(1, items.reduce((s, it) => s + it.text.length, 0) / 2))));
-    this.#keys = new Uint32Array(cap * 2);
-    this.#vals = new Int32Array(cap).fill(EMPTY);
-    this.#mask = cap - 1;
-    this.#items = [];
+    this.keys = new Uint32Array(cap * 2);
+    this.vals = new Int32Array(cap).fill(EMPTY);
+    this.mask = cap - 1;
+    this.items = [];
     const counts: number[] = [];
     const itemWords: number[] = [];
     const lengths = new Set<number>([config.n]);
@@ -94,43 +94,43 @@ export class NgramIndex {
         this.skipped.push(item);
         continue;
       }
-      const idx = this.#items.length;
-      this.#items.push(item);
+      const idx = this.items.length;
+      this.items.push(item);
       const len = Math.min(words.length, config.n);
       lengths.add(len);
-      this.#lanes.prefix(words);
+      this.lanes.prefix(words);
       if (len < config.n && len < 32) {
         const first = words[0] as string;
-        const mask = ((this.#shortStarts.get(first) ?? 0) | (1 << len)) >>> 0;
-        this.#shortStarts.set(first, mask);
-        this.#starts[this.#lanes.ids[0] as number] = mask;
+        const mask = ((this.shortStarts.get(first) ?? 0) | (1 << len)) >>> 0;
+        this.shortStarts.set(first, mask);
+        this.starts[this.lanes.ids[0] as number] = mask;
       }
       const covered = stopWords.length ? coveredPrefix(words, stopWords) : undefined;
       const seen = new Set<string>();
       for (let i = 0; i + len <= words.length; i++) {
-        const [a, b] = this.#window(i, len);
+        const [a, b] = this.window(i, len);
         seen.add(`${a},${b}`);
         if (covered && ((covered[i + len] as number) - (covered[i] as number)) * 2 > len) stopKeys.add(`${a},${b}`);
-        this.#insert(a, b, idx);
+        this.insert(a, b, idx);
       }
       counts.push(seen.size);
       itemWords.push(words.length);
     }
-    this.#stock = new Uint8Array(this.#vals.length);
+    this.stock = new Uint8Array(this.vals.length);
     let stock = 0;
-    for (let slot = 0; slot < this.#vals.length; slot++) {
-      if (this.#vals[slot] === EMPTY) continue;
-      const df = 1 + (this.#shared.get(slot)?.length ?? 0);
-      if (df >= config.stockItemThreshold || (stopKeys.size && stopKeys.has(`${this.#keys[2 * slot]},${this.#keys[2 * slot + 1]}`))) {
-        this.#stock[slot] = 1;
+    for (let slot = 0; slot < this.vals.length; slot++) {
+      if (this.vals[slot] === EMPTY) continue;
+      const df = 1 + (this.shared.get(slot)?.length ?? 0);
+      if (df >= config.stockItemThreshold || (stopKeys.size && stopKeys.has(`${this.keys[2 * slot]},${this.keys[2 * slot + 1]}`))) {
+        this.stock[slot] = 1;
         stock++;
       }
     }
     this.stockCount = stock;
-    this.itemCount = this.#items.length;
-    this.#itemNgrams = Uint32Array.from(counts);
-    this.#itemWords = Uint32Array.from(itemWords);
-    this.#lengths = [...lengths].sort((x, y) => y - x);
+    this.itemCount = this.items.length;
+    this.itemNgrams = Uint32Array.from(counts);
+    this.itemWords = Uint32Array.from(itemWords);
+    this.lengths = [...lengths].sort((x, y) => y - x);
   }
 
   /** Builds the index (async: the xxHash WebAssembly module is instantiated once). */
@@ -142,30 +142,30 @@ export class NgramIndex {
 
   /** Distinct n-gram keys stored. */
   get size(): number {
-    return this.#size;
+    return this.slotsUsed;
   }
 
   /** Checks one text against every indexed item. Never throws on any string. */
   check(text: string): CheckResult {
     const words = tokenizeForMatch(text);
     if (words.length === 0) return { contaminated: false, matches: [] };
-    this.#lanes.prefix(words);
+    this.lanes.prefix(words);
     // Per item: distinct keys hit, and the current / longest run of windows, over all keys and over non-stock keys only.
     let hits: Map<number, Hit> | undefined;
     const n = this.config.n;
-    for (const len of this.#lengths) {
+    for (const len of this.lengths) {
       // A short item can only match where its first word is; skip the probe elsewhere.
       const filtered = len < n && len < 32;
       const bit = (1 << len) >>> 0;
       for (let i = 0; i + len <= words.length; i++) {
-        if (filtered && ((this.#starts[this.#lanes.ids[i] as number] as number) & bit) === 0) continue;
-        const [a, b] = this.#window(i, len);
-        const slot = this.#find(a, b);
+        if (filtered && ((this.starts[this.lanes.ids[i] as number] as number) & bit) === 0) continue;
+        const [a, b] = this.window(i, len);
+        const slot = this.find(a, b);
         if (slot < 0) continue;
         hits ??= new Map();
-        const first = this.#vals[slot] as number;
-        const owners = this.#shared.get(slot);
-        const stock = this.#stock[slot] === 1;
+        const first = this.vals[slot] as number;
+        const owners = this.shared.get(slot);
+        const stock = this.stock[slot] === 1;
         for (const idx of owners ? [first, ...owners] : [first]) {
           let h = hits.get(idx);
           if (!h) {
@@ -181,9 +181,9 @@ export class NgramIndex {
     if (!hits) return { contaminated: false, matches: [] };
     const matches: NgramMatch[] = [];
     for (const [idx, h] of hits) {
-      const item = this.#items[idx] as BenchmarkItem;
-      const overlap = Math.min(1, h.keys.size / (this.#itemNgrams[idx] as number));
-      const minSpan = Math.min(this.config.minEvidenceWords, this.#itemWords[idx] as number);
+      const item = this.items[idx] as BenchmarkItem;
+      const overlap = Math.min(1, h.keys.size / (this.itemNgrams[idx] as number));
+      const minSpan = Math.min(this.config.minEvidenceWords, this.itemWords[idx] as number);
       const hasEvidence = h.evidence.best[1] - h.evidence.best[0] >= minSpan;
       // Stock n-grams or a short shared run are no evidence, unless the text holds every n-gram of the item (the item whole).
       if (!hasEvidence && overlap < 1) continue;
@@ -195,64 +195,64 @@ export class NgramIndex {
   }
 
   /** 64-bit key (two lanes) of words[i, i+len), from the prefix lanes. */
-  #window(i: number, len: number): [number, number] {
-    const { pa, pb } = this.#lanes;
+  private window(i: number, len: number): [number, number] {
+    const { pa, pb } = this.lanes;
     const a = ((pa[i + len] as number) - Math.imul(pa[i] as number, powA(len))) >>> 0;
     const b = ((pb[i + len] as number) - Math.imul(pb[i] as number, powB(len))) >>> 0;
     // Mixing in the length keeps a short item's key apart from an n-gram with the same lane values.
     return [fmix32(a ^ Math.imul(len, 0x27d4eb2d)), fmix32(b + len)];
   }
 
-  #find(a: number, b: number): number {
-    const keys = this.#keys;
-    const vals = this.#vals;
-    let slot = (a ^ Math.imul(b, 0x9e3779b1)) & this.#mask;
+  private find(a: number, b: number): number {
+    const keys = this.keys;
+    const vals = this.vals;
+    let slot = (a ^ Math.imul(b, 0x9e3779b1)) & this.mask;
     while (vals[slot] !== EMPTY) {
       if (keys[2 * slot] === a && keys[2 * slot + 1] === b) return slot;
-      slot = (slot + 1) & this.#mask;
+      slot = (slot + 1) & this.mask;
     }
     return -1;
   }
 
-  #insert(a: number, b: number, idx: number): void {
-    const found = this.#find(a, b);
+  private insert(a: number, b: number, idx: number): void {
+    const found = this.find(a, b);
     if (found >= 0) {
-      if (this.#vals[found] === idx) return;
-      const owners = this.#shared.get(found) ?? [];
+      if (this.vals[found] === idx) return;
+      const owners = this.shared.get(found) ?? [];
       if (!owners.includes(idx)) owners.push(idx);
-      this.#shared.set(found, owners);
+      this.shared.set(found, owners);
       return;
     }
-    if ((this.#size + 1) * 2 > this.#vals.length) this.#grow();
-    let slot = (a ^ Math.imul(b, 0x9e3779b1)) & this.#mask;
-    while (this.#vals[slot] !== EMPTY) slot = (slot + 1) & this.#mask;
-    this.#keys[2 * slot] = a;
-    this.#keys[2 * slot + 1] = b;
-    this.#vals[slot] = idx;
-    this.#size++;
+    if ((this.slotsUsed + 1) * 2 > this.vals.length) this.grow();
+    let slot = (a ^ Math.imul(b, 0x9e3779b1)) & this.mask;
+    while (this.vals[slot] !== EMPTY) slot = (slot + 1) & this.mask;
+    this.keys[2 * slot] = a;
+    this.keys[2 * slot + 1] = b;
+    this.vals[slot] = idx;
+    this.slotsUsed++;
   }
 
-  #grow(): void {
-    const oldKeys = this.#keys;
-    const oldVals = this.#vals;
-    const oldShared = new Map(this.#shared);
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    const oldShared = new Map(this.shared);
     const cap = oldVals.length * 2;
-    this.#keys = new Uint32Array(cap * 2);
-    this.#vals = new Int32Array(cap).fill(EMPTY);
-    this.#mask = cap - 1;
-    this.#shared.clear();
+    this.keys = new Uint32Array(cap * 2);
+    this.vals = new Int32Array(cap).fill(EMPTY);
+    this.mask = cap - 1;
+    this.shared.clear();
     for (let s = 0; s < oldVals.length; s++) {
       const v = oldVals[s] as number;
       if (v === EMPTY) continue;
       const a = oldKeys[2 * s] as number;
       const b = oldKeys[2 * s + 1] as number;
-      let slot = (a ^ Math.imul(b, 0x9e3779b1)) & this.#mask;
-      while (this.#vals[slot] !== EMPTY) slot = (slot + 1) & this.#mask;
-      this.#keys[2 * slot] = a;
-      this.#keys[2 * slot + 1] = b;
-      this.#vals[slot] = v;
+      let slot = (a ^ Math.imul(b, 0x9e3779b1)) & this.mask;
+      while (this.vals[slot] !== EMPTY) slot = (slot + 1) & this.mask;
+      this.keys[2 * slot] = a;
+      this.keys[2 * slot + 1] = b;
+      this.vals[slot] = v;
       const owners = oldShared.get(s);
-      if (owners) this.#shared.set(slot, owners);
+      if (owners) this.shared.set(slot, owners);
     }
   }
 }

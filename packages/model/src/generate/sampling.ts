@@ -118,9 +118,9 @@ export class TokenSampler {
   readonly topP: number;
   readonly topK: number;
   readonly topLogprobs: number;
-  readonly #rng: Rng;
-  #weights = new Float64Array(0);
-  #pool = new Float64Array(0);
+  private readonly rng: Rng;
+  private weights = new Float64Array(0);
+  private pool = new Float64Array(0);
 
   /** `seed` seeds this sampler's xoshiro128** stream (see {@link sampleSeed}); an `Rng` is used as is. */
   constructor(options: SamplerOptions, seed: number | Rng = 0) {
@@ -128,7 +128,7 @@ export class TokenSampler {
     this.topP = options.topP ?? 1;
     this.topK = options.topK ?? 0;
     this.topLogprobs = options.topLogprobs ?? 0;
-    this.#rng = typeof seed === "number" ? createRng(seed) : seed;
+    this.rng = typeof seed === "number" ? createRng(seed) : seed;
   }
 
   /** Draws one token from `logits` (one row, float32 or float64) and reports its log-prob under the raw distribution. */
@@ -136,9 +136,9 @@ export class TokenSampler {
     let tokenId: number;
     if (this.temperature === 0) tokenId = argmax(logits);
     else {
-      const { tokenIds, weights, total } = this.#candidates(logits);
+      const { tokenIds, weights, total } = this.candidates(logits);
       // Inverse-CDF draw over the kept tokens in a fixed order: one uniform per token keeps the stream aligned.
-      const u = this.#rng.nextFloat() * total;
+      const u = this.rng.nextFloat() * total;
       let acc = 0;
       tokenId = -1;
       const n = tokenIds ? tokenIds.length : weights.length;
@@ -162,7 +162,7 @@ export class TokenSampler {
   /** The kept tokens and their probabilities after temperature, top-k and top-p (greedy: the argmax alone). */
   distribution(logits: ArrayLike<number>): SamplingDistribution {
     if (this.temperature === 0) return { tokenIds: [argmax(logits)], probs: Float64Array.of(1) };
-    const { tokenIds, weights, total } = this.#candidates(logits);
+    const { tokenIds, weights, total } = this.candidates(logits);
     const ids = tokenIds ?? Array.from(weights.keys());
     const probs = new Float64Array(ids.length);
     for (let j = 0; j < ids.length; j++) probs[j] = weights[j]! / total;
@@ -174,13 +174,13 @@ export class TokenSampler {
    * Unnormalised weights exp((x − max) / T) of the kept tokens. `tokenIds` undefined means every token, weights
    * indexed by id (the common top_p = 1, top_k = 0 case, kept free of sorting and of id arrays).
    */
-  #candidates(logits: ArrayLike<number>): { tokenIds: number[] | undefined; weights: Float64Array; total: number } {
+  private candidates(logits: ArrayLike<number>): { tokenIds: number[] | undefined; weights: Float64Array; total: number } {
     const vocab = logits.length;
     const t = this.temperature;
     let max = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < vocab; i++) if (logits[i]! > max) max = logits[i]!;
-    if (this.#weights.length !== vocab) this.#weights = new Float64Array(vocab);
-    const w = this.#weights;
+    if (this.weights.length !== vocab) this.weights = new Float64Array(vocab);
+    const w = this.weights;
     let total = 0;
     for (let i = 0; i < vocab; i++) total += w[i] = Math.exp((logits[i]! - max) / t);
 
@@ -197,7 +197,7 @@ export class TokenSampler {
         }
       }
     }
-    if (this.topP < 1) return this.#nucleus(ids, total);
+    if (this.topP < 1) return this.nucleus(ids, total);
     if (!ids) return { tokenIds: undefined, weights: w, total };
     return { tokenIds: ids, weights: Float64Array.from(ids, (i) => w[i]!), total };
   }
@@ -208,12 +208,12 @@ export class TokenSampler {
    * weights are sorted (a native Float64Array sort), and over the whole vocabulary only those ≥ τ·total, lowering τ
    * until the kept set ends inside them; the result is exact without sorting 151k ids through a comparator.
    */
-  #nucleus(ids: number[] | undefined, total: number): { tokenIds: number[]; weights: Float64Array; total: number } {
-    const w = this.#weights;
+  private nucleus(ids: number[] | undefined, total: number): { tokenIds: number[]; weights: Float64Array; total: number } {
+    const w = this.weights;
     for (let tau = ids ? 0 : 1e-4; ; tau = tau < 1e-12 ? 0 : tau / 64) {
       const cut = tau * total;
       let size = 0;
-      const pool = this.#pool.length >= w.length ? this.#pool : (this.#pool = new Float64Array(w.length));
+      const pool = this.pool.length >= w.length ? this.pool : (this.pool = new Float64Array(w.length));
       if (ids) for (const i of ids) pool[size++] = w[i]!;
       else for (let i = 0; i < w.length; i++) if (w[i]! >= cut && w[i]! > 0) pool[size++] = w[i]!;
       const sorted = pool.subarray(0, size).sort();

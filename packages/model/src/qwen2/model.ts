@@ -141,8 +141,8 @@ export class Qwen2Model implements DecodeModel {
   readonly adapters = new Map<string, LoraAdapter>();
   /** Training mode (torch's `model.train()`): enables LoRA dropout. @default false */
   training = false;
-  #rope: RopeTables | undefined;
-  #dropoutCalls = 0;
+  private rope: RopeTables | undefined;
+  private dropoutCalls = 0;
   /** Seed of LoRA dropout masks; set by attachLora. */
   dropoutSeed = 0;
 
@@ -234,8 +234,8 @@ export class Qwen2Model implements DecodeModel {
   dispose(): void {
     tf.dispose([...this.variables.values(), ...[...this.adapters.values()].flatMap((a) => [a.a, a.b])]);
     this.adapters.clear();
-    if (this.#rope !== undefined) tf.dispose(this.#rope);
-    this.#rope = undefined;
+    if (this.rope !== undefined) tf.dispose(this.rope);
+    this.rope = undefined;
   }
 
   /** Base parameter by Hugging Face name; a ModelError naming it when the model has none. */
@@ -353,7 +353,7 @@ export class Qwen2Model implements DecodeModel {
     const adapter = this.adapters.get(prefix);
     if (adapter !== undefined && !adapter.merged) {
       // LoRA, Hu et al. 2021, Eq. 3: h = W₀x + (α/r)·B·A·x, with dropout on the adapter's input as PEFT applies it.
-      const xin = this.training && adapter.dropout > 0 ? tf.dropout(x, adapter.dropout, undefined, this.dropoutSeed * 100_003 + this.#dropoutCalls++) : x;
+      const xin = this.training && adapter.dropout > 0 ? tf.dropout(x, adapter.dropout, undefined, this.dropoutSeed * 100_003 + this.dropoutCalls++) : x;
       y = tf.add(y, tf.mul(tf.matMul(tf.matMul(xin, adapter.a, false, true), adapter.b, false, true), adapter.scale));
     }
     return y as tf.Tensor2D;
@@ -363,16 +363,16 @@ export class Qwen2Model implements DecodeModel {
   private ropeFor(maxPosition: number): RopeTables {
     const limit = this.config.maxPositionEmbeddings;
     if (!(maxPosition < limit)) fail(`position id ${maxPosition} is outside [0, ${limit}) (max_position_embeddings); shorten the sequence.`);
-    if (this.#rope === undefined || this.#rope.maxPositions <= maxPosition) {
-      let size = Math.max(this.#rope?.maxPositions ?? 0, Math.min(INITIAL_ROPE_POSITIONS, limit));
+    if (this.rope === undefined || this.rope.maxPositions <= maxPosition) {
+      let size = Math.max(this.rope?.maxPositions ?? 0, Math.min(INITIAL_ROPE_POSITIONS, limit));
       while (size <= maxPosition) size = Math.min(limit, size * 2);
-      if (this.#rope !== undefined) tf.dispose(this.#rope);
+      if (this.rope !== undefined) tf.dispose(this.rope);
       const tables = ropeTables(this.config.headDim, size, this.config.ropeTheta);
       // Long-lived: kept out of whatever tidy scope the caller is in.
       for (const t of [tables.cos, tables.sin, tables.rotateHalf]) tf.keep(t);
-      this.#rope = tables;
+      this.rope = tables;
     }
-    return this.#rope;
+    return this.rope;
   }
 
   /**
