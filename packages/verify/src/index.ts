@@ -15,6 +15,7 @@ export type {
   FloatTolerance,
   RunTestsOptions,
   RunTestsResult,
+  SandboxAvailability,
   SandboxOptions,
   SandboxPool,
   SandboxResult,

@@ -3,6 +3,7 @@ export { type CodeTest, type RunTestsOptions, type RunTestsResult, runTests, typ
 export {
   createSandboxPool,
   runSandboxed,
+  type SandboxAvailability,
   type SandboxOptions,
   type SandboxPool,
   type SandboxResult,
