@@ -177,7 +177,12 @@ function checkTarball(p) {
   for (const field of ["repository", "homepage", "bugs", "license", "description"]) if (!json[field]) problems.push(`no "${field}"`);
   if (!/^>=\d+\.\d+\.\d+$/.test(json.engines?.node ?? "")) problems.push(`engines.node "${json.engines?.node}" is not ">=X.Y.Z"`);
   if (json.repository?.directory !== relative(repo, p.dir)) problems.push(`repository.directory "${json.repository?.directory}" is not "${relative(repo, p.dir)}"`);
-  for (const f of ["README.md", "CHANGELOG.md", "package.json"]) if (!files.has(f)) problems.push(`${f} is not in the tarball`);
+  for (const f of ["README.md", "CHANGELOG.md", "LICENSE", "package.json"]) if (!files.has(f)) problems.push(`${f} is not in the tarball`);
+  // A version is a release only when its changesets were applied: the CHANGELOG says what that version changed.
+  if (files.has("CHANGELOG.md")) {
+    const changelog = execFileSync("tar", ["xzfO", p.tarball, "package/CHANGELOG.md"], { encoding: "utf8" });
+    if (json.version === "0.0.0" || !changelog.includes(`\n## ${json.version}\n`)) problems.push(`version ${json.version} has no "## ${json.version}" section in CHANGELOG.md (apply the changesets: pnpm version-packages)`);
+  }
   // Every file package.json points at.
   const targets = [];
   const collect = (v) => {
