@@ -120,6 +120,7 @@ export {
   DEFAULT_BACKOFF,
   DEFAULT_TEACHER_CONFIG,
   DiskCache,
+  isHttpUrl,
   jsonHeaders,
   OpenAIChatClient,
   postJsonWithRetry,

@@ -200,7 +200,8 @@ export class OpenAIChatClient {
   }
 }
 
-function isHttpUrl(value: string): boolean {
+/** Whether `value` is an absolute http(s) URL: the base URLs of OpenAI-compatible endpoints. */
+export function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return url.protocol === "http:" || url.protocol === "https:";

@@ -5,6 +5,7 @@ export {
   type ChatResponse,
   type ChatUsage,
   chatCacheKey,
+  isHttpUrl,
   OpenAIChatClient,
   TeacherRequestError,
 } from "./chatClient.js";

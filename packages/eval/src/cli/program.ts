@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { writeFileAtomic } from "@infialign/data";
+import { isHttpUrl, writeFileAtomic } from "@infialign/data";
 import { getBenchmark } from "../benchmarks/index.js";
 import { compareRuns, type FlipBasis } from "../compare/compareRuns.js";
 import { resolveProtocol } from "../protocol.js";
@@ -59,15 +59,6 @@ function numFlag(name: string, value: string | undefined): number | undefined {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n)) throw new UsageError(`[infialign/eval] cli: --${name} must be a number, got "${value}"`);
   return n;
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
-  }
 }
 
 function list(value: string): string[] {
