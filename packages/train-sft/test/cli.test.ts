@@ -116,5 +116,19 @@ describe("infialign-sft", () => {
     const phase1 = parseYaml(readFileSync(join(out, "phase1.yaml"), "utf8"));
     expect(phase1).toMatchObject({ stage: "sft", model_name_or_path: "Qwen/Qwen2.5-Math-7B", dataset: "run_phase1", lr_scheduler_type: "cosine" });
     expect(existsSync(join(out, "train.sh"))).toBe(true);
+    const info = JSON.parse(readFileSync(join(out, "data", "dataset_info.json"), "utf8"));
+    expect(info.run_phase1.num_samples).toBeUndefined();
+
+    // num_samples makes LLaMA-Factory resample a dataset, so it is written only when asked for.
+    const resampled = join(root, "lf-resampled");
+    const exported2 = await run(["export", "--config", join(root, "run.yaml"), "--target", "llamafactory", "--out", resampled, "--num-gpus", "4", "--num-samples", "phase2=100"]);
+    expect(exported2.err).toBe("");
+    expect(exported2.code).toBe(0);
+    const info2 = JSON.parse(readFileSync(join(resampled, "data", "dataset_info.json"), "utf8"));
+    expect(info2.run_phase1.num_samples).toBeUndefined();
+    expect(info2.run_phase2.num_samples).toBe(100);
+    const bad = await run(["export", "--config", join(root, "run.yaml"), "--target", "llamafactory", "--out", resampled, "--num-samples", "phase2"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--num-samples takes <phase>=<n>");
   }, 60_000);
 });

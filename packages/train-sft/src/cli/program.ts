@@ -15,8 +15,10 @@ Commands:
           Run the curriculum: checkpoints, metrics.jsonl, final/ (HF checkpoint), run.json and report.html under outputDir.
           Ctrl-C stops after the current step with a checkpoint; --resume continues from it.
   export  --config <run.yaml> --target llamafactory --out <dir> [--dataset-name <name>] [--model-name-or-path <hf id>]
-          [--template qwen] [--num-gpus <n>]
+          [--template qwen] [--num-gpus <n>] [--num-samples <phase>=<n>[,<phase>=<n>…]]
           Write the phases as ShareGPT datasets, dataset_info.json, one LLaMA-Factory YAML per phase and train.sh.
+          --num-samples writes num_samples for the named phases, which makes LLaMA-Factory resample them (default: each
+          sample once).
   recipe  --phase1 <glob> --phase2 <glob> --model <dir> --output <dir> [--scale cpu|paper] [--packing bfd|bfd_split|wrapped|none] [--seed <n>]
           Print InfiAlign's two-phase SFT recipe as a run config (YAML) on stdout: infialign-sft recipe … > run.yaml
           (relative paths in a config file are read relative to the file's directory).
@@ -58,6 +60,18 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   return n;
 }
 
+/** `phase1=1000,phase2=500` → `{ phase1: 1000, phase2: 500 }`. */
+function phaseCounts(value: string | undefined, flag: string): Record<string, number> | undefined {
+  if (value === undefined) return undefined;
+  const counts: Record<string, number> = {};
+  for (const part of value.split(",")) {
+    const [name, count, extra] = part.split("=");
+    if (!name || count === undefined || extra !== undefined) throw new UsageError(`${flag} takes <phase>=<n>[,<phase>=<n>…], got "${value}"`);
+    counts[name.trim()] = positiveInt(count.trim(), `${flag} ${name}`) as number;
+  }
+  return counts;
+}
+
 function required(value: string | undefined, flag: string, command: string): string {
   if (value === undefined || value === "") throw new UsageError(`${command} needs ${flag}`);
   return value;
@@ -88,6 +102,7 @@ function parse(argv: readonly string[]) {
       "model-name-or-path": { type: "string" },
       template: { type: "string" },
       "num-gpus": { type: "string" },
+      "num-samples": { type: "string" },
       phase1: { type: "string" },
       phase2: { type: "string" },
       model: { type: "string" },
@@ -182,6 +197,7 @@ async function exportCommand(values: Parsed["values"], out: (text: string) => vo
   if (target !== "llamafactory") throw new UsageError(`--target must be "llamafactory", got "${target}"`);
   const outDir = required(values.out, "--out <dir>", "export");
   const numGpus = positiveInt(values["num-gpus"], "--num-gpus");
+  const numSamples = phaseCounts(values["num-samples"], "--num-samples");
   const config = await loadCurriculumConfig(configPath);
   await ensureOutputDir(outDir, "--out");
   const [{ selectSamples }, { exportLlamaFactory }] = await Promise.all([import("../data/selectSamples.js"), import("../export/llamafactory.js")]);
@@ -195,6 +211,7 @@ async function exportCommand(values: Parsed["values"], out: (text: string) => vo
     modelNameOrPath: values["model-name-or-path"] ?? config.model,
     ...(values.template ? { template: values.template } : {}),
     ...(numGpus ? { numGpus } : {}),
+    ...(numSamples ? { numSamples } : {}),
     optimizer: config.optimizer,
     ...(config.lora ? { lora: config.lora } : {}),
     seed: config.seed,
