@@ -129,5 +129,5 @@ describeWhen(pools.missing)("checkQuality on the gold solutions of ../shared/dat
       }
     }
     expect(reasons).toEqual({ keep: 12_473 });
-  });
+  }, 240_000);
 });

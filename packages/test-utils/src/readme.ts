@@ -210,6 +210,8 @@ function run(command: string, args: string[], options: { cwd: string; env: NodeJ
       clearTimeout(timer);
       resolvePromise({ code: exitCode ?? code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A block that exits without reading its stdin closes the pipe first; the exit code already says how it ended.
+    child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
   });
 }
