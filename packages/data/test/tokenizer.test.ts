@@ -17,7 +17,7 @@ describeWhen(qwenVocab.missing)("built-in Qwen tokenizers", () => {
     qwen3 = await loadTokenizer("qwen3");
     console.log(`qwen3 tokenizer loaded in ${(performance.now() - t0).toFixed(0)} ms`);
     qwen25 = await loadTokenizer("qwen2.5");
-  });
+  }, 120_000);
 
   it("counts known strings (computed once with this vocabulary)", () => {
     expect(qwen3.encode("Hello world")).toEqual([9707, 1879]);
