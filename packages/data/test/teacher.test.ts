@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChatHandler, type FaultKind, type OpenAIServer, type OpenAIServerOptions, startOpenAIServer } from "@infialign/test-utils";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RejectCode, StageContext } from "../src/runtime/types.js";
 import { computeSampleId, makeSample, type Sample } from "../src/schema/sample.js";
 import {
@@ -230,7 +230,8 @@ describe("OpenAIChatClient", () => {
     const { c } = client(s);
     const controller = new AbortController();
     const pending = c.chat({ messages: USER }, { signal: controller.signal });
-    await wait(20);
+    // Abort once the server holds the request (a fixed sleep raced the request on a loaded machine).
+    await vi.waitFor(() => expect(s.requests).toHaveLength(1), { timeout: 30_000, interval: 5 });
     controller.abort(new Error("user abort"));
     await expect(pending).rejects.toThrow("user abort");
     expect(s.requests).toHaveLength(1);
