@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../src/tfjs/backend.js";
+import { getVectorEngine } from "../src/engine/vectorEngine.js";
 import { assignNearest, cosineTopK, createRng, l2NormalizeRows, matmulTransposed } from "../src/vector/index.js";
 
 const DIM = 256;
@@ -117,8 +118,8 @@ function record(kernel: string, shape: string, flops: number, fast: { seconds: n
 {
   const q = randomUnit(1000, 5);
   const keys = randomUnit(50_000, 6);
-  cosineTopK(q.subarray(0, 16 * DIM), keys, DIM, 10);
-  const fast = time(() => cosineTopK(q, keys, DIM, 10));
+  cosineTopK(q.subarray(0, 16 * DIM), keys, DIM, 10, { engine: "js" });
+  const fast = time(() => cosineTopK(q, keys, DIM, 10, { engine: "js" }));
   const naive = time(() => naiveTopK(q, keys, 10));
   let same = 0;
   for (let i = 0; i < naive.value.length; i++) if (fast.value.indices[i] === naive.value[i]) same++;
@@ -159,6 +160,51 @@ const tfjsRows: TfjsRow[] = [];
   }
 }
 
+// The same three products on the onnxruntime engine (onnxruntime-node's MLAS GEMM; median of 3 after a warm-up),
+// compared with the Float32Array kernels' times above; skipped when onnxruntime-node cannot be loaded.
+interface EngineRow {
+  kernel: string;
+  threads: number;
+  seconds: number;
+  gflops: number;
+  vsVector: number;
+  agree: boolean;
+}
+const engineRows: EngineRow[] = [];
+let engineSkipped: string | undefined;
+try {
+  const x = randomUnit(50_000, 3);
+  const c = randomUnit(707, 4);
+  const a = randomUnit(2000, 1);
+  const b = randomUnit(2000, 2);
+  const q = randomUnit(1000, 5);
+  const keys = randomUnit(50_000, 6);
+  const matRef = matmulTransposed(a, b, DIM);
+  const assignRef = assignNearest(x, c, DIM).assignments;
+  const topRef = cosineTopK(q, keys, DIM, 10, { engine: "js" }).indices;
+  for (const threads of [1, 2]) {
+    const engine = getVectorEngine({ engine: "onnxruntime", threads });
+    const median3 = <T>(fn: () => T) => {
+      fn();
+      const runs = [time(fn), time(fn), time(fn)].sort((u, v) => u.seconds - v.seconds);
+      return runs[1]!;
+    };
+    const m = median3(() => engine.matmulTransposed(a, b, DIM));
+    let maxErr = 0;
+    for (let i = 0; i < matRef.length; i++) maxErr = Math.max(maxErr, Math.abs(m.value[i]! - matRef[i]!));
+    const as = median3(() => engine.assignNearest(x, c, DIM));
+    const t = median3(() => engine.cosineTopK(q, keys, DIM, 10));
+    const agreeShare = (u: Int32Array, v: Int32Array) => u.reduce((acc, value, i) => acc + (value === v[i] ? 1 : 0), 0) / u.length;
+    const add = (kernel: string, flops: number, run: { seconds: number }, vector: number, agree: boolean) =>
+      engineRows.push({ kernel, threads, seconds: run.seconds, gflops: flops / run.seconds / 1e9, vsVector: vector / run.seconds, agree });
+    add(rows[0]!.kernel, 2 * 2000 * 2000 * DIM, m, rows[0]!.seconds, maxErr < 1e-4);
+    add(rows[1]!.kernel, 2 * 50_000 * 707 * DIM, as, rows[1]!.seconds, agreeShare(as.value.assignments, assignRef) > 0.999);
+    add(rows[2]!.kernel, 2 * 1000 * 50_000 * DIM, t, rows[2]!.seconds, agreeShare(t.value.indices, topRef) > 0.999);
+  }
+} catch (error) {
+  engineSkipped = String((error as Error).message);
+}
+
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 console.log("| kernel | shape | GFLOP | s | GFLOP/s | naive s | naive GFLOP/s | speed-up | agree |");
 console.log("|---|---|---|---|---|---|---|---|---|");
@@ -170,7 +216,11 @@ for (const r of rows) {
 console.log("\n| matmulTransposed via | shape | s | GFLOP/s | vs Float32Array kernel | agree |");
 console.log("|---|---|---|---|---|---|");
 for (const r of tfjsRows) console.log(`| ${r.backend} | ${r.shape} | ${r.seconds.toFixed(3)} | ${r.gflops.toFixed(2)} | ${r.vsVector.toFixed(2)}× | ${r.agree} |`);
+console.log("\n| onnxruntime engine | threads | s | GFLOP/s | vs Float32Array kernel (1 thread) | agree |");
+console.log("|---|---|---|---|---|---|");
+for (const r of engineRows) console.log(`| ${r.kernel} | ${r.threads} | ${r.seconds.toFixed(3)} | ${r.gflops.toFixed(1)} | ${r.vsVector.toFixed(1)}× | ${r.agree} |`);
+if (engineSkipped) console.log(`onnxruntime engine skipped: ${engineSkipped}`);
 console.log(`peak RSS ${peakRssMiB.toFixed(0)} MiB`);
 const outPath = join(dirname(fileURLToPath(import.meta.url)), "..", "bench-results", "vector.json");
 mkdirSync(dirname(outPath), { recursive: true });
-writeFileSync(outPath, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, dim: DIM, threads: 1, peakRssMiB, rows, tfjs: tfjsRows }, null, 2)}\n`);
+writeFileSync(outPath, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, dim: DIM, threads: 1, peakRssMiB, rows, tfjs: tfjsRows, onnxruntimeEngine: engineSkipped ? { skipped: engineSkipped } : engineRows }, null, 2)}\n`);

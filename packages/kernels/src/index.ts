@@ -1,4 +1,7 @@
-// Public API of @infialign/kernels: dependency-free Float32Array vector kernels. The TensorFlow.js side is "@infialign/kernels/tfjs".
+// Public API of @infialign/kernels: dependency-free Float32Array vector kernels, and the same products on onnxruntime-node
+// (optional peer) through getVectorEngine. The TensorFlow.js side is "@infialign/kernels/tfjs".
+export type { VectorEngine, VectorEngineChoice, VectorEngineOptions } from "./engine/vectorEngine.js";
+export { getVectorEngine } from "./engine/vectorEngine.js";
 export type { AssignPool, CosineTopKOptions, Rng } from "./vector/index.js";
 export {
   assignNearest,

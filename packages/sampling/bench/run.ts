@@ -1,10 +1,11 @@
 // k-means benchmark: 1M×256 mini-batch vs a naive baseline (100k subset, extrapolated), and full-batch Lloyd on 50k.
 // Usage: pnpm bench (tsx bench/run.ts). BENCH_N overrides the 1,000,000 rows for a quick run; BENCH_THREADS sets the
-// k-means `threads` option ("auto" by default; 1 for the single-thread baseline).
+// k-means `threads` option ("auto" by default; 1 for the single-thread baseline), BENCH_ENGINE its `engine` ("auto":
+// onnxruntime when installed; "js" for the Float32Array kernels). The comparison with scikit-learn is bench/sklearn.ts.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { resolveThreads } from "@infialign/kernels";
+import { resolveThreads, type VectorEngineChoice } from "@infialign/kernels";
 import { chooseK, sphericalKMeans } from "../src/cluster/index.js";
 import { naiveMiniBatch } from "./naiveMiniBatch.js";
 import { vmfMixture } from "./vmfMixture.js";
@@ -14,6 +15,7 @@ const DIM = 256;
 const NAIVE_N = Math.min(N, 100_000);
 const NAIVE_STEPS = 10;
 const FULL_N = Math.min(N, 50_000);
+const ENGINE = (process.env.BENCH_ENGINE ?? "auto") as VectorEngineChoice;
 const THREADS: number | "auto" = process.env.BENCH_THREADS && process.env.BENCH_THREADS !== "auto" ? Number(process.env.BENCH_THREADS) : "auto";
 const rssMiB = () => process.resourceUsage().maxRSS / 1024;
 
@@ -30,6 +32,7 @@ const mini = sphericalKMeans(data, DIM, {
   seed: 0,
   miniBatch: true,
   threads: THREADS,
+  engine: ENGINE,
   onProgress: (p) => {
     lastStepAt = performance.now();
     if (p.iteration % 50 === 0) console.log(`  step ${p.iteration}: smoothed batch inertia ${p.inertia.toFixed(4)} at ${((lastStepAt - t0) / 1000).toFixed(1)} s`);
@@ -38,7 +41,7 @@ const mini = sphericalKMeans(data, DIM, {
 const miniSeconds = (performance.now() - t0) / 1000;
 const miniFinalPassSeconds = (performance.now() - lastStepAt) / 1000;
 const miniRss = rssMiB();
-console.log(`mini-batch (threads ${String(THREADS)}): ${miniSeconds.toFixed(1)} s, ${mini.iterations} steps, converged ${mini.converged}, inertia ${mini.inertia.toFixed(0)}`);
+console.log(`mini-batch (threads ${String(THREADS)}, engine ${mini.engine}): ${miniSeconds.toFixed(1)} s, ${mini.iterations} steps, converged ${mini.converged}, inertia ${mini.inertia.toFixed(0)}`);
 
 const naive = naiveMiniBatch(data.subarray(0, NAIVE_N * DIM), DIM, k, NAIVE_STEPS, 4096, 0);
 // Extrapolation to N rows with the fast run's step count: steps cost per batch (independent of N), final pass scales with N.
@@ -47,7 +50,7 @@ console.log(`naive: ${naive.stepSeconds.toFixed(2)} s/step, final pass ${naive.f
 
 const fullK = chooseK(FULL_N);
 const t1 = performance.now();
-const full = sphericalKMeans(data.subarray(0, FULL_N * DIM), DIM, { k: fullK, seed: 0, miniBatch: false, threads: THREADS });
+const full = sphericalKMeans(data.subarray(0, FULL_N * DIM), DIM, { k: fullK, seed: 0, miniBatch: false, threads: THREADS, engine: ENGINE });
 const fullSeconds = (performance.now() - t1) / 1000;
 
 const rows = [
@@ -81,6 +84,7 @@ writeFileSync(
       date: new Date().toISOString(),
       node: process.version,
       threads: THREADS === "auto" ? resolveThreads("auto") : THREADS,
+      engine: mini.engine,
       n: N,
       dim: DIM,
       data: "seeded vMF-like mixture, 500 clusters, spread 1, seed 42 (generated in memory)",

@@ -186,7 +186,7 @@ describe("sphericalKMeans", () => {
     for (const norm of unitNorms(mini.centroids, 16)) expect(Math.abs(norm - 1)).toBeLessThan(1e-5);
   });
 
-  it("gives bit-identical results with 1 and 2 threads (mini-batch and full batch)", () => {
+  it.each(["js", "onnxruntime"] as const)("gives bit-identical results with 1 and 2 threads (mini-batch and full batch, engine %s)", (engine) => {
     const n = PARALLEL_MIN_ROWS + 1001;
     const mix = vmfMixture({ n, dim: 8, clusters: 10, spread: 1, seed: 5 });
     const same = (a: ReturnType<typeof sphericalKMeans>, b: ReturnType<typeof sphericalKMeans>) => {
@@ -195,11 +195,35 @@ describe("sphericalKMeans", () => {
       expect(Array.from(b.centroids)).toEqual(Array.from(a.centroids));
       expect(Array.from(b.assignments)).toEqual(Array.from(a.assignments));
     };
-    const mini = { k: 10, seed: 3, miniBatch: true, batchSize: 1000 } as const;
+    const mini = { k: 10, seed: 3, miniBatch: true, batchSize: 1000, engine } as const;
     same(sphericalKMeans(mix.data, 8, { ...mini, threads: 1 }), sphericalKMeans(mix.data, 8, { ...mini, threads: 2 }));
-    const full = { k: 6, seed: 1, miniBatch: false, maxIter: 3 } as const;
+    const full = { k: 6, seed: 1, miniBatch: false, maxIter: 3, engine } as const;
     same(sphericalKMeans(mix.data, 8, { ...full, threads: 1 }), sphericalKMeans(mix.data, 8, { ...full, threads: 2 }));
     expect(() => resolveKMeansConfig({ threads: 0 })).toThrow(/threads/);
+  });
+
+  it("onnxruntime and js engines give the same clustering; a seed gives bit-identical centroids run to run on onnxruntime", () => {
+    // Well-separated clusters: the engines' rounding differences (≤ 1e-6 on a score) never flip a nearest centroid.
+    const n = PARALLEL_MIN_ROWS + 10_000;
+    const mix = vmfMixture({ n, dim: 32, clusters: 24, spread: 0.5, seed: 8 });
+    for (const options of [
+      { k: 24, seed: 4, miniBatch: true, batchSize: 2048 },
+      { k: 24, seed: 4, miniBatch: false, maxIter: 20 },
+    ]) {
+      const fast = sphericalKMeans(mix.data, 32, { ...options, engine: "onnxruntime" });
+      const again = sphericalKMeans(mix.data, 32, { ...options, engine: "onnxruntime" });
+      const slow = sphericalKMeans(mix.data, 32, { ...options, engine: "js" });
+      expect([fast.engine, slow.engine]).toEqual(["onnxruntime", "js"]);
+      expect(Array.from(new Uint32Array(again.centroids.buffer))).toEqual(Array.from(new Uint32Array(fast.centroids.buffer)));
+      expect(again.inertia).toBe(fast.inertia);
+      expect(Array.from(fast.assignments)).toEqual(Array.from(slow.assignments));
+      expect(fast.iterations).toBe(slow.iterations);
+      for (let i = 0; i < fast.centroids.length; i++) expect(Math.abs(fast.centroids[i]! - slow.centroids[i]!)).toBeLessThan(1e-5);
+      expect(Math.abs(fast.inertia - slow.inertia) / slow.inertia).toBeLessThan(1e-5);
+    }
+    // The default ("auto") takes onnxruntime where it is installed, as in this workspace.
+    expect(sphericalKMeans(mix.data.subarray(0, 1000 * 32), 32, { k: 4 }).engine).toBe("onnxruntime");
+    expect(() => resolveKMeansConfig({ engine: "gpu" as never })).toThrow(/engine/);
   });
 
   it("rejects bad shapes with a fix", () => {

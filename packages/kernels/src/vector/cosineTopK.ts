@@ -1,3 +1,4 @@
+import { getVectorEngine, type VectorEngineChoice } from "../engine/vectorEngine.js";
 import { gemmNT } from "./gemm.js";
 import { l2NormalizeRows } from "./l2NormalizeRows.js";
 import { rowCount } from "./shape.js";
@@ -14,6 +15,17 @@ export interface CosineTopKOptions {
    * @default true
    */
   normalized?: boolean;
+  /**
+   * Engine of the products (see `getVectorEngine`): "auto" uses onnxruntime-node when it is installed. Engines agree
+   * up to rounding (scores within 1e-5 for unit rows), so a near-tie may order differently across engines.
+   * @default "auto"
+   */
+  engine?: VectorEngineChoice;
+  /**
+   * onnxruntime intra-op threads ("auto" = min(2, os.availableParallelism())); the js engine runs on the calling thread.
+   * @default "auto"
+   */
+  threads?: number | "auto";
 }
 
 /**
@@ -27,6 +39,11 @@ export function cosineTopK(
   k: number,
   options: CosineTopKOptions = {},
 ): { indices: Int32Array; scores: Float32Array } {
+  const { engine: choice = "auto", threads = "auto", ...rest } = options;
+  if (choice !== "js") {
+    const engine = getVectorEngine({ engine: choice, threads });
+    if (engine.name !== "js") return engine.cosineTopK(queries, keys, dim, k, rest);
+  }
   const nq = rowCount(queries, dim, "cosine-top-k", "queries");
   const nk = rowCount(keys, dim, "cosine-top-k", "keys");
   if (!Number.isInteger(k) || k < 0) throw new Error(`[infialign/kernels] cosine-top-k: k must be a non-negative integer, got ${k}`);

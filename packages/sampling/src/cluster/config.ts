@@ -1,3 +1,4 @@
+import type { VectorEngineChoice } from "@infialign/kernels";
 import { z } from "zod";
 
 /** Configuration of {@link sphericalKMeans}. */
@@ -49,12 +50,20 @@ export interface KMeansConfig {
    */
   nInit?: number;
   /**
-   * Threads for the assignment passes (mini-batch steps, Lloyd iterations, final pass): the calling thread plus
-   * `threads − 1` worker threads, used only when n ≥ {@link PARALLEL_MIN_ROWS}. Results are bit-identical for any value.
-   * "auto" = min(2, os.availableParallelism()); 1 disables the workers.
+   * Threads of the products, used only when n ≥ {@link PARALLEL_MIN_ROWS}: onnxruntime's intra-op threads, or (js
+   * engine) the calling thread plus `threads − 1` worker threads for the assignment passes. Results are bit-identical
+   * for any value. "auto" = min(2, os.availableParallelism()); 1 = one thread.
    * @default "auto"
    */
   threads: number | "auto";
+  /**
+   * Engine of the products (seeding, assignments): "onnxruntime" (onnxruntime-node's GEMM, an optional peer; throws
+   * "install onnxruntime-node …" when it is missing), "js" (this package's Float32Array kernels), or "auto" —
+   * onnxruntime when it is installed, else js. A seed gives bit-identical results run to run on either engine; the two
+   * engines round differently, so a near-tie can make their clusterings differ (see `KMeansResult.engine`).
+   * @default "auto"
+   */
+  engine: VectorEngineChoice;
 }
 
 export const DEFAULT_KMEANS_CONFIG: Readonly<KMeansConfig> = Object.freeze({
@@ -66,6 +75,7 @@ export const DEFAULT_KMEANS_CONFIG: Readonly<KMeansConfig> = Object.freeze({
   maxNoImprovement: 10,
   nInit: 1,
   threads: "auto",
+  engine: "auto",
 });
 
 /** Above this many rows `miniBatch: "auto"` uses mini-batch k-means. */
@@ -91,6 +101,7 @@ const ConfigSchema = z.object({
   maxNoImprovement: z.number().int().min(1),
   nInit: z.number().int().min(1).max(1000),
   threads: z.union([z.number().int().min(1).max(256), z.literal("auto")]),
+  engine: z.enum(["auto", "js", "onnxruntime"]),
 });
 
 /** Merges options over the defaults and validates every field at once. */

@@ -1,11 +1,19 @@
-import { matmulTransposed, type Rng } from "@infialign/kernels";
+import { matmulTransposed, type Rng, type VectorEngine } from "@infialign/kernels";
 
 /**
  * Greedy k-means++ seeding (Arthur & Vassilvitskii 2007; greedy variant with `candidates` trials per step as in sklearn,
  * default 2 + ⌊ln k⌋) on unit rows. D² sampling uses the cosine distance 1 − cos, which is half the squared Euclidean
  * distance between unit vectors, so this is exactly k-means++ on the sphere. Returns k×dim centroids (copies of rows).
+ * `engine` computes the products (default: this package's js kernels).
  */
-export function kmeansPlusPlus(data: Float32Array, dim: number, k: number, rng: Rng, candidates = 2 + Math.floor(Math.log(k))): Float32Array {
+export function kmeansPlusPlus(
+  data: Float32Array,
+  dim: number,
+  k: number,
+  rng: Rng,
+  candidates = 2 + Math.floor(Math.log(k)),
+  engine: Pick<VectorEngine, "matmulTransposed"> = { matmulTransposed },
+): Float32Array {
   const n = data.length / dim;
   const centroids = new Float32Array(k * dim);
   const closest = new Float64Array(n);
@@ -14,7 +22,7 @@ export function kmeansPlusPlus(data: Float32Array, dim: number, k: number, rng: 
   const scores = new Float32Array(candidates * n);
   const first = rng.nextInt(n);
   centroids.set(data.subarray(first * dim, first * dim + dim), 0);
-  const s0 = matmulTransposed(centroids.subarray(0, dim), data, dim, scores.subarray(0, n));
+  const s0 = engine.matmulTransposed(centroids.subarray(0, dim), data, dim, scores.subarray(0, n));
   for (let i = 0; i < n; i++) closest[i] = Math.max(0, 1 - s0[i]!);
   for (let c = 1; c < k; c++) {
     let total = 0;
@@ -27,7 +35,7 @@ export function kmeansPlusPlus(data: Float32Array, dim: number, k: number, rng: 
       const idx = total > 0 ? searchCumulative(cumulative, rng.nextFloat() * total) : rng.nextInt(n);
       candRows.set(data.subarray(idx * dim, idx * dim + dim), t * dim);
     }
-    matmulTransposed(candRows, data, dim, scores);
+    engine.matmulTransposed(candRows, data, dim, scores);
     let best = 0;
     let bestPot = Number.POSITIVE_INFINITY;
     for (let t = 0; t < candidates; t++) {

@@ -1,9 +1,6 @@
-import { assignNearest, createRng, getAssignPool, type Rng, resolveThreads } from "@infialign/kernels";
+import { createRng, getVectorEngine, type Rng, resolveThreads, type VectorEngine } from "@infialign/kernels";
 import { chooseK, type KMeansConfig, MINI_BATCH_AUTO_THRESHOLD, PARALLEL_MIN_ROWS, resolveKMeansConfig } from "./config.js";
 import { kmeansPlusPlus } from "./kmeansPlusPlus.js";
-
-/** assignNearest, or the same on a worker pool (bit-identical results). */
-type Assign = typeof assignNearest;
 
 /** Result of {@link sphericalKMeans}. */
 export interface KMeansResult {
@@ -23,6 +20,8 @@ export interface KMeansResult {
   converged: boolean;
   /** Which algorithm ran. */
   mode: "full-batch" | "mini-batch";
+  /** Which engine computed the products. */
+  engine: VectorEngine["name"];
 }
 
 /** Progress callback payload: `inertia` is the full inertia (full batch) or the smoothed mean batch inertia (mini-batch). */
@@ -48,9 +47,9 @@ export function sphericalKMeans(data: Float32Array, dim: number, options: Spheri
   const k = Math.min(n, config.k ?? chooseK(n));
   const miniBatch = config.miniBatch === "auto" ? n > MINI_BATCH_AUTO_THRESHOLD : config.miniBatch;
   const threads = resolveThreads(config.threads);
-  // The pool splits every assignment on 64-row block boundaries, so its results equal assignNearest's bit for bit.
-  const assign: Assign = threads > 1 && n >= PARALLEL_MIN_ROWS ? getAssignPool(threads).assign : assignNearest;
-  return miniBatch ? miniBatchKMeans(data, dim, n, k, config, assign, onProgress) : lloydBest(data, dim, n, k, config, assign, onProgress);
+  // js: the worker pool splits every assignment on 64-row block boundaries, so its results equal one thread's bit for bit.
+  const engine = getVectorEngine({ engine: config.engine, threads: n >= PARALLEL_MIN_ROWS ? threads : 1 });
+  return miniBatch ? miniBatchKMeans(data, dim, n, k, config, engine, onProgress) : lloydBest(data, dim, n, k, config, engine, onProgress);
 }
 
 function lloydBest(
@@ -59,13 +58,13 @@ function lloydBest(
   n: number,
   k: number,
   config: KMeansConfig,
-  assign: Assign,
+  engine: VectorEngine,
   onProgress?: (p: KMeansProgress) => void,
 ): KMeansResult {
   let best: KMeansResult | undefined;
   for (let r = 0; r < (config.nInit ?? 1); r++) {
     const rng = createRng((config.seed + r) >>> 0);
-    const result = lloyd(data, dim, n, k, kmeansPlusPlus(data, dim, k, rng), config, assign, onProgress);
+    const result = lloyd(data, dim, n, k, kmeansPlusPlus(data, dim, k, rng, undefined, engine), config, engine, onProgress);
     if (!best || result.inertia < best.inertia) best = result;
   }
   return best!;
@@ -78,7 +77,7 @@ function lloyd(
   k: number,
   centroids: Float32Array,
   config: KMeansConfig,
-  assign: Assign,
+  engine: VectorEngine,
   onProgress?: (p: KMeansProgress) => void,
 ): KMeansResult {
   const assignments = new Int32Array(n);
@@ -91,7 +90,7 @@ function lloyd(
   let iterations = 0;
   let reseeded = false;
   for (;;) {
-    assign(data, centroids, dim, { assignments, scores });
+    engine.assignNearest(data, centroids, dim, { assignments, scores });
     const inertia = inertiaOf(scores, n);
     onProgress?.({ iteration: iterations, inertia });
     let changed = false;
@@ -112,7 +111,7 @@ function lloyd(
     updateCentroids(data, dim, n, k, assignments, centroids, sums);
     iterations++;
   }
-  return { k, centroids, assignments, inertia: inertiaOf(scores, n), sizes: countSizes(assignments, sizes), iterations, converged, mode: "full-batch" };
+  return { k, centroids, assignments, inertia: inertiaOf(scores, n), sizes: countSizes(assignments, sizes), iterations, converged, mode: "full-batch", engine: engine.name };
 }
 
 /**
@@ -177,7 +176,7 @@ function miniBatchKMeans(
   n: number,
   k: number,
   config: KMeansConfig,
-  assign: Assign,
+  engine: VectorEngine,
   onProgress?: (p: KMeansProgress) => void,
 ): KMeansResult {
   const rng = createRng(config.seed);
@@ -188,8 +187,8 @@ function miniBatchKMeans(
   let bestInit = Number.POSITIVE_INFINITY;
   const sampleScores = new Float32Array(sampleSize);
   for (let r = 0; r < (config.nInit ?? 1); r++) {
-    const candidate = kmeansPlusPlus(sample, dim, k, r === 0 ? rng : createRng((config.seed + r) >>> 0));
-    const inertia = inertiaOf(assign(sample, candidate, dim, { scores: sampleScores }).scores, sampleSize);
+    const candidate = kmeansPlusPlus(sample, dim, k, r === 0 ? rng : createRng((config.seed + r) >>> 0), undefined, engine);
+    const inertia = inertiaOf(engine.assignNearest(sample, candidate, dim, { scores: sampleScores }).scores, sampleSize);
     if (inertia < bestInit) {
       bestInit = inertia;
       centroids = candidate;
@@ -202,10 +201,10 @@ function miniBatchKMeans(
   const means = new Float64Array(k * dim);
   for (let i = 0; i < k * dim; i++) means[i] = cents[i]!;
   const counts = new Float64Array(k);
-  const batchCounts = new Int32Array(k);
   const sums = new Float64Array(k * dim);
   const batchSize = Math.min(config.batchSize, n);
-  const batch = new Float32Array(batchSize * dim);
+  const byCluster = { order: new Int32Array(batchSize), start: new Int32Array(k + 1) };
+  const batchRows = new Int32Array(batchSize);
   const batchAssign = new Int32Array(batchSize);
   const batchScores = new Float32Array(batchSize);
   const maxSteps = Math.ceil((config.maxIter * n) / batchSize);
@@ -216,45 +215,14 @@ function miniBatchKMeans(
   let converged = false;
   let steps = 0;
   while (steps < maxSteps) {
-    for (let b = 0; b < batchSize; b++) {
-      const row = rng.nextInt(n);
-      batch.set(data.subarray(row * dim, row * dim + dim), b * dim);
-    }
-    assign(batch, cents, dim, { assignments: batchAssign, scores: batchScores });
+    for (let b = 0; b < batchSize; b++) batchRows[b] = rng.nextInt(n);
+    engine.assignRows(data, batchRows, cents, dim, { assignments: batchAssign, scores: batchScores });
     const batchInertia = inertiaOf(batchScores, batchSize) / batchSize;
     steps++;
     ewa = steps === 1 ? batchInertia : ewa * (1 - alpha) + batchInertia * alpha;
     onProgress?.({ iteration: steps, inertia: ewa });
-
-    sums.fill(0);
-    batchCounts.fill(0);
-    for (let b = 0; b < batchSize; b++) {
-      const c = batchAssign[b]!;
-      batchCounts[c]!++;
-      const o = c * dim;
-      const r = b * dim;
-      for (let d = 0; d < dim; d++) sums[o + d] = sums[o + d]! + batch[r + d]!;
-    }
-    let shift = 0;
-    for (let c = 0; c < k; c++) {
-      const bc = batchCounts[c]!;
-      if (bc === 0) continue;
-      const o = c * dim;
-      const total = counts[c]! + bc;
-      const keep = counts[c]! / total;
-      for (let d = 0; d < dim; d++) means[o + d] = means[o + d]! * keep + sums[o + d]! / total;
-      counts[c] = total;
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += means[o + d]! * means[o + d]!;
-      if (s === 0) continue;
-      const inv = 1 / Math.sqrt(s);
-      for (let d = 0; d < dim; d++) {
-        const next = means[o + d]! * inv;
-        const diff = next - cents[o + d]!;
-        shift += diff * diff;
-        cents[o + d] = next;
-      }
-    }
+    sumByCluster(data, dim, batchRows, batchAssign, k, byCluster, sums);
+    const shift = updateCenters(byCluster.start, sums, k, dim, counts, means, cents);
     // sklearn `_mini_batch_convergence`: the first step only initializes the EWA.
     if (steps === 1) continue;
     if (shiftTol > 0 && shift <= shiftTol) {
@@ -271,7 +239,7 @@ function miniBatchKMeans(
       break;
     }
   }
-  const { assignments, scores } = assign(data, cents, dim);
+  const { assignments, scores } = engine.assignNearest(data, cents, dim);
   return {
     k,
     centroids: cents,
@@ -281,7 +249,81 @@ function miniBatchKMeans(
     iterations: steps,
     converged,
     mode: "mini-batch",
+    engine: engine.name,
   };
+}
+
+/**
+ * Per-cluster sums (float64) of the batch rows `data[rows[b]]`; cluster c's rows are `order[start[c] .. start[c + 1])`
+ * (row indices, batch order). Rows are added four at a time, so each sum is read and written once per four rows (a
+ * plain row-by-row loop spent most of a step here).
+ */
+function sumByCluster(
+  data: Float32Array,
+  dim: number,
+  rows: Int32Array,
+  assign: Int32Array,
+  k: number,
+  by: { order: Int32Array; start: Int32Array },
+  sums: Float64Array,
+): void {
+  const { order, start } = by;
+  const n = assign.length;
+  start.fill(0);
+  for (let b = 0; b < n; b++) start[assign[b]! + 1]!++;
+  for (let c = 0; c < k; c++) start[c + 1]! += start[c]!;
+  const next = start.slice(0, k);
+  for (let b = 0; b < n; b++) order[next[assign[b]!]!++] = rows[b]!;
+  for (let c = 0; c < k; c++) {
+    const o = c * dim;
+    const end = start[c + 1]!;
+    let p = start[c]!;
+    if (p === end) continue;
+    for (let d = 0; d < dim; d++) sums[o + d] = 0;
+    for (; p + 3 < end; p += 4) {
+      const r0 = order[p]! * dim;
+      const r1 = order[p + 1]! * dim;
+      const r2 = order[p + 2]! * dim;
+      const r3 = order[p + 3]! * dim;
+      for (let d = 0; d < dim; d++) sums[o + d] = sums[o + d]! + (data[r0 + d]! + data[r1 + d]!) + (data[r2 + d]! + data[r3 + d]!);
+    }
+    for (; p < end; p++) {
+      const r = order[p]! * dim;
+      for (let d = 0; d < dim; d++) sums[o + d] = sums[o + d]! + data[r + d]!;
+    }
+  }
+}
+
+/**
+ * Sculley's per-center update with learning rate 1/count, batched: mean ← (count·mean + batch sum)/(count + batch count);
+ * centroid = its direction. Returns the summed squared centroid shift.
+ */
+function updateCenters(start: Int32Array, sums: Float64Array, k: number, dim: number, counts: Float64Array, means: Float64Array, cents: Float32Array): number {
+  let shift = 0;
+  for (let c = 0; c < k; c++) {
+    const bc = start[c + 1]! - start[c]!;
+    if (bc === 0) continue;
+    const o = c * dim;
+    const total = counts[c]! + bc;
+    const keep = counts[c]! / total;
+    const rate = 1 / total;
+    counts[c] = total;
+    let s = 0;
+    for (let d = 0; d < dim; d++) {
+      const m = means[o + d]! * keep + sums[o + d]! * rate;
+      means[o + d] = m;
+      s += m * m;
+    }
+    if (s === 0) continue;
+    const inv = 1 / Math.sqrt(s);
+    for (let d = 0; d < dim; d++) {
+      const next = means[o + d]! * inv;
+      const diff = next - cents[o + d]!;
+      shift += diff * diff;
+      cents[o + d] = next;
+    }
+  }
+  return shift;
 }
 
 function inertiaOf(scores: Float32Array, n: number): number {

@@ -1,0 +1,172 @@
+import { assignNearest } from "../vector/assignNearest.js";
+import { type CosineTopKOptions, cosineTopK } from "../vector/cosineTopK.js";
+import { l2NormalizeRows } from "../vector/l2NormalizeRows.js";
+import { matmulTransposed } from "../vector/matmulTransposed.js";
+import { getAssignPool, resolveThreads } from "../vector/parallel.js";
+import { checkOut, rowCount } from "../vector/shape.js";
+import { loadOnnxruntime, OnnxruntimeProducts } from "./onnxruntime.js";
+
+/**
+ * Which engine computes the products: "onnxruntime" (onnxruntime-node's MLAS GEMM, an optional peer), "js" (the
+ * Float32Array kernels of this package, with worker threads for assignments), or "auto" — onnxruntime when it can be
+ * loaded, else js.
+ */
+export type VectorEngineChoice = "auto" | "js" | "onnxruntime";
+
+/** Options of {@link getVectorEngine}. */
+export interface VectorEngineOptions {
+  /** @default "auto" */
+  engine?: VectorEngineChoice;
+  /**
+   * Threads of one product: onnxruntime's intra-op threads, or the caller plus `threads − 1` workers of the js
+   * assignment pool. "auto" = min(2, os.availableParallelism()).
+   * @default "auto"
+   */
+  threads?: number | "auto";
+}
+
+/**
+ * Row-major Float32Array products behind one synchronous contract, on onnxruntime or on the js kernels. Each engine is
+ * deterministic: the same inputs give bit-identical outputs run to run. The two engines sum in different orders, so
+ * their scores differ in the last bits (≤ 1e-5 relative for unit rows) and a near-tie can pick a different index.
+ */
+export interface VectorEngine {
+  readonly name: "js" | "onnxruntime";
+  readonly threads: number;
+  /** (na×dim)·(nb×dim)ᵀ → na×nb row-major, as {@link matmulTransposed}. */
+  matmulTransposed(a: Float32Array, b: Float32Array, dim: number, out?: Float32Array): Float32Array;
+  /** Nearest centroid by dot product (ties → lowest index) and that dot product, as {@link assignNearest}. */
+  assignNearest(
+    rows: Float32Array,
+    centroids: Float32Array,
+    dim: number,
+    out?: { assignments?: Int32Array; scores?: Float32Array },
+  ): { assignments: Int32Array; scores: Float32Array };
+  /**
+   * {@link assignNearest} of the rows `rows[i]` of `data` (a sampled mini-batch) without copying them out first: the
+   * onnxruntime engine gathers them inside its graph. Out-of-range row indices throw.
+   */
+  assignRows(
+    data: Float32Array,
+    rows: Int32Array,
+    centroids: Float32Array,
+    dim: number,
+    out?: { assignments?: Int32Array; scores?: Float32Array },
+  ): { assignments: Int32Array; scores: Float32Array };
+  /** The `k` most similar keys per query, as {@link cosineTopK} (same sorting, ties and padding). */
+  cosineTopK(queries: Float32Array, keys: Float32Array, dim: number, k: number, options?: Omit<CosineTopKOptions, "engine">): { indices: Int32Array; scores: Float32Array };
+}
+
+/** Checks the row indices of {@link VectorEngine.assignRows} and its `out` buffers; returns the outputs. */
+function rowsOut(total: number, rows: Int32Array, out?: { assignments?: Int32Array; scores?: Float32Array }): { assignments: Int32Array; scores: Float32Array } {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (!(r >= 0 && r < total)) throw new Error(`[infialign/kernels] assign-rows: rows[${i}] = ${r} is outside the ${total} rows of data`);
+  }
+  const assignments = out?.assignments ?? new Int32Array(rows.length);
+  const scores = out?.scores ?? new Float32Array(rows.length);
+  checkOut(assignments, rows.length, "assign-rows", "out.assignments");
+  checkOut(scores, rows.length, "assign-rows", "out.scores");
+  return { assignments, scores };
+}
+
+function jsEngine(threads: number): VectorEngine {
+  const assign: VectorEngine["assignNearest"] = threads > 1 ? (rows, centroids, dim, out) => getAssignPool(threads).assign(rows, centroids, dim, out) : assignNearest;
+  let gathered = new Float32Array(0);
+  return {
+    name: "js",
+    threads,
+    matmulTransposed,
+    assignNearest: assign,
+    assignRows(data, rows, centroids, dim, out) {
+      const total = rowCount(data, dim, "assign-rows", "data");
+      const result = rowsOut(total, rows, out);
+      if (gathered.length < rows.length * dim) gathered = new Float32Array(rows.length * dim);
+      for (let i = 0; i < rows.length; i++) gathered.set(data.subarray(rows[i]! * dim, rows[i]! * dim + dim), i * dim);
+      return assign(gathered.subarray(0, rows.length * dim), centroids, dim, result);
+    },
+    cosineTopK: (queries, keys, dim, k, options) => cosineTopK(queries, keys, dim, k, { ...options, engine: "js" }),
+  };
+}
+
+function onnxEngine(products: OnnxruntimeProducts): VectorEngine {
+  return {
+    name: "onnxruntime",
+    threads: products.threads,
+    matmulTransposed(a, b, dim, out) {
+      const na = rowCount(a, dim, "matmul-transposed", "a");
+      const nb = rowCount(b, dim, "matmul-transposed", "b");
+      const result = out ?? new Float32Array(na * nb);
+      checkOut(result, na * nb, "matmul-transposed");
+      products.product(a, na, b, nb, dim, result);
+      return result;
+    },
+    assignNearest(rows, centroids, dim, out) {
+      const n = rowCount(rows, dim, "assign-nearest", "rows");
+      const k = rowCount(centroids, dim, "assign-nearest", "centroids");
+      if (k === 0) throw new Error("[infialign/kernels] assign-nearest: centroids is empty; pass at least one centroid");
+      const assignments = out?.assignments ?? new Int32Array(n);
+      const scores = out?.scores ?? new Float32Array(n);
+      checkOut(assignments, n, "assign-nearest", "out.assignments");
+      checkOut(scores, n, "assign-nearest", "out.scores");
+      if (n > 0) products.assign(rows, n, centroids, k, dim, assignments, scores);
+      return { assignments, scores };
+    },
+    assignRows(data, rows, centroids, dim, out) {
+      const total = rowCount(data, dim, "assign-rows", "data");
+      const k = rowCount(centroids, dim, "assign-rows", "centroids");
+      if (k === 0) throw new Error("[infialign/kernels] assign-rows: centroids is empty; pass at least one centroid");
+      const result = rowsOut(total, rows, out);
+      if (rows.length > 0) products.assignRows(data, total, rows, centroids, k, dim, result.assignments, result.scores);
+      return result;
+    },
+    cosineTopK(queries, keys, dim, k, options = {}) {
+      const nq = rowCount(queries, dim, "cosine-top-k", "queries");
+      const nk = rowCount(keys, dim, "cosine-top-k", "keys");
+      if (!Number.isInteger(k) || k < 0) throw new Error(`[infialign/kernels] cosine-top-k: k must be a non-negative integer, got ${k}`);
+      const blockRows = options.blockRows ?? 256;
+      if (!Number.isInteger(blockRows) || blockRows < 1) {
+        throw new Error(`[infialign/kernels] cosine-top-k: blockRows must be a positive integer, got ${blockRows}`);
+      }
+      if (options.normalized === false) {
+        queries = l2NormalizeRows(queries.slice(), dim);
+        keys = l2NormalizeRows(keys.slice(), dim);
+      }
+      const indices = new Int32Array(nq * k).fill(-1);
+      const scores = new Float32Array(nq * k).fill(Number.NEGATIVE_INFINITY);
+      const take = Math.min(k, nk);
+      if (take === 0 || nq === 0) return { indices, scores };
+      products.topK(queries, nq, keys, nk, dim, take, k, blockRows, indices, scores);
+      return { indices, scores };
+    },
+  };
+}
+
+const engines = new Map<string, VectorEngine>();
+
+/**
+ * The process-wide engine for these options (created on first use and kept; onnxruntime sessions load once). With
+ * `engine: "onnxruntime"` and onnxruntime-node missing or unusable it throws, saying to install it; "auto" falls back
+ * to js silently (check `engine.name`).
+ */
+export function getVectorEngine(options: VectorEngineOptions = {}): VectorEngine {
+  const choice = options.engine ?? "auto";
+  if (choice !== "auto" && choice !== "js" && choice !== "onnxruntime") {
+    throw new Error(`[infialign/kernels] vector-engine: engine must be "auto", "js" or "onnxruntime", got ${JSON.stringify(choice)}`);
+  }
+  const threads = resolveThreads(options.threads ?? "auto");
+  const ort = choice === "js" ? undefined : loadOnnxruntime();
+  if (choice === "onnxruntime" && ort instanceof Error) {
+    throw new Error(`${ort.message}; install onnxruntime-node to use engine "onnxruntime" (npm i onnxruntime-node), or pass engine "auto" or "js"`, {
+      cause: ort,
+    });
+  }
+  const name = ort === undefined || ort instanceof Error ? "js" : "onnxruntime";
+  const key = `${name}:${threads}`;
+  let engine = engines.get(key);
+  if (!engine) {
+    engine = name === "js" || ort === undefined || ort instanceof Error ? jsEngine(threads) : onnxEngine(new OnnxruntimeProducts(ort, threads));
+    engines.set(key, engine);
+  }
+  return engine;
+}
