@@ -1,6 +1,5 @@
-import { assignNearest } from "../vector/assignNearest.js";
-import { type CosineTopKOptions, cosineTopK } from "../vector/cosineTopK.js";
-import { l2NormalizeRows } from "../vector/l2NormalizeRows.js";
+import { assignNearest, assignNearestArgs } from "../vector/assignNearest.js";
+import { type CosineTopKOptions, cosineTopK, cosineTopKArgs } from "../vector/cosineTopK.js";
 import { matmulTransposed } from "../vector/matmulTransposed.js";
 import { getAssignPool, resolveThreads } from "../vector/parallel.js";
 import { checkOut, rowCount } from "../vector/shape.js";
@@ -102,13 +101,7 @@ function onnxEngine(products: OnnxruntimeProducts): VectorEngine {
       return result;
     },
     assignNearest(rows, centroids, dim, out) {
-      const n = rowCount(rows, dim, "assign-nearest", "rows");
-      const k = rowCount(centroids, dim, "assign-nearest", "centroids");
-      if (k === 0) throw new Error("[infialign/kernels] assign-nearest: centroids is empty; pass at least one centroid");
-      const assignments = out?.assignments ?? new Int32Array(n);
-      const scores = out?.scores ?? new Float32Array(n);
-      checkOut(assignments, n, "assign-nearest", "out.assignments");
-      checkOut(scores, n, "assign-nearest", "out.scores");
+      const { n, k, assignments, scores } = assignNearestArgs(rows, centroids, dim, out);
       if (n > 0) products.assign(rows, n, centroids, k, dim, assignments, scores);
       return { assignments, scores };
     },
@@ -121,22 +114,9 @@ function onnxEngine(products: OnnxruntimeProducts): VectorEngine {
       return result;
     },
     cosineTopK(queries, keys, dim, k, options = {}) {
-      const nq = rowCount(queries, dim, "cosine-top-k", "queries");
-      const nk = rowCount(keys, dim, "cosine-top-k", "keys");
-      if (!Number.isInteger(k) || k < 0) throw new Error(`[infialign/kernels] cosine-top-k: k must be a non-negative integer, got ${k}`);
-      const blockRows = options.blockRows ?? 256;
-      if (!Number.isInteger(blockRows) || blockRows < 1) {
-        throw new Error(`[infialign/kernels] cosine-top-k: blockRows must be a positive integer, got ${blockRows}`);
-      }
-      if (options.normalized === false) {
-        queries = l2NormalizeRows(queries.slice(), dim);
-        keys = l2NormalizeRows(keys.slice(), dim);
-      }
-      const indices = new Int32Array(nq * k).fill(-1);
-      const scores = new Float32Array(nq * k).fill(Number.NEGATIVE_INFINITY);
-      const take = Math.min(k, nk);
+      const { queries: q, keys: ks, nq, nk, take, blockRows, indices, scores } = cosineTopKArgs(queries, keys, dim, k, options);
       if (take === 0 || nq === 0) return { indices, scores };
-      products.topK(queries, nq, keys, nk, dim, take, k, blockRows, indices, scores);
+      products.topK(q, nq, ks, nk, dim, take, k, blockRows, indices, scores);
       return { indices, scores };
     },
   };

@@ -15,6 +15,19 @@ export function assignNearest(
   dim: number,
   out?: { assignments?: Int32Array; scores?: Float32Array },
 ): { assignments: Int32Array; scores: Float32Array } {
+  const { n, k, assignments, scores } = assignNearestArgs(rows, centroids, dim, out);
+  const block = new Float32Array(Math.min(ASSIGN_BLOCK_ROWS, Math.max(n, 1)) * k);
+  assignRange(rows, 0, n, centroids, k, dim, assignments, scores, 0, block, gemmNT);
+  return { assignments, scores };
+}
+
+/** Checks the arguments of an assignment (any engine) and returns the row and centroid counts and the outputs. */
+export function assignNearestArgs(
+  rows: Float32Array,
+  centroids: Float32Array,
+  dim: number,
+  out?: { assignments?: Int32Array; scores?: Float32Array },
+): { n: number; k: number; assignments: Int32Array; scores: Float32Array } {
   const n = rowCount(rows, dim, "assign-nearest", "rows");
   const k = rowCount(centroids, dim, "assign-nearest", "centroids");
   if (k === 0) throw new Error("[infialign/kernels] assign-nearest: centroids is empty; pass at least one centroid");
@@ -22,7 +35,5 @@ export function assignNearest(
   const scores = out?.scores ?? new Float32Array(n);
   checkOut(assignments, n, "assign-nearest", "out.assignments");
   checkOut(scores, n, "assign-nearest", "out.scores");
-  const block = new Float32Array(Math.min(ASSIGN_BLOCK_ROWS, Math.max(n, 1)) * k);
-  assignRange(rows, 0, n, centroids, k, dim, assignments, scores, 0, block, gemmNT);
-  return { assignments, scores };
+  return { n, k, assignments, scores };
 }

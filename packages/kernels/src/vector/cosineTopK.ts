@@ -44,21 +44,11 @@ export function cosineTopK(
     const engine = getVectorEngine({ engine: choice, threads });
     if (engine.name !== "js") return engine.cosineTopK(queries, keys, dim, k, rest);
   }
-  const nq = rowCount(queries, dim, "cosine-top-k", "queries");
-  const nk = rowCount(keys, dim, "cosine-top-k", "keys");
-  if (!Number.isInteger(k) || k < 0) throw new Error(`[infialign/kernels] cosine-top-k: k must be a non-negative integer, got ${k}`);
-  const blockRows = options.blockRows ?? 256;
-  if (!Number.isInteger(blockRows) || blockRows < 1) {
-    throw new Error(`[infialign/kernels] cosine-top-k: blockRows must be a positive integer, got ${blockRows}`);
-  }
-  if (options.normalized === false) {
-    queries = l2NormalizeRows(queries.slice(), dim);
-    keys = l2NormalizeRows(keys.slice(), dim);
-  }
-  const indices = new Int32Array(nq * k).fill(-1);
-  const scores = new Float32Array(nq * k).fill(Number.NEGATIVE_INFINITY);
-  const take = Math.min(k, nk);
+  const args = cosineTopKArgs(queries, keys, dim, k, options);
+  const { nq, nk, take, blockRows, indices, scores } = args;
   if (take === 0 || nq === 0) return { indices, scores };
+  queries = args.queries;
+  keys = args.keys;
   const block = new Float32Array(Math.min(blockRows, nq) * nk);
   // Min-heap of the current best `take` keys (root = worst kept), reused across queries.
   const heapIdx = new Int32Array(take);
@@ -132,4 +122,35 @@ function siftDown(idx: Int32Array, sc: Float64Array, i: number, size: number): v
     swap(idx, sc, i, c);
     i = c;
   }
+}
+
+/**
+ * Checks the arguments of a cosine top-k (any engine): row counts, `k` and `blockRows`; unit-length copies of the rows
+ * when `normalized` is false; the outputs, pre-filled with the padding (index -1, score -Infinity).
+ */
+export function cosineTopKArgs(
+  queries: Float32Array,
+  keys: Float32Array,
+  dim: number,
+  k: number,
+  options: Pick<CosineTopKOptions, "blockRows" | "normalized">,
+): { queries: Float32Array; keys: Float32Array; nq: number; nk: number; take: number; blockRows: number; indices: Int32Array; scores: Float32Array } {
+  const nq = rowCount(queries, dim, "cosine-top-k", "queries");
+  const nk = rowCount(keys, dim, "cosine-top-k", "keys");
+  if (!Number.isInteger(k) || k < 0) throw new Error(`[infialign/kernels] cosine-top-k: k must be a non-negative integer, got ${k}`);
+  const blockRows = options.blockRows ?? 256;
+  if (!Number.isInteger(blockRows) || blockRows < 1) {
+    throw new Error(`[infialign/kernels] cosine-top-k: blockRows must be a positive integer, got ${blockRows}`);
+  }
+  const unit = options.normalized === false;
+  return {
+    queries: unit ? l2NormalizeRows(queries.slice(), dim) : queries,
+    keys: unit ? l2NormalizeRows(keys.slice(), dim) : keys,
+    nq,
+    nk,
+    take: Math.min(k, nk),
+    blockRows,
+    indices: new Int32Array(nq * k).fill(-1),
+    scores: new Float32Array(nq * k).fill(Number.NEGATIVE_INFINITY),
+  };
 }
