@@ -10,9 +10,16 @@
 // the second term is attention's QKᵀ and PV products, forward + backward (×3), causal half of 2·2·seq²·hidden per layer.
 // Rematerialisation (the attention backward recomputes QKᵀ) and elementwise ops are not counted.
 //
-// Usage: tsx bench/train.ts [--configs small,large] [--variants stock,ours] [--seq 256] [--batch 8] [--steps 3]
-//   [--out bench-results/train.json] [--profile]
+// Baseline: the same model and step in PyTorch (bench/torch_train.py, run with --python, Debian's /usr/bin/python3 by
+// default), in the same run: for each shape and thread count the variants and torch alternate (ours, torch, ours, torch,
+// --reps times each) in separate processes, so a change in the shared machine's load hits both; the table shows medians.
+//
+// Usage: tsx bench/train.ts [--configs small,large] [--variants ours] [--threads 1,2] [--reps 2] [--seq 256] [--long]
+//   [--batch 8] [--steps 3] [--python /usr/bin/python3] [--out bench-results/train.json] [--profile]
+// --long adds the seq-1024 shapes (small-long, large-long) to --configs.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -21,6 +28,8 @@ import { runBenchChild } from "@infialign/test-utils";
 interface Row {
   config: string;
   variant: "stock" | "ours";
+  /** Threads the wasm backend computed with. */
+  threads: number;
   params: number;
   matmulParams: number;
   layers: number;
@@ -60,7 +69,11 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
 const { values } = parseArgs({
   options: {
     configs: { type: "string", default: "small,large" },
-    variants: { type: "string", default: "stock,ours" },
+    variants: { type: "string", default: "ours" },
+    threads: { type: "string", default: "1,2" },
+    reps: { type: "string", default: "2" },
+    long: { type: "boolean", default: false },
+    python: { type: "string", default: "/usr/bin/python3" },
     seq: { type: "string", default: "256" },
     batch: { type: "string", default: "8" },
     steps: { type: "string", default: "3" },
@@ -73,15 +86,21 @@ const seq = Number(values.seq);
 const batch = Number(values.batch);
 const steps = Number(values.steps);
 
-async function measure(configName: string, variant: Row["variant"]): Promise<Row> {
+/** Sequence length of a shape: its own for the `-long` shapes, else --seq. */
+const seqOf = (configName: string): number => (configName.endsWith("-long") ? 1024 : seq);
+const baseConfig = (configName: string): string => configName.replace(/-long$/, "");
+
+async function measure(configName: string, variant: Row["variant"], threads: number): Promise<Row> {
   const tf = await import("@tensorflow/tfjs-core");
   const kernels = await import("@infialign/kernels/tfjs");
   kernels.registerTfjsGradients();
-  const info = await kernels.selectBackend({ prefer: "wasm", wasmKernels: variant === "ours" });
+  const info = await kernels.selectBackend({ prefer: "wasm", wasmKernels: variant === "ours", threads });
+  if (info.threads !== threads) throw new Error(`[infialign/model] bench/train: asked for ${threads} wasm threads, selectBackend reports ${info.threads}.`);
   if (info.wasmKernels !== (variant === "ours")) throw new Error(`[infialign/model] bench/train: asked for ${variant} wasm kernels, selectBackend reports wasmKernels=${info.wasmKernels}.`);
   const { parseQwen2Config, countParameters } = await import("../src/config.js");
   const { Qwen2Model } = await import("../src/qwen2/model.js");
-  const config = parseQwen2Config({ ...CONFIGS[configName], max_position_embeddings: Math.max(seq, 512) }, `bench config ${configName}`);
+  const seq = seqOf(configName);
+  const config = parseQwen2Config({ ...CONFIGS[baseConfig(configName)], max_position_embeddings: Math.max(seq, 512) }, `bench config ${configName}`);
   // The machine is shared (other processes take turns on its cores), so the rates are also computed per CPU-second of
   // this process: the wasm backend computes on one thread, so CPU time is the time it actually ran. The matmul rate is
   // measured before and after the timed steps and the higher one is the roofline (a conservative fraction).
@@ -157,6 +176,7 @@ async function measure(configName: string, variant: Row["variant"]): Promise<Row
   return {
     config: configName,
     variant,
+    threads,
     params,
     matmulParams,
     layers: config.numHiddenLayers,
@@ -180,43 +200,147 @@ async function measure(configName: string, variant: Row["variant"]): Promise<Row
   };
 }
 
+interface TorchRow {
+  params: number;
+  matmulParams: number;
+  seq: number;
+  batch: number;
+  steps: number;
+  threads: number;
+  torch: string;
+  msPerStep: number;
+  cpuMsPerStep: number;
+  tokensPerSecond: number;
+  modelGflopPerStep: number;
+  achievedGflops: number;
+  peakRssMiB: number;
+  loss: number;
+}
+
+type Failed = { config: string; variant: string; threads: number; error: string };
+
+/** Runs bench/torch_train.py on one shape; its result is the JSON on its stdout's last line. */
+function runTorch(python: string, script: string, configName: string, threads: number): { value: TorchRow } | { error: string } {
+  const config = { ...CONFIGS[baseConfig(configName)], max_position_embeddings: Math.max(seqOf(configName), 512) };
+  const args = [script, "--config", JSON.stringify(config), "--seq", String(seqOf(configName)), "--batch", String(batch), "--steps", String(steps), "--warmup", "1", "--threads", String(threads)];
+  const child = spawnSync(python, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 24 });
+  if (child.status !== 0) return { error: (child.stderr || String(child.error ?? `exit ${child.status ?? child.signal}`)).trim().split("\n").at(-1)?.slice(0, 500) ?? "" };
+  return { value: JSON.parse(child.stdout.trim().split("\n").at(-1) as string) as TorchRow };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+
 if (values.child !== undefined) {
-  const [configName, variant] = values.child.split(":") as [string, Row["variant"]];
-  process.stdout.write(`${JSON.stringify(await measure(configName, variant))}\n`);
+  const [configName, variant, threads] = values.child.split(":") as [string, Row["variant"], string];
+  process.stdout.write(`${JSON.stringify(await measure(configName, variant, Number(threads)))}\n`);
 } else {
-  const rows: Array<Row | { config: string; variant: string; error: string }> = [];
   const self = fileURLToPath(import.meta.url);
-  for (const configName of String(values.configs).split(",")) {
-    if (CONFIGS[configName] === undefined) throw new Error(`[infialign/model] bench/train: unknown config "${configName}"; choose from ${Object.keys(CONFIGS).join(", ")}.`);
-    for (const variant of String(values.variants).split(",") as Array<Row["variant"]>) {
-      const args = [...process.execArgv, self, "--child", `${configName}:${variant}`, "--seq", String(seq), "--batch", String(batch), "--steps", String(steps), ...(values.profile ? ["--profile"] : [])];
-      const result = runBenchChild<Row>(args);
-      if ("error" in result) {
-        rows.push({ config: configName, variant, error: result.error });
-        console.log(`${configName} ${variant}: FAILED ${result.error}`);
-        continue;
+  const script = resolve(dirname(self), "torch_train.py");
+  const python = String(values.python);
+  const reps = Number(values.reps);
+  const threadCounts = String(values.threads).split(",").map(Number);
+  const variants = String(values.variants).split(",") as Array<Row["variant"]>;
+  const configNames = String(values.configs).split(",");
+  if (values.long) configNames.push(...configNames.filter((c) => !c.endsWith("-long")).map((c) => `${c}-long`));
+  const probe = spawnSync(python, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  const torchVersion = probe.status === 0 ? probe.stdout.trim() : undefined;
+  if (torchVersion === undefined) console.log(`PyTorch baseline skipped: "${python} -c 'import torch'" failed (${(probe.stderr || String(probe.error)).trim().split("\n").at(-1)}). Install torch for that python (Debian: apt install python3-torch) or pass --python; printing our numbers alone.`);
+  const loadStart = load();
+  console.log(`load average (1/5/15 min) at start: ${loadStart}; torch ${torchVersion ?? "absent"}; ${reps} alternating runs each`);
+  const rows: Array<Row | Failed> = [];
+  const torchRows: Array<(TorchRow & { config: string }) | Failed> = [];
+  const summary: Array<Record<string, unknown>> = [];
+  for (const configName of configNames) {
+    if (CONFIGS[baseConfig(configName)] === undefined) throw new Error(`[infialign/model] bench/train: unknown config "${configName}"; choose from ${Object.keys(CONFIGS).join(", ")} (--long adds their seq-1024 forms).`);
+    for (const threads of threadCounts) {
+      const ours = new Map<string, Row[]>(variants.map((v) => [v, []]));
+      const theirs: TorchRow[] = [];
+      for (let rep = 0; rep < reps; rep++) {
+        for (const variant of variants) {
+          const args = [...process.execArgv, self, "--child", `${configName}:${variant}:${threads}`, "--seq", String(seq), "--batch", String(batch), "--steps", String(steps), ...(values.profile ? ["--profile"] : [])];
+          const result = runBenchChild<Row>(args);
+          if ("error" in result) {
+            rows.push({ config: configName, variant, threads, error: result.error });
+            console.log(`${configName} ${variant} ${threads}t: FAILED ${result.error}`);
+            continue;
+          }
+          const row = result.value;
+          rows.push(row);
+          ours.get(variant)?.push(row);
+          console.log(
+            `${configName} ${variant} ${threads}t: ${row.tokensPerSecond} tokens/s, ${row.achievedGflops} GFLOP/s = ${(100 * row.rooflineFraction).toFixed(1)}% of ${row.matmulGflops} (per CPU-second: ${(100 * row.cpuRooflineFraction).toFixed(1)}%), ${row.msPerStep} ms/step (CPU ${row.cpuMsPerStep} ms), peak RSS ${row.peakRssMiB} MiB`,
+          );
+          if (row.profile) console.log(row.profile.map((p) => `  ${p.kernel}: ${p.ms} ms (${p.calls} calls)`).join("\n"));
+        }
+        if (torchVersion === undefined) continue;
+        const result = runTorch(python, script, configName, threads);
+        if ("error" in result) {
+          torchRows.push({ config: configName, variant: "torch", threads, error: result.error });
+          console.log(`${configName} torch ${threads}t: FAILED ${result.error}`);
+          continue;
+        }
+        torchRows.push({ config: configName, ...result.value });
+        theirs.push(result.value);
+        console.log(`${configName} torch ${threads}t: ${result.value.tokensPerSecond} tokens/s, ${result.value.achievedGflops} GFLOP/s, ${result.value.msPerStep} ms/step (CPU ${result.value.cpuMsPerStep} ms), peak RSS ${result.value.peakRssMiB} MiB`);
       }
-      const row = result.value;
-      rows.push(row);
-      console.log(
-        `${configName} ${variant}: ${row.tokensPerSecond} tokens/s, ${row.achievedGflops} GFLOP/s = ${(100 * row.rooflineFraction).toFixed(1)}% of ${row.matmulGflops} (per CPU-second: ${(100 * row.cpuRooflineFraction).toFixed(1)}%), peak RSS ${row.peakRssMiB} MiB`,
-      );
-      if (row.profile) console.log(row.profile.map((p) => `  ${p.kernel}: ${p.ms} ms (${p.calls} calls)`).join("\n"));
+      for (const [variant, rs] of ours) {
+        if (rs.length === 0) continue;
+        const first = rs[0] as Row;
+        const entry: Record<string, unknown> = {
+          config: configName,
+          params: first.params,
+          seq: first.seq,
+          batch: first.batch,
+          threads,
+          variant,
+          runs: rs.length,
+          tokensPerSecond: Math.round(median(rs.map((r) => r.tokensPerSecond))),
+          achievedGflops: Number(median(rs.map((r) => r.achievedGflops)).toFixed(1)),
+          cpuMsPerStep: Math.round(median(rs.map((r) => r.cpuMsPerStep))),
+          peakRssMiB: Math.round(median(rs.map((r) => r.peakRssMiB))),
+          rooflineFraction: median(rs.map((r) => r.rooflineFraction)),
+          cpuRooflineFraction: median(rs.map((r) => r.cpuRooflineFraction)),
+        };
+        if (theirs.length > 0) {
+          entry.torch = {
+            runs: theirs.length,
+            tokensPerSecond: Math.round(median(theirs.map((r) => r.tokensPerSecond))),
+            achievedGflops: Number(median(theirs.map((r) => r.achievedGflops)).toFixed(1)),
+            cpuMsPerStep: Math.round(median(theirs.map((r) => r.cpuMsPerStep))),
+            peakRssMiB: Math.round(median(theirs.map((r) => r.peakRssMiB))),
+          };
+          entry.oursOverTorch = Number(((entry.tokensPerSecond as number) / median(theirs.map((r) => r.tokensPerSecond))).toFixed(3));
+        }
+        summary.push(entry);
+      }
     }
   }
-  console.log("\n| config | params | kernels | batch×seq | ms/step (CPU ms) | tokens/s | model GFLOP/s | matmul GFLOP/s | % of roofline (per CPU-s) | peak RSS MiB |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    if ("error" in r) {
-      console.log(`| ${r.config} | | ${r.variant} | | failed: ${r.error} | | | | | |`);
-      continue;
-    }
+  const loadEnd = load();
+  console.log(`\nload average (1/5/15 min) at end: ${loadEnd}`);
+  console.log(`medians of ${reps} alternating runs; batch ${batch}, ${steps} timed steps after 1 warm-up; torch ${torchVersion ?? "absent"}`);
+  console.log("\n| config | params | batch×seq | threads | kernels | ours tokens/s | torch tokens/s | ours/torch | ours GFLOP/s | torch GFLOP/s | ours peak RSS MiB | torch peak RSS MiB | % of wasm roofline (per CPU-s) |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const e of summary) {
+    const t = e.torch as { tokensPerSecond: number; achievedGflops: number; peakRssMiB: number } | undefined;
     console.log(
-      `| ${r.config} | ${(r.params / 1e6).toFixed(2)}M | ${r.variant} | ${r.batch}×${r.seq} | ${r.msPerStep} (${r.cpuMsPerStep}) | ${r.tokensPerSecond} | ${r.achievedGflops} | ${r.matmulGflops} | ${(100 * r.rooflineFraction).toFixed(1)}% (${(100 * r.cpuRooflineFraction).toFixed(1)}%) | ${r.peakRssMiB} |`,
+      `| ${e.config} | ${((e.params as number) / 1e6).toFixed(2)}M | ${e.batch}×${e.seq} | ${e.threads} | ${e.variant} | ${e.tokensPerSecond} | ${t?.tokensPerSecond ?? "–"} | ${e.oursOverTorch ?? "–"} | ${e.achievedGflops} | ${t?.achievedGflops ?? "–"} | ${e.peakRssMiB} | ${t?.peakRssMiB ?? "–"} | ${(100 * (e.rooflineFraction as number)).toFixed(1)}% (${(100 * (e.cpuRooflineFraction as number)).toFixed(1)}%) |`,
     );
   }
+  for (const r of [...rows, ...torchRows]) if ("error" in r) console.log(`failed: ${r.config} ${r.variant} ${r.threads}t: ${r.error}`);
   const file = resolve(dirname(self), "..", String(values.out));
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({ node: process.version, date: new Date().toISOString(), flops: "6·N·tokens + 6·layers·hidden·seq²·batch", rows }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ node: process.version, torch: torchVersion ?? null, date: new Date().toISOString(), loadavg: { start: loadStart, end: loadEnd }, reps, flops: "6·N·tokens + 6·layers·hidden·seq²·batch", summary, rows, torchRows }, null, 2)}\n`,
+  );
   console.log(`\nwrote ${file}`);
 }
