@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startOpenAIServer } from "@infialign/test-utils";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -19,16 +18,10 @@ const { endpointRunner } = await import("../src/run/endpointRunner.js");
 const { runEvaluation } = await import("../src/run/runEvaluation.js");
 const { readSamples } = await import("../src/run/samplesFile.js");
 const { gradeCode } = await import("../src/grading/gradeCode.js");
-const { mathBench } = await import("./runHelpers.js");
+const { mathBench, useTempDirs } = await import("./runHelpers.js");
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "eval-sandbox-"));
-  dirs.push(d);
-  return d;
-};
+const tmp = useTempDirs("eval-sandbox-");
 afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   sandbox.ok = false;
   runTests.mockClear();
 });

@@ -1,25 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startOpenAIServer } from "@infialign/test-utils";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { endpointRunner } from "../src/run/endpointRunner.js";
 import { loadRun } from "../src/run/runDir.js";
 import { runEvaluation } from "../src/run/runEvaluation.js";
 import { readSamples } from "../src/run/samplesFile.js";
 import type { SampleRecord } from "../src/types.js";
-import { chatReply, expectedAccuracy, fakeMathServer, mathBench, PROBLEMS, protocol, scriptedServer } from "./runHelpers.js";
+import { chatReply, expectedAccuracy, fakeMathServer, mathBench, PROBLEMS, protocol, scriptedServer, useTempDirs } from "./runHelpers.js";
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "eval-run-"));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTempDirs("eval-run-");
 
 const chatRequests = (server: { requests: { path: string }[] }) => server.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
 

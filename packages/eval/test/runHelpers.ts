@@ -1,12 +1,29 @@
 // Shared by the run, CLI and report tests: a small math benchmark and a fake endpoint whose answers are a known
 // function of (problem, seed), so expected accuracies are computed here independently of the metrics code.
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startOpenAIServer } from "@infialign/test-utils";
+import { afterEach } from "vitest";
 import { customMathBenchmark } from "../src/benchmarks/custom.js";
 import type { Protocol } from "../src/types.js";
 
 export const PROBLEMS = 6;
+
+/** Returns a maker of temporary directories (named `prefix…`) that are removed after each test of the calling file. */
+export function useTempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
+}
 
 /** Problem i asks for i + i. */
 export function mathBench(name = "toy", problems = PROBLEMS) {

@@ -1,24 +1,16 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { endpointRunner } from "../src/run/endpointRunner.js";
 import { RUN_FILES } from "../src/run/runDir.js";
-import { acquireRunLock } from "../src/run/runLock.js";
 import { runEvaluation } from "../src/run/runEvaluation.js";
-import { fakeMathServer, mathBench, PROBLEMS, protocol } from "./runHelpers.js";
+import { acquireRunLock } from "../src/run/runLock.js";
+import { fakeMathServer, mathBench, PROBLEMS, protocol, useTempDirs } from "./runHelpers.js";
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "eval-lock-"));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTempDirs("eval-lock-");
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
