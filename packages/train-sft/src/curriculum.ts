@@ -123,6 +123,13 @@ export const CurriculumConfigSchema = z
     /** Checkpoints kept per phase (oldest deleted first); undefined keeps all. */
     saveTotalLimit: z.number().int().positive().optional(),
     optimizer: OptimizerSchema.default(OptimizerSchema.parse({})),
+    /**
+     * Training engine (@infialign/model createTrainingEngine): `onnxruntime` runs forward and backward as one
+     * onnxruntime-node graph (the fast path), `tfjs` the tfjs reference, `auto` onnxruntime when it loads. @default "auto"
+     */
+    engine: z.enum(["auto", "onnxruntime", "tfjs"]).default("auto"),
+    /** Threads of the onnxruntime engine. @default the machine's cores */
+    threads: z.number().int().positive().optional(),
     /** Train LoRA adapters instead of all weights. @default undefined (full fine-tuning) */
     lora: LoraOptionsSchema.optional(),
     /** Also train on prompt tokens (TRL `completion_only_loss: false`). @default false (loss on the completion only) */

@@ -10,6 +10,7 @@ import { createRng } from "@infialign/kernels";
 import { describeBackend, selectBackend } from "@infialign/kernels/tfjs";
 import {
   attachLora,
+  createTrainingEngine,
   type LoraTargetModule,
   loadAdapter,
   loadCheckpoint,
@@ -20,6 +21,8 @@ import {
   Qwen2Model,
   saveCheckpoint,
   saveLora,
+  type TrainingEngine,
+  type TrainingEngineName,
 } from "@infialign/model";
 import * as tf from "@tensorflow/tfjs-core";
 import { type CheckpointModel, listCheckpoints, type TrainingCheckpoint } from "./core/checkpoint.js";
@@ -34,7 +37,7 @@ import { type PackingReport, packSequences } from "./data/packing.js";
 import { type SelectionReport, selectSamples } from "./data/selectSamples.js";
 import { IGNORE_INDEX, type TokenizedSample, tokenizeSamples } from "./data/tokenize.js";
 import { renderSftReportHtml, type SftPhaseMetrics } from "./report/sftReport.js";
-import { countLossTokens, SftBatchSource, toCausalLmBatch } from "./trainer/batches.js";
+import { countLossTokens, SftBatchSource, toEngineBatch } from "./trainer/batches.js";
 
 const PREFIX = "[infialign/train-sft] trainer";
 
@@ -54,6 +57,10 @@ export interface TrainSftOptions {
   onLog?: (phase: string, record: MetricsRecord) => void;
   /** One line per phase event (data, steps, checkpoints). @default no logging */
   log?: (line: string) => void;
+  /** Training engine, overriding `config.engine`. @default config.engine ("auto": onnxruntime where it loads) */
+  engine?: "auto" | TrainingEngineName;
+  /** onnxruntime threads, overriding `config.threads`. @default config.threads, else the machine's cores */
+  threads?: number;
   /** Progress bar on stderr (silent without a TTY or under CI). @default true */
   progress?: boolean;
   /**
@@ -112,8 +119,12 @@ export interface SftPhaseSummary {
 
 export interface SftRunSummary {
   config: CurriculumConfig;
-  /** tfjs backend the run used. */
+  /** tfjs backend the run used (it holds the weights and runs the tfjs engine). */
   backend: string;
+  /** Training engine that computed the gradients. */
+  engine: TrainingEngineName;
+  /** Why `engine: "auto"` fell back to tfjs, when it did. */
+  engineFallback?: string;
   phases: SftPhaseSummary[];
   /** Whether `signal` stopped the run (resume with `resume: true`). */
   interrupted: boolean;
@@ -139,6 +150,7 @@ export async function trainSft(config: CurriculumConfig, options: TrainSftOption
   const log = options.log ?? (() => {});
   if (!tf.engine().backendName) await selectBackend();
   const { model, tokenizer, owned } = await startModel(config, options);
+  let engine: TrainingEngine | undefined;
   try {
     if (tokenizer.vocabSize > model.vocabSize) {
       throw new Error(`${PREFIX}: tokenizer ${tokenizer.name} has ${tokenizer.vocabSize} ids but the model's vocab_size is ${model.vocabSize}; use the model's own tokenizer.`);
@@ -148,6 +160,11 @@ export async function trainSft(config: CurriculumConfig, options: TrainSftOption
       attachLora(model, { r: lora.r, alpha: lora.alpha, dropout: lora.dropout, targetModules: lora.targetModules as LoraTargetModule[], seed: config.seed });
     }
     const variables: NamedVariables = lora ? loraVariables(model) : new Map(model.variables);
+    const threads = options.threads ?? config.threads;
+    const created = await createTrainingEngine(model, { engine: options.engine ?? config.engine, ...(threads === undefined ? {} : { threads }) });
+    engine = created.engine;
+    if (created.fallback !== undefined) log(`engine: onnxruntime unavailable (${created.fallback}); training with tfjs.`);
+    log(`engine: ${engine.name}`);
     const phases: SftPhaseSummary[] = [];
     let interrupted = false;
     for (const [index, phase] of config.phases.entries()) {
@@ -160,7 +177,7 @@ export async function trainSft(config: CurriculumConfig, options: TrainSftOption
         continue;
       }
       if (!options.resume) await rm(dir, { recursive: true, force: true });
-      const summary = await trainPhase({ config, phase, index, dir, model, tokenizer, variables, options, log });
+      const summary = await trainPhase({ config, phase, index, dir, model, engine, tokenizer, variables, options, log });
       phases.push(summary);
       if (summary.finalDir === undefined) {
         interrupted = true;
@@ -171,6 +188,8 @@ export async function trainSft(config: CurriculumConfig, options: TrainSftOption
     const run: SftRunSummary = {
       config,
       backend: describeBackend().name,
+      engine: engine.name,
+      ...(created.fallback === undefined ? {} : { engineFallback: created.fallback }),
       phases,
       interrupted,
       runJson: join(config.outputDir, RUN_SUMMARY_NAME),
@@ -198,6 +217,7 @@ export async function trainSft(config: CurriculumConfig, options: TrainSftOption
     await writeFile(run.reportHtml, renderSftReportHtml(run, metrics));
     return run;
   } finally {
+    await engine?.dispose();
     if (owned) model.dispose();
   }
 }
@@ -276,6 +296,7 @@ interface PhaseContext {
   index: number;
   dir: string;
   model: Qwen2Model;
+  engine: TrainingEngine;
   tokenizer: ModelTokenizer;
   variables: NamedVariables;
   options: TrainSftOptions;
@@ -306,7 +327,7 @@ function splitEval<T>(items: readonly T[], fraction: number, seed: number): { tr
 }
 
 async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
-  const { config, phase, index, dir, model, tokenizer, variables, options, log } = ctx;
+  const { config, phase, index, dir, model, engine, tokenizer, variables, options, log } = ctx;
   // The same seed in every phase: a phase's data order and eval split depend on its data only, not on its position.
   const seed = config.seed;
   const { samples, report: selection } = await selectSamples(phase.data, { seed: config.seed, ...(options.signal ? { signal: options.signal } : {}) });
@@ -340,7 +361,7 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
   const evalBatches: TrainingBatch[] = [];
   const evalRows = evalSet.map((s) => ({ inputIds: s.inputIds.slice(0, phase.maxLength), labels: s.labels.slice(0, phase.maxLength) }));
   for (let at = 0; at < evalRows.length; at += phase.batchSize) evalBatches.push(padBatch(evalRows.slice(at, at + phase.batchSize), { padTokenId: tokenizer.padTokenId }));
-  const evaluate = (): Record<string, number> => {
+  const evaluate = async (): Promise<Record<string, number>> => {
     const wasTraining = model.training;
     model.training = false;
     let nll = 0;
@@ -349,16 +370,14 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
     let items = 0;
     try {
       for (const batch of evalBatches) {
-        const sums = tf.tidy(() => {
-          const out = model.tokenLogProbs(toCausalLmBatch(batch));
-          return tf.stack([tf.neg(tf.sum(out.logProbs)), tf.sum(out.correct), tf.sum(out.entropy)]);
-        });
-        const [a, b, c] = sums.dataSync();
-        sums.dispose();
-        nll += a as number;
-        correct += b as number;
-        entropy += c as number;
-        items += countLossTokens(batch);
+        const scores = await engine.score(toEngineBatch(batch));
+        for (let i = 0; i < scores.labels.length; i++) {
+          if (scores.labels[i] === IGNORE_INDEX) continue;
+          nll -= scores.logProbs[i] as number;
+          correct += scores.correct[i] as number;
+          entropy += scores.entropy[i] as number;
+          items += 1;
+        }
       }
     } finally {
       model.training = wasTraining;
@@ -392,7 +411,6 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
     epoch: () => source.epoch(),
   };
   const hasEval = evalBatches.length > 0;
-  const anyVariable = variables.values().next().value as tf.Variable;
   const resumedFrom = options.resume ? (await listCheckpoints(dir)).at(-1)?.step : undefined;
   const started = performance.now();
   model.training = true;
@@ -400,20 +418,20 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
   try {
     result = await trainLoop<TrainingBatch>({
       variables,
-      computeLoss: (batch, { numItemsInBatch }) => {
-        if (countLossTokens(batch) === 0) {
-          // Possible with bfd_split / wrapped (a row of prompt pieces): nothing to learn, but tf.variableGrads needs a
-          // loss connected to some variable, so a zero multiple of one stands in (its gradient is 0).
-          return { loss: tf.mul(tf.sum(anyVariable), 0) as tf.Scalar, numTokens: batch.numTokens };
-        }
-        const out = model.tokenLogProbs(toCausalLmBatch(batch));
+      computeGradients: async (batch, { numItemsInBatch }) => {
         // Token-summed NLL over the step's scored tokens (transformers `num_items_in_batch`), so accumulating
-        // micro-batches gives exactly the big-batch mean; metrics are normalised the same way.
-        return {
-          loss: tf.div(tf.neg(tf.sum(out.logProbs)), numItemsInBatch) as tf.Scalar,
-          metrics: { mean_token_accuracy: tf.div(tf.sum(out.correct), numItemsInBatch) as tf.Scalar, entropy: tf.div(tf.sum(out.entropy), numItemsInBatch) as tf.Scalar },
-          numTokens: batch.numTokens,
-        };
+        // micro-batches gives exactly the big-batch mean: ∂loss/∂log p = −1 / num_items on every scored token (the
+        // engine ignores unscored ones). Metrics are normalised the same way.
+        const input = toEngineBatch(batch);
+        const out = await engine.gradients(input, new Float32Array(input.inputIds.length).fill(-1 / numItemsInBatch));
+        let correct = 0;
+        let entropy = 0;
+        for (let i = 0; i < out.scores.labels.length; i++) {
+          if (out.scores.labels[i] === IGNORE_INDEX) continue;
+          correct += out.scores.correct[i] as number;
+          entropy += out.scores.entropy[i] as number;
+        }
+        return { loss: out.objective, metrics: { mean_token_accuracy: correct / numItemsInBatch, entropy: entropy / numItemsInBatch }, numTokens: batch.numTokens, grads: out.grads };
       },
       countItems: countLossTokens,
       source: counted,
@@ -451,7 +469,7 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
     else {
       // Evaluate at the end of the phase (always, so the summary has a held-out loss), appended to metrics.jsonl.
       const metrics = await MetricsLogger.open(join(dir, "metrics.jsonl"), { resumeFromStep: result.globalStep });
-      const values = evaluate();
+      const values = await evaluate();
       const record: MetricsRecord = { eval_num_tokens: result.numTokens, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`eval_${k}`, v])), epoch: source.epoch(), step: result.globalStep };
       await metrics.log(record);
       await metrics.close();

@@ -36,7 +36,7 @@ function phase(name: string, steps: number, strategy: "bfd" | "none"): SftPhaseS
   };
 }
 
-const summary: SftRunSummary = { config, backend: "wasm", phases: [phase("phase1", 6, "bfd"), phase("phase2", 4, "none")], interrupted: false, finalDir: "out/run/final", runJson: "out/run/run.json", reportHtml: "out/run/report.html" };
+const summary: SftRunSummary = { config, backend: "wasm", engine: "onnxruntime", phases: [phase("phase1", 6, "bfd"), phase("phase2", 4, "none")], interrupted: false, finalDir: "out/run/final", runJson: "out/run/run.json", reportHtml: "out/run/report.html" };
 const records = (n: number, start: number): MetricsRecord[] => [
   ...Array.from({ length: n }, (_, i) => ({ step: i + 1, loss: start - 0.3 * i, learning_rate: 1e-4 * (1 - i / n), grad_norm: 2 / (i + 1), mean_token_accuracy: 0.1 * i, tokens_per_second: 1000 + i, num_tokens: 100 * (i + 1) })),
   { step: n, eval_loss: start - 0.2 * n, eval_mean_token_accuracy: 0.4 },

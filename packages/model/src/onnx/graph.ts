@@ -47,7 +47,8 @@ const MAX_MODEL_BYTES = 2 ** 31 - 2 ** 20;
 const MASK_MIN = -3.4028234663852886e38;
 const INT64_MAX = 9223372036854775807n;
 
-class GraphBuilder {
+/** Collects the nodes and initializers of an ONNX graph (also used by the training graph, trainGraph.ts). */
+export class GraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
   private count = 0;
@@ -86,7 +87,7 @@ class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
+export function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
   const dim = dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d }));
   return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim } } } });
 }

@@ -109,3 +109,28 @@ export class GradientAccumulator {
 export function countItemsInBatch<B>(microBatches: readonly B[], countItems: (batch: B) => number): number {
   return microBatches.reduce((total, batch) => total + countItems(batch), 0);
 }
+
+/** Host gradients by name (a training engine's output). */
+export type HostGrads = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** {@link globalNorm} of host gradients, summed in float64. */
+export function hostGlobalNorm(grads: HostGrads): number {
+  let sum = 0;
+  for (const g of grads.values()) for (const x of g.data) sum += x * x;
+  return Math.sqrt(sum);
+}
+
+/** Adds `more` into `into` in place (same names and sizes); names only in `more` are moved over. */
+export function addHostGrads(into: HostGrads, more: HostGrads): void {
+  for (const [name, g] of more) {
+    const target = into.get(name);
+    if (target === undefined) {
+      into.set(name, g);
+      continue;
+    }
+    if (target.data.length !== g.data.length) throw new TrainingError("gradients", `addHostGrads: "${name}" has ${g.data.length} values, the sum ${target.data.length}.`);
+    const a = target.data;
+    const b = g.data;
+    for (let i = 0; i < a.length; i++) a[i] = (a[i] as number) + (b[i] as number);
+  }
+}

@@ -17,7 +17,7 @@ import {
   type TrainingCheckpoint,
 } from "./checkpoint.js";
 import { TrainingError } from "./errors.js";
-import { clipGradNorm, countItemsInBatch, GradientAccumulator, globalNorm, type NamedGrads } from "./gradients.js";
+import { addHostGrads, clipGradNorm, countItemsInBatch, GradientAccumulator, globalNorm, hostGlobalNorm, type NamedGrads } from "./gradients.js";
 import { NonFiniteGuard, type NonFiniteGuardOptions } from "./guard.js";
 import { type Clock, createTrainProgress, MetricsLogger, type MetricsRecord, systemClock, ThroughputMeter, type TrainProgress } from "./metrics.js";
 import type { AdamW } from "./optimizer.js";
@@ -38,6 +38,18 @@ export interface LossOutput {
   metrics?: Record<string, tf.Scalar | number>;
   /** Tokens processed (for `num_tokens`, cumulative, and `tokens_per_second`). @default 0 */
   numTokens?: number;
+}
+
+/**
+ * What a training engine returns for one micro-batch in place of a loss to differentiate: the loss share and metrics
+ * (normalised as in {@link LossOutput}) and the gradients of the loss share on the host, by variable name. The loop
+ * owns the arrays (it accumulates into them).
+ */
+export interface GradientOutput {
+  loss: number;
+  metrics?: Record<string, number>;
+  numTokens?: number;
+  grads: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
 export interface LossContext {
@@ -62,8 +74,13 @@ export interface MicroBatchSource<B> {
 export interface TrainLoopOptions<B> {
   /** Trainable parameters by name; gradients are taken with respect to all of them. */
   variables: NamedVariables;
-  /** Runs inside `tf.variableGrads`: must build `loss` from the variables with tfjs ops. */
-  computeLoss: (batch: B, context: LossContext) => LossOutput;
+  /** Runs inside `tf.variableGrads`: must build `loss` from the variables with tfjs ops. Give this or computeGradients. */
+  computeLoss?: (batch: B, context: LossContext) => LossOutput;
+  /**
+   * Gradients from a training engine (e.g. @infialign/model's onnxruntime engine) instead of tfjs autodiff: the loop
+   * accumulates, clips and applies them on the host (AdamW.stepHost). Give this or computeLoss.
+   */
+  computeGradients?: (batch: B, context: LossContext) => Promise<GradientOutput> | GradientOutput;
   /** Loss items in a micro-batch (tokens with label ≠ −100 for SFT, pairs for DPO). */
   countItems: (batch: B) => number;
   source: MicroBatchSource<B>;
@@ -156,6 +173,7 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
   positiveInt("checkpointEvery", checkpointEvery, 0);
   if (!(maxGradNorm >= 0)) bad.push(`maxGradNorm=${maxGradNorm} (expected ≥ 0)`);
   if (options.variables.size === 0) bad.push("variables is empty (expected the trainable parameters)");
+  if ((options.computeLoss === undefined) === (options.computeGradients === undefined)) bad.push("give exactly one of computeLoss and computeGradients");
   if (bad.length > 0) throw new TrainingError("loop", `invalid options: ${bad.join("; ")}.`);
 
   registerTfjsGradients();
@@ -227,6 +245,36 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
   let interrupted = false;
   let savedAt = resumeDir === undefined ? -1 : step;
 
+  // Logging, evaluation and checkpointing after an optimizer step (shared by the tfjs and the engine paths).
+  const afterStep = async (norm: number, lr: number): Promise<void> => {
+    if (step % logEvery === 0 || step === options.maxSteps) {
+      const record: MetricsRecord = {
+        loss: windowSteps > 0 ? windowLoss / windowSteps : Number.NaN,
+        grad_norm: norm,
+        learning_rate: lr,
+        ...Object.fromEntries(Object.entries(windowMetrics).map(([k, v]) => [k, v / Math.max(1, windowSteps)])),
+        num_tokens: tokensSeen,
+        tokens_per_second: throughput.sample(),
+        epoch: source.epoch(),
+        step,
+      };
+      await write(record);
+      windowSteps = 0;
+      windowLoss = 0;
+      windowMetrics = {};
+    }
+    if (options.evaluate && evalEvery > 0 && step % evalEvery === 0) {
+      const result = await options.evaluate(step);
+      const prefixed = Object.fromEntries(Object.entries(result).map(([k, v]) => [k.startsWith("eval_") ? k : `eval_${k}`, v]));
+      // TRL logs `num_tokens` in eval too: the training tokens seen so far (eval batches do not add to it).
+      await write({ eval_num_tokens: tokensSeen, ...prefixed, epoch: source.epoch(), step });
+    }
+    if (checkpointEvery > 0 && step % checkpointEvery === 0) {
+      await save();
+      savedAt = step;
+    }
+  };
+
   progress?.start(options.maxSteps, options.label ?? "train");
   progress?.update(step, tokensSeen);
   try {
@@ -249,11 +297,42 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
       let stepLoss = 0;
       let stepTokens = 0;
       const stepMetrics: Record<string, number> = {};
+      if (options.computeGradients) {
+        const engineGrads = options.computeGradients;
+        let sums: GradientOutput["grads"] | undefined;
+        for (const batch of micro) {
+          const out = await engineGrads(batch, { numItemsInBatch, step });
+          stepLoss += out.loss;
+          stepTokens += out.numTokens ?? 0;
+          for (const [k, v] of Object.entries(out.metrics ?? {})) stepMetrics[k] = (stepMetrics[k] ?? 0) + v;
+          if (sums === undefined) sums = out.grads;
+          else addHostGrads(sums, out.grads);
+        }
+        const hostGrads = sums ?? new Map();
+        const norm = hostGlobalNorm(hostGrads);
+        const lr = schedule.at(step);
+        if (await guard.check({ step: step + 1, loss: stepLoss, gradNorm: norm })) {
+          // torch clip_grad_norm_: scale by min(1, maxNorm / (norm + 1e-6)).
+          const coef = maxGradNorm / (norm + 1e-6);
+          if (maxGradNorm > 0 && coef < 1) for (const g of hostGrads.values()) for (let i = 0; i < g.data.length; i++) g.data[i] = (g.data[i] as number) * coef;
+          optimizer.stepHost(hostGrads, lr);
+          windowSteps += 1;
+          windowLoss += stepLoss;
+          for (const [k, v] of Object.entries(stepMetrics)) windowMetrics[k] = (windowMetrics[k] ?? 0) + v;
+        } else skippedSteps += 1;
+        step += 1;
+        tokensSeen += stepTokens;
+        throughput.add(stepTokens);
+        progress?.update(step, tokensSeen);
+        await afterStep(norm, lr);
+        continue;
+      }
+      const computeLoss = options.computeLoss as NonNullable<typeof options.computeLoss>;
       for (const batch of micro) {
         let kept: Record<string, tf.Scalar | number> = {};
         let tokens = 0;
         const { value, grads } = tf.variableGrads(() => {
-          const out = options.computeLoss(batch, { numItemsInBatch, step });
+          const out = computeLoss(batch, { numItemsInBatch, step });
           kept = Object.fromEntries(Object.entries(out.metrics ?? {}).map(([k, v]) => [k, typeof v === "number" ? v : tf.keep(v)]));
           tokens = out.numTokens ?? 0;
           return out.loss;
@@ -291,32 +370,7 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
       throughput.add(stepTokens);
       progress?.update(step, tokensSeen);
 
-      if (step % logEvery === 0 || step === options.maxSteps) {
-        const record: MetricsRecord = {
-          loss: windowSteps > 0 ? windowLoss / windowSteps : Number.NaN,
-          grad_norm: norm,
-          learning_rate: lr,
-          ...Object.fromEntries(Object.entries(windowMetrics).map(([k, v]) => [k, v / Math.max(1, windowSteps)])),
-          num_tokens: tokensSeen,
-          tokens_per_second: throughput.sample(),
-          epoch: source.epoch(),
-          step,
-        };
-        await write(record);
-        windowSteps = 0;
-        windowLoss = 0;
-        windowMetrics = {};
-      }
-      if (options.evaluate && evalEvery > 0 && step % evalEvery === 0) {
-        const result = await options.evaluate(step);
-        const prefixed = Object.fromEntries(Object.entries(result).map(([k, v]) => [k.startsWith("eval_") ? k : `eval_${k}`, v]));
-        // TRL logs `num_tokens` in eval too: the training tokens seen so far (eval batches do not add to it).
-        await write({ eval_num_tokens: tokensSeen, ...prefixed, epoch: source.epoch(), step });
-      }
-      if (checkpointEvery > 0 && step % checkpointEvery === 0) {
-        await save();
-        savedAt = step;
-      }
+      await afterStep(norm, lr);
     }
     if ((interrupted || (options.saveFinal ?? true)) && savedAt !== step) await save();
   } finally {

@@ -43,13 +43,20 @@ export interface AdamWState {
   expAvgSq: NamedTensors;
 }
 
+/** Moments live where the last update ran: tfjs variables for {@link AdamW.step}, host arrays for {@link AdamW.stepHost}. */
 interface ParamState {
   step: number;
-  m: tf.Variable;
-  v: tf.Variable;
+  m: tf.Variable | Float32Array;
+  v: tf.Variable | Float32Array;
 }
 
-/** AdamW over named tfjs variables; moments are float32 variables created lazily on a parameter's first gradient. */
+const hostCopy = (t: tf.Variable | Float32Array): Float32Array => (t instanceof Float32Array ? Float32Array.from(t) : Float32Array.from(t.dataSync() as Float32Array));
+
+/**
+ * AdamW over named tfjs variables; moments are float32 created lazily on a parameter's first gradient. `step` updates
+ * with tfjs ops (gradients as tensors), `stepHost` with one fused loop on the host (gradients from a training engine as
+ * host arrays), which keeps the moments out of the tfjs backend's memory.
+ */
 export class AdamW {
   readonly beta1: number;
   readonly beta2: number;
@@ -104,9 +111,12 @@ export class AdamW {
         state = { step: 0, m: ownedVariable(tf.zerosLike(variable)), v: ownedVariable(tf.zerosLike(variable)) };
         this.params.set(name, state);
       }
+      if (state.m instanceof Float32Array) state.m = ownedVariable(tf.tensor(state.m, variable.shape, "float32"));
+      if (state.v instanceof Float32Array) state.v = ownedVariable(tf.tensor(state.v, variable.shape, "float32"));
       state.step += 1;
       const t = state.step;
-      const { m, v } = state;
+      const m = state.m as tf.Variable;
+      const v = state.v as tf.Variable;
       const bias1 = 1 - this.beta1 ** t;
       const bias2Sqrt = Math.sqrt(1 - this.beta2 ** t);
       const decay = this.decays.get(name)! ? lr * this.weightDecay : 0;
@@ -124,6 +134,62 @@ export class AdamW {
     this.steps += 1;
   }
 
+  /**
+   * {@link step} with host gradients (HF names and shapes, as a training engine returns them), the same update in one
+   * pass per parameter over Float32Arrays: the parameter is read from its variable and assigned back once.
+   */
+  stepHost(grads: ReadonlyMap<string, { shape: number[]; data: Float32Array }>, lr: number): void {
+    for (const [name, grad] of grads) {
+      const variable = this.variables.get(name);
+      if (variable === undefined) {
+        throw new TrainingError("adamw", `stepHost: gradient for "${name}", which is not a parameter of this optimizer (expected one of ${this.variables.size} names such as "${this.variables.keys().next().value}").`);
+      }
+      if (grad.data.length !== variable.size) throw new TrainingError("adamw", `stepHost: gradient for "${name}" has ${grad.data.length} values; the parameter has ${variable.size}.`);
+    }
+    for (const [name, grad] of grads) {
+      const variable = this.variables.get(name)!;
+      let state = this.params.get(name);
+      if (state === undefined) {
+        state = { step: 0, m: new Float32Array(variable.size), v: new Float32Array(variable.size) };
+        this.params.set(name, state);
+      }
+      if (!(state.m instanceof Float32Array)) {
+        const tensor = state.m;
+        state.m = hostCopy(tensor);
+        tensor.dispose();
+      }
+      if (!(state.v instanceof Float32Array)) {
+        const tensor = state.v;
+        state.v = hostCopy(tensor);
+        tensor.dispose();
+      }
+      state.step += 1;
+      const t = state.step;
+      const m = state.m;
+      const v = state.v;
+      const g = grad.data;
+      const theta = Float32Array.from(variable.dataSync() as Float32Array);
+      const b1 = this.beta1;
+      const b2 = this.beta2;
+      const stepSize = lr / (1 - b1 ** t);
+      const bias2Sqrt = Math.sqrt(1 - b2 ** t);
+      const keep = 1 - (this.decays.get(name)! ? lr * this.weightDecay : 0);
+      const eps = this.epsilon;
+      for (let i = 0; i < theta.length; i++) {
+        const gi = g[i] as number;
+        const mi = b1 * (m[i] as number) + (1 - b1) * gi;
+        const vi = b2 * (v[i] as number) + (1 - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        theta[i] = (theta[i] as number) * keep - (stepSize * mi) / (Math.sqrt(vi) / bias2Sqrt + eps);
+      }
+      const updated = tf.tensor(theta, variable.shape, "float32");
+      variable.assign(updated);
+      updated.dispose();
+    }
+    this.steps += 1;
+  }
+
   /** Host copy of the state (for `optimizer.safetensors`). */
   state(): AdamWState {
     const paramSteps = new Map<string, number>();
@@ -131,8 +197,9 @@ export class AdamW {
     const expAvgSq: NamedTensors = new Map();
     for (const [name, s] of this.params) {
       paramSteps.set(name, s.step);
-      expAvg.set(name, { shape: [...s.m.shape], data: Float32Array.from(s.m.dataSync() as Float32Array) });
-      expAvgSq.set(name, { shape: [...s.v.shape], data: Float32Array.from(s.v.dataSync() as Float32Array) });
+      const shape = [...(this.variables.get(name) as tf.Variable).shape];
+      expAvg.set(name, { shape, data: hostCopy(s.m) });
+      expAvgSq.set(name, { shape: [...shape], data: hostCopy(s.v) });
     }
     return { step: this.steps, paramSteps, expAvg, expAvgSq };
   }
@@ -175,8 +242,8 @@ export class AdamW {
 
   private disposeMoments(): void {
     for (const s of this.params.values()) {
-      s.m.dispose();
-      s.v.dispose();
+      if (!(s.m instanceof Float32Array)) s.m.dispose();
+      if (!(s.v instanceof Float32Array)) s.v.dispose();
     }
     this.params.clear();
   }

@@ -63,7 +63,7 @@ export function renderSftReportHtml(summary: SftRunSummary, metrics: readonly Sf
   const status = summary.interrupted ? "interrupted (resume with --resume)" : `final model in ${summary.finalDir ?? ""}`;
   return renderTrainingReportHtml({
     title: `SFT report: ${summary.config.outputDir}`,
-    summary: `${summary.phases.length} of ${summary.config.phases.length} phase(s), backend ${summary.backend}; ${status}.`,
+    summary: `${summary.phases.length} of ${summary.config.phases.length} phase(s), engine ${summary.engine} (tfjs backend ${summary.backend}); ${status}.`,
     sections: [
       {
         heading: "Loss",

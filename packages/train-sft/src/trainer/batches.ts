@@ -1,7 +1,7 @@
 // Micro-batches of an SFT phase: packed rows or tokenized samples, reshuffled every epoch with a seed, batched by
 // padBatch, and the host → tfjs conversion of a batch for Qwen2Model.tokenLogProbs.
 import { createRng } from "@infialign/kernels";
-import type { CausalLmBatch } from "@infialign/model";
+import type { CausalLmBatch, TrainingBatch as EngineBatch } from "@infialign/model";
 import * as tf from "@tensorflow/tfjs-core";
 import type { DataCursor } from "../core/checkpoint.js";
 import type { MicroBatchSource } from "../core/loop.js";
@@ -123,4 +123,9 @@ export function toCausalLmBatch(batch: TrainingBatch): CausalLmBatch {
     positionIds: tf.tensor2d(batch.positionIds, shape, "int32"),
     segmentIds: tf.tensor2d(batch.segmentIds, shape, "int32"),
   };
+}
+
+/** A host batch in the training engine's layout (@infialign/model TrainingBatch). */
+export function toEngineBatch(batch: TrainingBatch): EngineBatch {
+  return { inputIds: batch.inputIds, labels: batch.labels, batch: batch.batchSize, seq: batch.seqLength, positionIds: batch.positionIds, segmentIds: batch.segmentIds };
 }

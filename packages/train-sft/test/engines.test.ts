@@ -1,0 +1,48 @@
+// The onnxruntime training engine (the default) against the tfjs reference engine through the whole trainer: the same
+// initial weights and batches give the same per-step losses and gradient norms over 20 steps, full and LoRA.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { selectBackend } from "@infialign/kernels/tfjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readMetrics } from "../src/core/metrics.js";
+import { trainSft } from "../src/trainer.js";
+import { patternSamples, runConfig, writeSamples, writeTinyModel } from "./trainerFixtures.js";
+
+let root: string;
+beforeAll(async () => {
+  await selectBackend({ prefer: "wasm" });
+  root = await mkdtemp(join(tmpdir(), "sft-engines-"));
+  await writeTinyModel(join(root, "model"));
+  await writeSamples(join(root, "data.jsonl"), patternSamples(80));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const trace = async (dir: string) => (await readMetrics(join(dir, "p1", "metrics.jsonl"))).filter((r) => typeof r.loss === "number").map((r) => ({ step: r.step, loss: r.loss as number, gradNorm: r.grad_norm as number }));
+
+describe("trainSft: onnxruntime engine = tfjs engine", () => {
+  for (const [label, lora] of [
+    ["full fine-tuning", undefined],
+    ["LoRA", { r: 4, alpha: 8, dropout: 0, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] }],
+  ] as const) {
+    it(`${label}: 20 steps of per-step loss and grad_norm within 1e-4 relative`, async () => {
+      const run = async (engine: "onnxruntime" | "tfjs") => {
+        const config = runConfig(root, { outputDir: join(root, `${label}-${engine}`), ...(lora ? { lora: { ...lora, targetModules: [...lora.targetModules] } } : {}) });
+        const summary = await trainSft({ ...config, phases: [{ ...config.phases[0]!, epochs: 4, batchSize: 4 }] }, { progress: false, engine, threads: 2 });
+        expect(summary.engine).toBe(engine);
+        return trace(config.outputDir);
+      };
+      const fast = await run("onnxruntime");
+      const reference = await run("tfjs");
+      expect(fast.length).toBeGreaterThanOrEqual(20);
+      expect(fast.map((r) => r.step)).toEqual(reference.map((r) => r.step));
+      for (const [i, r] of reference.slice(0, 20).entries()) {
+        const f = fast[i]!;
+        expect(Math.abs(f.loss - r.loss) / Math.abs(r.loss), `loss at step ${r.step}`).toBeLessThan(1e-4);
+        expect(Math.abs(f.gradNorm - r.gradNorm) / Math.abs(r.gradNorm), `grad_norm at step ${r.step}`).toBeLessThan(1e-4);
+      }
+    }, 120_000);
+  }
+});
