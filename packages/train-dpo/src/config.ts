@@ -66,6 +66,13 @@ export const DpoConfigSchema = z
     /** Tokenizer directory. @default model */
     tokenizer: z.string().min(1).optional(),
     /**
+     * Engine that trains the policy (@infialign/model createTrainingEngine): `onnxruntime` (forward and backward as one
+     * onnxruntime-node graph, the fast path), `tfjs` (the reference), `auto` onnxruntime when it loads. @default "auto"
+     */
+    engine: z.enum(["auto", "onnxruntime", "tfjs"]).default("auto"),
+    /** Threads of the onnxruntime engine. @default the machine's cores */
+    threads: z.number().int().positive().optional(),
+    /**
      * Preference records (`PreferenceRecord`, the pair stage's output): finished stage directories (with
      * manifest.json), JSONL/JSON/Parquet files or globs, read in order.
      */

@@ -5,9 +5,10 @@ import { stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Message, readRecords, resolveInputs } from "@infialign/data";
 import { createRng } from "@infialign/kernels";
-import { chunkedTokenLogProbs, IGNORE_INDEX } from "@infialign/kernels/tfjs";
+import { IGNORE_INDEX } from "@infialign/kernels/tfjs";
 import {
   attachLora,
+  createTrainingEngine,
   type DecodeModel,
   type LoraTargetModule,
   loadCheckpoint,
@@ -22,14 +23,16 @@ import {
   saveCheckpoint,
   saveLora,
   scoreCompletions,
+  type TokenScores,
+  type TrainingEngine,
 } from "@infialign/model";
 import {
   AdamW,
   type CheckpointModel,
   createSchedule,
   type DataCursor,
+  type GradientOutput,
   type LossContext,
-  type LossOutput,
   type MetricsRecord,
   type MicroBatchSource,
   type NamedVariables,
@@ -222,6 +225,10 @@ export interface TrainDpoOptions {
   log?: (line: string) => void;
   /** Write `<outputDir>/final` (and `adapter/` with LoRA) after training. @default true */
   saveFinal?: boolean;
+  /** Training engine, overriding `config.engine`. @default config.engine ("auto": onnxruntime where it loads) */
+  engine?: "auto" | "onnxruntime" | "tfjs";
+  /** onnxruntime threads, overriding `config.threads`. @default config.threads, else the machine's cores */
+  threads?: number;
 }
 
 export interface TrainDpoResult {
@@ -234,6 +241,8 @@ export interface TrainDpoResult {
   /** Pairs whose chosen and rejected tokens are identical after truncation (they cut before the responses differ): no signal. */
   identicalPairs: number;
   reference: ReferenceReport;
+  /** Engine that trained the policy. */
+  engine: "onnxruntime" | "tfjs";
   train: TrainLoopResult;
   /** Wall-clock seconds of the training loop. */
   trainSeconds: number;
@@ -354,6 +363,7 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
   if (identicalPairs > 0) log(`${PREFIX}: warning: ${identicalPairs} pairs have identical chosen and rejected tokens after truncation (zero gradient under DPO); raise maxLength.`);
 
   const { config: modelConfig, model } = await loadPolicy(config.model);
+  let engine: TrainingEngine | undefined;
   try {
     let reference: ReferenceLogps | undefined;
     let referenceReport: ReferenceReport = { hits: 0, misses: 0, seconds: 0 };
@@ -378,7 +388,12 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
 
     // TRL's ORPOTrainer takes ORPO's NLL over prompt + chosen completion: the chosen rows then also score their prompt.
     const orpoPromptNll = lossTypes.includes("orpo") && config.loss.orpoNllScope === "prompt_and_completion";
-    const computeLoss = (batch: TokenizedPair[], context: LossContext): LossOutput => {
+    const threads = options.threads ?? config.threads;
+    const created = await createTrainingEngine(model, { engine: options.engine ?? config.engine, ...(threads === undefined ? {} : { threads }) });
+    engine = created.engine;
+    if (created.fallback !== undefined) log(`${PREFIX}: onnxruntime engine unavailable (${created.fallback}); training with tfjs.`);
+    const policy = engine;
+    const computeGradients = async (batch: TokenizedPair[], context: LossContext): Promise<GradientOutput> => {
       const b = batch.length;
       const promptLengths = [...batch, ...batch].map((p) => p.promptIds.length);
       const rows = [...batch.map((p) => p.chosenIds), ...batch.map((p) => p.rejectedIds)].map((completion, r) => {
@@ -390,103 +405,93 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
       });
       const padded = padBatch(rows, { padTokenId: tokenizer.padTokenId });
       const seq = padded.seqLength;
-      // Labels shifted on the host: position t is scored on token t + 1 (right padding: real tokens never see padding).
-      const shifted = new Int32Array(padded.labels.length).fill(IGNORE_INDEX);
-      for (let r = 0; r < rows.length; r++) for (let t = 0; t + 1 < seq; t++) shifted[r * seq + t] = padded.labels[r * seq + t + 1]!;
-      const ids = tf.tensor2d(padded.inputIds, [rows.length, seq], "int32");
-      const hidden = model.forward(ids);
-      const flat = tf.reshape(hidden, [rows.length * seq, hidden.shape[2]]) as tf.Tensor2D;
-      const labels = tf.tensor1d(shifted, "int32");
-      const scored = chunkedTokenLogProbs(flat, model.lmHead, labels, { chunkSize: config.chunkSize });
-      // Row of every kept completion position as a one-hot [rows, kept] matrix (its product with the log-probs is the
-      // per-row sum); the chosen rows' scored prompt positions, when ORPO needs them, go to a second [b, kept] matrix.
-      const kept = scored.keptIndices;
-      const onehot = new Float32Array(rows.length * kept.length);
-      const promptOnehot = orpoPromptNll ? new Float32Array(b * kept.length) : undefined;
-      const counts = new Float64Array(rows.length);
-      const promptCounts = new Float64Array(b);
-      const isCompletion = new Uint8Array(kept.length);
-      kept.forEach((idx, k) => {
-        const r = Math.floor(idx / seq);
-        if ((idx % seq) + 1 < promptLengths[r]!) {
-          promptOnehot![r * kept.length + k] = 1;
-          promptCounts[r]! += 1;
-          return;
+      // Right padding: real tokens never attend to padding, so no segment ids are needed.
+      const input = { inputIds: padded.inputIds, labels: padded.labels, batch: rows.length, seq };
+      const share = b / context.numItemsInBatch;
+      let lossShare = 0;
+      let metrics: Record<string, number> = {};
+      // One pass to score, the loss and its derivative with respect to each row's log-prob sum on the host (tiny
+      // tensors), then the engine's backward with those derivatives as token weights: ∂loss/∂log p of a token is the
+      // derivative of its row's sum.
+      const weights = (scores: TokenScores): Float32Array => {
+        const sums = new Float64Array(rows.length);
+        const counts = new Float64Array(rows.length);
+        const promptSums = new Float64Array(b);
+        const promptCounts = new Float64Array(b);
+        const meanLogitSums = new Float64Array(rows.length);
+        let entropySum = 0;
+        let correctSum = 0;
+        let chosenTokenCount = 0;
+        for (let i = 0; i < scores.labels.length; i++) {
+          if (scores.labels[i] === IGNORE_INDEX) continue;
+          const r = Math.floor(i / seq);
+          if ((i % seq) + 1 < promptLengths[r]!) {
+            promptSums[r]! += scores.logProbs[i]!;
+            promptCounts[r]! += 1;
+            continue;
+          }
+          sums[r]! += scores.logProbs[i]!;
+          counts[r]! += 1;
+          meanLogitSums[r]! += scores.meanLogits[i]!;
+          entropySum += scores.entropy[i]!;
+          if (r < b) {
+            correctSum += scores.correct[i]!;
+            chosenTokenCount += 1;
+          }
         }
-        isCompletion[k] = 1;
-        onehot[r * kept.length + k] = 1;
-        counts[r]! += 1;
-      });
-      const logProbColumn = tf.reshape(scored.logProbs, [kept.length, 1]);
-      const rowOf = tf.tensor2d(onehot, [rows.length, kept.length]);
-      const sums = tf.reshape(tf.matMul(rowOf, logProbColumn), [rows.length]) as tf.Tensor1D;
-      const policyChosenLogps = tf.slice(sums, [0], [b]) as tf.Tensor1D;
-      const policyRejectedLogps = tf.slice(sums, [b], [b]) as tf.Tensor1D;
-      const chosenTokens = Array.from(counts.subarray(0, b));
-      const rejectedTokens = Array.from(counts.subarray(b));
-      const prefBatch = {
-        policyChosenLogps,
-        policyRejectedLogps,
-        chosenTokens,
-        rejectedTokens,
-        ...(reference
-          ? { refChosenLogps: batch.map((p) => reference.chosen[refIndex.get(p)!]!), refRejectedLogps: batch.map((p) => reference.rejected[refIndex.get(p)!]!) }
-          : {}),
-        ...(promptOnehot
-          ? {
-              chosenPromptLogps: tf.reshape(tf.matMul(tf.tensor2d(promptOnehot, [b, kept.length]), logProbColumn), [b]) as tf.Tensor1D,
-              chosenPromptTokens: Array.from(promptCounts),
-            }
-          : {}),
-      };
-      const result = preferenceLoss(prefBatch, lossOptions);
-      // TRL DPOTrainer: mean logit over all chosen (rejected) completion tokens of the batch. The mean over the
-      // vocabulary at a position is h·mean_v(W_v) (linearity), so no [positions, vocab] logits are formed.
-      const meanLogits = tf.tidy(() => {
-        const meanHead = tf.mean(model.lmHead, 0);
-        const perPosition = tf.reshape(tf.matMul(tf.gather(flat, tf.tensor1d(kept, "int32")), tf.reshape(meanHead, [-1, 1])), [kept.length, 1]);
-        const perRow = tf.reshape(tf.matMul(rowOf, perPosition), [rows.length]).dataSync();
-        const mean = (from: number) => {
+        // TRL DPOTrainer: mean logit over all chosen (rejected) completion tokens of the batch; `entropy` over the
+        // completion tokens of chosen and rejected rows, `mean_token_accuracy` over the chosen ones.
+        const meanOver = (from: number) => {
           let s = 0;
           let n = 0;
           for (let i = from; i < from + b; i++) {
-            s += perRow[i]!;
+            s += meanLogitSums[i]!;
             n += counts[i]!;
           }
           return n > 0 ? s / n : 0;
         };
-        return { chosen: mean(0), rejected: mean(b) };
-      });
-      // TRL DPOTrainer ≥ v0.29: `entropy` over the completion tokens of chosen and rejected rows, `mean_token_accuracy`
-      // (argmax = label) over the chosen completion tokens; both token-weighted over the micro-batch.
-      const entropies = scored.entropy.dataSync();
-      const correct = scored.correct.dataSync();
-      let entropySum = 0;
-      let entropyTokens = 0;
-      let correctSum = 0;
-      let chosenTokenCount = 0;
-      kept.forEach((idx, k) => {
-        if (!isCompletion[k]) return;
-        entropySum += entropies[k]!;
-        entropyTokens += 1;
-        if (Math.floor(idx / seq) < b) {
-          correctSum += correct[k]!;
-          chosenTokenCount += 1;
+        const meanLogits = { chosen: meanOver(0), rejected: meanOver(b) };
+        const entropyTokens = counts.reduce((a, c) => a + c, 0);
+        const forward = { entropy: entropyTokens > 0 ? entropySum / entropyTokens : 0, meanTokenAccuracy: chosenTokenCount > 0 ? correctSum / chosenTokenCount : 0 };
+        const sumsVar = tf.variable(tf.tensor1d(Float32Array.from(sums)), true);
+        const promptVar = tf.variable(tf.tensor1d(Float32Array.from(promptSums)), true);
+        try {
+          const { value, grads } = tf.variableGrads(() => {
+            const prefBatch = {
+              policyChosenLogps: tf.slice(sumsVar, [0], [b]) as tf.Tensor1D,
+              policyRejectedLogps: tf.slice(sumsVar, [b], [b]) as tf.Tensor1D,
+              chosenTokens: Array.from(counts.subarray(0, b)),
+              rejectedTokens: Array.from(counts.subarray(b)),
+              ...(reference
+                ? { refChosenLogps: batch.map((p) => reference.chosen[refIndex.get(p)!]!), refRejectedLogps: batch.map((p) => reference.rejected[refIndex.get(p)!]!) }
+                : {}),
+              ...(orpoPromptNll ? { chosenPromptLogps: promptVar as tf.Tensor1D, chosenPromptTokens: Array.from(promptCounts) } : {}),
+            };
+            const result = preferenceLoss(prefBatch, lossOptions);
+            const values = preferenceMetrics(prefBatch, result, meanLogits, forward, lossTypes);
+            // Micro-batch means → shares of the step mean (the loop sums shares over micro-batches).
+            metrics = Object.fromEntries(Object.entries(values).flatMap(([k, v]) => (k === "loss" || v === undefined ? [] : [[k, v * share]])));
+            // A zero multiple keeps both variables connected when a loss ignores one (gradient 0).
+            return tf.add(tf.mul(result.loss, share), tf.mul(tf.add(tf.sum(sumsVar), tf.sum(promptVar)), 0)) as tf.Scalar;
+          }, [sumsVar, promptVar]);
+          lossShare = value.dataSync()[0]!;
+          const dSums = grads[sumsVar.name]!.dataSync();
+          const dPrompt = grads[promptVar.name]!.dataSync();
+          tf.dispose([value, ...Object.values(grads)]);
+          const u = new Float32Array(scores.labels.length);
+          for (let i = 0; i < u.length; i++) {
+            if (scores.labels[i] === IGNORE_INDEX) continue;
+            const r = Math.floor(i / seq);
+            u[i] = (i % seq) + 1 < promptLengths[r]! ? dPrompt[r]! : dSums[r]!;
+          }
+          return u;
+        } finally {
+          sumsVar.dispose();
+          promptVar.dispose();
         }
-      });
-      const forward = { entropy: entropyTokens > 0 ? entropySum / entropyTokens : 0, meanTokenAccuracy: chosenTokenCount > 0 ? correctSum / chosenTokenCount : 0 };
-      const metrics = preferenceMetrics(prefBatch, result, meanLogits, forward, lossTypes);
-      // Micro-batch means → shares of the step mean (the loop sums shares over micro-batches).
-      const share = b / context.numItemsInBatch;
-      const loss = tf.mul(result.loss, share) as tf.Scalar;
-      const out: LossOutput = {
-        loss,
-        metrics: Object.fromEntries(Object.entries(metrics).flatMap(([k, v]) => (k === "loss" || v === undefined ? [] : [[k, v * share]]))),
-        numTokens: padded.numTokens,
       };
-      ids.dispose();
-      labels.dispose();
-      return out;
+      const out = await policy.gradients(input, weights);
+      return { loss: lossShare, metrics, numTokens: padded.numTokens, grads: out.grads };
     };
 
     let trainTokens = 0;
@@ -494,7 +499,7 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
     const started = performance.now();
     const train = await trainLoop<TokenizedPair[]>({
       variables,
-      computeLoss,
+      computeGradients,
       countItems: (batch) => batch.length,
       source,
       optimizer,
@@ -553,6 +558,7 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
       truncatedPairs,
       identicalPairs,
       reference: referenceReport,
+      engine: policy.name,
       train,
       trainSeconds,
       pairsPerSecond: trainSeconds > 0 ? pairsSeen / trainSeconds : 0,
@@ -562,6 +568,7 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
     await writeFile(join(config.outputDir, "run.json"), `${JSON.stringify(runSummary(config, result), null, 2)}\n`);
     return result;
   } finally {
+    await engine?.dispose();
     model.dispose();
   }
 }

@@ -5,7 +5,7 @@ import { DiskCache, makeSample, OpenAIChatClient, resolveInputs, runPipeline } f
 import { ByteTokenizer, type GenerateFn, type GenerationRequest } from "@infialign/model";
 import { type OpenAIServer, startOpenAIServer } from "@infialign/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pairConstructionStage, type PreferenceRecord } from "../src/pairs/pairStage.js";
+import { type PreferenceRecord, pairConstructionStage } from "../src/pairs/pairStage.js";
 import { localSampler, openAISampler } from "../src/pairs/samplers.js";
 
 const quiet = { info() {}, warn() {}, debug() {} };

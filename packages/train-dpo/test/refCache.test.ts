@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, readFile, rm, stat, truncate } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type RefScoreItem, RefLogpCache } from "../src/refCache.js";
+import { RefLogpCache, type RefScoreItem } from "../src/refCache.js";
 
 let dir: string;
 beforeEach(async () => {

@@ -26,7 +26,7 @@ export type { ClipResult, NamedGrads } from "./core/gradients.js";
 export { clipGradNorm, countItemsInBatch, GradientAccumulator, globalNorm } from "./core/gradients.js";
 export type { GuardObservation, NonFiniteGuardOptions } from "./core/guard.js";
 export { NonFiniteGuard } from "./core/guard.js";
-export type { LossContext, LossOutput, MicroBatchSource, TrainLoopOptions, TrainLoopResult } from "./core/loop.js";
+export type { GradientOutput, LossContext, LossOutput, MicroBatchSource, TrainLoopOptions, TrainLoopResult } from "./core/loop.js";
 export { trainLoop } from "./core/loop.js";
 export type { Clock, MetricsLoggerOptions, MetricsRecord, TrainProgress } from "./core/metrics.js";
 export { createTrainProgress, MetricsLogger, readMetrics, systemClock, ThroughputMeter } from "./core/metrics.js";
