@@ -27,7 +27,8 @@ import { runBenchChild } from "@infialign/test-utils";
 
 interface Row {
   config: string;
-  variant: "stock" | "ours";
+  /** stock / ours: the tfjs engine on wasm with tfjs' or our kernels; onnxruntime: the onnxruntime training engine. */
+  variant: "stock" | "ours" | "onnxruntime";
   /** Threads the wasm backend computed with. */
   threads: number;
   params: number;
@@ -94,9 +95,13 @@ async function measure(configName: string, variant: Row["variant"], threads: num
   const tf = await import("@tensorflow/tfjs-core");
   const kernels = await import("@infialign/kernels/tfjs");
   kernels.registerTfjsGradients();
-  const info = await kernels.selectBackend({ prefer: "wasm", wasmKernels: variant === "ours", threads });
-  if (info.threads !== threads) throw new Error(`[infialign/model] bench/train: asked for ${threads} wasm threads, selectBackend reports ${info.threads}.`);
-  if (info.wasmKernels !== (variant === "ours")) throw new Error(`[infialign/model] bench/train: asked for ${variant} wasm kernels, selectBackend reports wasmKernels=${info.wasmKernels}.`);
+  const onnx = variant === "onnxruntime";
+  // The onnxruntime engine computes on its own threads; tfjs then only holds the weights and runs the optimizer.
+  const info = await kernels.selectBackend({ prefer: "wasm", wasmKernels: variant !== "stock", threads: onnx ? 1 : threads });
+  if (onnx) {
+    /* threads belong to onnxruntime */
+  } else if (info.threads !== threads) throw new Error(`[infialign/model] bench/train: asked for ${threads} wasm threads, selectBackend reports ${info.threads}.`);
+  if (info.wasmKernels !== (variant !== "stock")) throw new Error(`[infialign/model] bench/train: asked for ${variant} wasm kernels, selectBackend reports wasmKernels=${info.wasmKernels}.`);
   const { parseQwen2Config, countParameters } = await import("../src/config.js");
   const { Qwen2Model } = await import("../src/qwen2/model.js");
   const seq = seqOf(configName);
@@ -126,7 +131,43 @@ async function measure(configName: string, variant: Row["variant"], threads: num
     return out;
   };
   let lastLoss = 0;
-  const step = () => {
+  const engine = onnx ? await (await import("../src/train/onnx.js")).OnnxTrainingEngine.create(model, { threads }) : undefined;
+  // The trainers' step on the onnxruntime engine: gradients from the engine, then AdamW on the host in one fused pass
+  // per parameter (the update of @infialign/train-sft's AdamW.stepHost, torch.optim.AdamW's formula), assigned back.
+  const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
+  let adamSteps = 0;
+  const onnxStep = async () => {
+    const data = ids();
+    const scored = batch * (seq - 1);
+    const { objective, grads } = await (engine as NonNullable<typeof engine>).gradients({ inputIds: data, labels: data, batch, seq }, new Float32Array(batch * seq).fill(-1 / scored));
+    adamSteps += 1;
+    const [lr, b1, b2, eps] = [1e-3, 0.9, 0.999, 1e-8];
+    const stepSize = lr / (1 - b1 ** adamSteps);
+    const bias2Sqrt = Math.sqrt(1 - b2 ** adamSteps);
+    for (const [name, variable] of model.variables) {
+      const g = grads.get(name)!.data;
+      let state = moments.get(name);
+      if (state === undefined) {
+        state = { m: new Float32Array(g.length), v: new Float32Array(g.length) };
+        moments.set(name, state);
+      }
+      const { m, v } = state;
+      const theta = Float32Array.from(variable.dataSync() as Float32Array);
+      for (let i = 0; i < theta.length; i++) {
+        const gi = g[i] as number;
+        const mi = b1 * (m[i] as number) + (1 - b1) * gi;
+        const vi = b2 * (v[i] as number) + (1 - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        theta[i] = (theta[i] as number) - (stepSize * mi) / (Math.sqrt(vi) / bias2Sqrt + eps);
+      }
+      const updated = tf.tensor(theta, variable.shape, "float32");
+      variable.assign(updated);
+      updated.dispose();
+    }
+    lastLoss = -objective;
+  };
+  const tfjsStep = async () => {
     const data = ids();
     const cost = optimizer.minimize(
       () =>
@@ -140,10 +181,11 @@ async function measure(configName: string, variant: Row["variant"], threads: num
     lastLoss = (cost?.dataSync()[0] as number) ?? Number.NaN;
     cost?.dispose();
   };
-  step();
+  const step = onnx ? onnxStep : tfjsStep;
+  await step();
   let profile: Row["profile"];
   if (values.profile) {
-    const info = await tf.profile(() => step());
+    const info = await tf.profile(async () => { await step(); });
     const byKernel = new Map<string, { ms: number; calls: number }>();
     for (const k of info.kernels) {
       const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
@@ -158,7 +200,7 @@ async function measure(configName: string, variant: Row["variant"], threads: num
   }
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  for (let i = 0; i < steps; i++) step();
+  for (let i = 0; i < steps; i++) await step();
   const msPerStep = (performance.now() - t0) / steps;
   const c = process.cpuUsage(c0);
   const cpuMsPerStep = (c.user + c.system) / 1000 / steps;
@@ -172,6 +214,7 @@ async function measure(configName: string, variant: Row["variant"], threads: num
   const achievedGflops = flops / (msPerStep / 1000) / 1e9;
   const achievedCpuGflops = flops / (cpuMsPerStep / 1000) / 1e9;
   optimizer.dispose();
+  await engine?.dispose();
   model.dispose();
   return {
     config: configName,

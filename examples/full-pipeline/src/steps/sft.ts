@@ -111,5 +111,5 @@ export async function runSftStep(dir: string, options: SftStepOptions): Promise<
     });
     offset += p.steps;
   }
-  return { initDir, finalDir: summary.finalDir, parameters: countParameters(modelConfig), backend: `${backend.name} (${backend.threads} thread${backend.threads === 1 ? "" : "s"})`, phases };
+  return { initDir, finalDir: summary.finalDir, parameters: countParameters(modelConfig), backend: `${summary.engine} training engine (tfjs ${backend.name} holds the weights)`, phases };
 }
