@@ -44,7 +44,7 @@ export type { TokenizerFiles } from "./tokenizer/hfTokenizer.js";
 export { HfTokenizer, loadHfTokenizer, loadModelTokenizer } from "./tokenizer/hfTokenizer.js";
 export type { CreatedTrainingEngine, TrainingEngineOptions } from "./train/create.js";
 export { createTrainingEngine } from "./train/create.js";
-export type { GradientResult, TokenScores, TokenWeights, TrainingBatch, TrainingEngine, TrainingEngineName } from "./train/engine.js";
+export type { GradientOptions, GradientResult, TokenScores, TokenWeights, TrainingBatch, TrainingEngine, TrainingEngineName } from "./train/engine.js";
 export { peftTensorName, shiftLabels, TfjsTrainingEngine } from "./train/engine.js";
 export type { OnnxTrainingEngineOptions } from "./train/onnx.js";
 export { OnnxTrainingEngine } from "./train/onnx.js";

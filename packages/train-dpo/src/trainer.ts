@@ -490,7 +490,8 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
           promptVar.dispose();
         }
       };
-      const out = await policy.gradients(input, weights);
+      // Dropout masks seeded by (step, micro-batch): a resumed run draws the uninterrupted run's masks.
+      const out = await policy.gradients(input, weights, { dropoutSeed: (Math.imul(context.step + 1, 0xc2b2ae35) ^ Math.imul(context.micro + 1, 0x27d4eb2f)) >>> 0 });
       return { loss: lossShare, metrics, numTokens: padded.numTokens, grads: out.grads };
     };
 

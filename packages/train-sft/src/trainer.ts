@@ -303,6 +303,11 @@ interface PhaseContext {
   log: (line: string) => void;
 }
 
+/** A 32-bit seed for one micro-batch's LoRA dropout masks. */
+function dropoutSeedOf(phase: number, step: number, micro: number): number {
+  return (Math.imul(phase + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35) ^ Math.imul(micro + 1, 0x27d4eb2f)) >>> 0;
+}
+
 /** Tokens whose next token carries a label, within the first `limit` tokens. */
 function scoredTokens(sample: TokenizedSample, limit: number): number {
   const end = Math.min(limit, sample.labels.length);
@@ -418,12 +423,14 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
   try {
     result = await trainLoop<TrainingBatch>({
       variables,
-      computeGradients: async (batch, { numItemsInBatch }) => {
+      computeGradients: async (batch, { numItemsInBatch, step, micro }) => {
         // Token-summed NLL over the step's scored tokens (transformers `num_items_in_batch`), so accumulating
         // micro-batches gives exactly the big-batch mean: ∂loss/∂log p = −1 / num_items on every scored token (the
         // engine ignores unscored ones). Metrics are normalised the same way.
         const input = toEngineBatch(batch);
-        const out = await engine.gradients(input, new Float32Array(input.inputIds.length).fill(-1 / numItemsInBatch));
+        // Dropout masks seeded by (phase, step, micro-batch): a resumed run draws the uninterrupted run's masks.
+        const dropoutSeed = dropoutSeedOf(index, step, micro);
+        const out = await engine.gradients(input, new Float32Array(input.inputIds.length).fill(-1 / numItemsInBatch), { dropoutSeed });
         let correct = 0;
         let entropy = 0;
         for (let i = 0; i < out.scores.labels.length; i++) {

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { selectBackend } from "@infialign/kernels/tfjs";
+import { loadAdapter } from "@infialign/model";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readMetrics } from "../src/core/metrics.js";
 import { trainSft } from "../src/trainer.js";
@@ -45,4 +46,29 @@ describe("trainSft: onnxruntime engine = tfjs engine", () => {
       }
     }, 120_000);
   }
+});
+
+describe("trainSft on the onnxruntime engine: LoRA with dropout", () => {
+  it("an interrupted and resumed run ends on the same adapter as an uninterrupted one (masks seeded per step)", async () => {
+    const lora = { r: 4, alpha: 8, dropout: 0.2, targetModules: ["q_proj", "v_proj", "down_proj"] };
+    const straight = await trainSft(runConfig(root, { outputDir: join(root, "dropout-a"), lora }), { progress: false, engine: "onnxruntime" });
+    const config = runConfig(root, { outputDir: join(root, "dropout-b"), saveSteps: 2, lora });
+    const controller = new AbortController();
+    await trainSft(config, { progress: false, engine: "onnxruntime", signal: controller.signal, onLog: (_, r) => r.step === 3 && controller.abort() });
+    const resumed = await trainSft(config, { progress: false, engine: "onnxruntime", resume: true });
+    const a = (await loadAdapter(straight.adapterDir!)).tensors;
+    const b = (await loadAdapter(resumed.adapterDir!)).tensors;
+    expect(a.size).toBe(6);
+    for (const [name, t] of a) {
+      const other = b.get(name)!.data;
+      let diff = 0;
+      for (let i = 0; i < t.data.length; i++) diff = Math.max(diff, Math.abs(t.data[i]! - other[i]!));
+      expect(diff, name).toBeLessThan(1e-6);
+    }
+    // Dropout is on: the same run without it ends elsewhere.
+    const noDropout = await trainSft(runConfig(root, { outputDir: join(root, "dropout-c"), lora: { ...lora, dropout: 0 } }), { progress: false, engine: "onnxruntime" });
+    const c = (await loadAdapter(noDropout.adapterDir!)).tensors;
+    const [firstName, first] = [...a][0]!;
+    expect(Math.max(...first.data.map((x, i) => Math.abs(x - c.get(firstName)!.data[i]!)))).toBeGreaterThan(1e-4);
+  }, 120_000);
 });

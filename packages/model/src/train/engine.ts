@@ -51,6 +51,15 @@ export interface GradientResult {
   grads: NamedTensors;
 }
 
+export interface GradientOptions {
+  /**
+   * Seed of this call's LoRA dropout masks (with the model's dropoutSeed), so that a resumed run draws the masks of the
+   * uninterrupted one: trainers pass one derived from the step and micro-batch. @default the next draws of a stream
+   * that runs over the engine's lifetime (the onnxruntime engine; the tfjs engine always uses the model's own)
+   */
+  dropoutSeed?: number;
+}
+
 /** Token weights uᵢ = ∂loss/∂log pᵢ, fixed or computed from the batch's scores (DPO-family losses). */
 export type TokenWeights = Float32Array | ((scores: TokenScores) => Float32Array | Promise<Float32Array>);
 
@@ -59,7 +68,7 @@ export interface TrainingEngine {
   /** Log-probs and side outputs of a batch, no gradients (evaluation, reference models, DPO's first pass). */
   score(batch: TrainingBatch): Promise<TokenScores>;
   /** Gradients of Σ uᵢ·log pᵢ with respect to the trained tensors, read from the model's current weights. */
-  gradients(batch: TrainingBatch, weights: TokenWeights): Promise<GradientResult>;
+  gradients(batch: TrainingBatch, weights: TokenWeights, options?: GradientOptions): Promise<GradientResult>;
   /** Releases native sessions; the model itself is not disposed. */
   dispose(): Promise<void>;
 }
@@ -170,7 +179,7 @@ export class TfjsTrainingEngine implements TrainingEngine {
     return scores as TokenScores;
   }
 
-  async gradients(batch: TrainingBatch, weights: TokenWeights): Promise<GradientResult> {
+  async gradients(batch: TrainingBatch, weights: TokenWeights, _options: GradientOptions = {}): Promise<GradientResult> {
     checkTrainingBatch(batch, this.model.vocabSize, this.model.maxPositions);
     const shifted = shiftLabels(batch);
     const u = await resolveTokenWeights(weights, () => this.score(batch), shifted.length);

@@ -9,7 +9,7 @@ import type { NamedTensors } from "../engine.js";
 import { ModelError } from "../errors.js";
 import { buildQwen2TrainOnnx, TRAIN_GRAPH_NAMES as N, type TrainGraphAdapter } from "../onnx/trainGraph.js";
 import type { Qwen2Model } from "../qwen2/model.js";
-import { checkTrainingBatch, type GradientResult, peftTensorName, resolveTokenWeights, shiftLabels, type TokenScores, type TokenWeights, type TrainingBatch, type TrainingEngine } from "./engine.js";
+import { checkTrainingBatch, type GradientOptions, type GradientResult, peftTensorName, resolveTokenWeights, shiftLabels, type TokenScores, type TokenWeights, type TrainingBatch, type TrainingEngine } from "./engine.js";
 
 type Ort = typeof import("onnxruntime-node");
 
@@ -88,7 +88,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
     return session;
   }
 
-  private feeds(batch: TrainingBatch, shifted: Int32Array, adapters: TrainGraphAdapter[]): Record<string, Tensor> {
+  private feeds(batch: TrainingBatch, shifted: Int32Array, adapters: TrainGraphAdapter[], dropoutSeed?: number): Record<string, Tensor> {
     const { Tensor } = this.ort;
     const { batch: b, seq: s } = batch;
     const positions = batch.positionIds ?? Int32Array.from({ length: b * s }, (_, i) => i % s);
@@ -102,6 +102,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       if (name === "lm_head.weight" && this.model.config.tieWordEmbeddings) continue;
       feeds[name] = new Tensor("float32", v.dataSync() as Float32Array, [...v.shape]);
     }
+    let callRng: Rng | undefined;
     for (const a of adapters) {
       const adapter = this.model.adapters.get(a.prefix)!;
       feeds[N.loraA(a.prefix)] = new Tensor("float32", adapter.a.dataSync() as Float32Array, [...adapter.a.shape]);
@@ -110,9 +111,11 @@ export class OnnxTrainingEngine implements TrainingEngine {
         // Inverted dropout as torch.nn.Dropout: keep with probability 1 − p, scaled by 1 / (1 − p).
         const p = adapter.dropout;
         const inDim = adapter.a.shape[1] as number;
-        this.dropoutRng ??= createRng((this.model.dropoutSeed ^ DROPOUT_STREAM) >>> 0);
+        let rng: Rng;
+        if (dropoutSeed === undefined) rng = this.dropoutRng ??= createRng((this.model.dropoutSeed ^ DROPOUT_STREAM) >>> 0);
+        else rng = callRng ??= createRng((Math.imul(this.model.dropoutSeed ^ DROPOUT_STREAM, 0x9e3779b1) ^ dropoutSeed) >>> 0);
         const mask = new Float32Array(b * s * inDim);
-        for (let i = 0; i < mask.length; i++) mask[i] = this.dropoutRng.nextFloat() < p ? 0 : 1 / (1 - p);
+        for (let i = 0; i < mask.length; i++) mask[i] = rng.nextFloat() < p ? 0 : 1 / (1 - p);
         feeds[N.dropoutMask(a.prefix)] = new Tensor("float32", mask, [b * s, inDim]);
       }
     }
@@ -138,13 +141,13 @@ export class OnnxTrainingEngine implements TrainingEngine {
     return OnnxTrainingEngine.scores(out, shifted);
   }
 
-  async gradients(batch: TrainingBatch, weights: TokenWeights): Promise<GradientResult> {
+  async gradients(batch: TrainingBatch, weights: TokenWeights, options: GradientOptions = {}): Promise<GradientResult> {
     checkTrainingBatch(batch, this.model.vocabSize, this.model.maxPositions);
     const shifted = shiftLabels(batch);
     const u = await resolveTokenWeights(weights, () => this.score(batch), shifted.length);
     const adapters = this.adapters();
     const session = await this.session(true, adapters);
-    const feeds = this.feeds(batch, shifted, adapters);
+    const feeds = this.feeds(batch, shifted, adapters, options.dropoutSeed);
     const masked = Float32Array.from(u, (w, i) => (shifted[i] === IGNORE_INDEX ? 0 : w));
     feeds[N.tokenWeights] = new this.ort.Tensor("float32", masked, [masked.length]);
     const out = await session.run(feeds);

@@ -57,6 +57,8 @@ export interface LossContext {
   numItemsInBatch: number;
   /** Optimizer steps done before this one. */
   step: number;
+  /** Index of this micro-batch within the step (0 … gradientAccumulationSteps − 1). */
+  micro: number;
 }
 
 /** A resumable stream of micro-batches. */
@@ -300,8 +302,8 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
       if (options.computeGradients) {
         const engineGrads = options.computeGradients;
         let sums: GradientOutput["grads"] | undefined;
-        for (const batch of micro) {
-          const out = await engineGrads(batch, { numItemsInBatch, step });
+        for (const [index, batch] of micro.entries()) {
+          const out = await engineGrads(batch, { numItemsInBatch, step, micro: index });
           stepLoss += out.loss;
           stepTokens += out.numTokens ?? 0;
           for (const [k, v] of Object.entries(out.metrics ?? {})) stepMetrics[k] = (stepMetrics[k] ?? 0) + v;
@@ -328,11 +330,11 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
         continue;
       }
       const computeLoss = options.computeLoss as NonNullable<typeof options.computeLoss>;
-      for (const batch of micro) {
+      for (const [index, batch] of micro.entries()) {
         let kept: Record<string, tf.Scalar | number> = {};
         let tokens = 0;
         const { value, grads } = tf.variableGrads(() => {
-          const out = computeLoss(batch, { numItemsInBatch, step });
+          const out = computeLoss(batch, { numItemsInBatch, step, micro: index });
           kept = Object.fromEntries(Object.entries(out.metrics ?? {}).map(([k, v]) => [k, typeof v === "number" ? v : tf.keep(v)]));
           tokens = out.numTokens ?? 0;
           return out.loss;
