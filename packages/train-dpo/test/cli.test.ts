@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +54,11 @@ describe("infialign-dpo CLI", () => {
     expect(train.code).toBe(0);
     expect(train.out).toMatch(/^steps 3 {2}pairs 5 {2}loss \d/);
     expect(train.out).toContain(`model: ${join(dir, "out", "final")}`);
+    expect(JSON.parse(readFileSync(join(dir, "out", "run.json"), "utf8")).engine).toBe("onnxruntime");
+    const reference = await run(["train", "--config", join(dir, "dpo.yaml"), "--backend", "cpu", "--quiet", "--engine", "tfjs", "--threads", "1"]);
+    expect(reference.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "out", "run.json"), "utf8")).engine).toBe("tfjs");
+    expect((await run(["train", "--config", join(dir, "dpo.yaml"), "--engine", "fast"])).code).toBe(2);
     const metrics = (await readFile(join(dir, "out", "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
     expect(metrics.at(-1)!["rewards/margins"]).toBeGreaterThan(metrics[0]!["rewards/margins"]!);
 

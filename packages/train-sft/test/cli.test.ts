@@ -107,6 +107,12 @@ describe("infialign-sft", () => {
     const resumed = await run(["train", "--config", join(root, "run.yaml"), "--backend", "wasm", "--quiet", "--resume"]);
     expect(resumed.code).toBe(0);
     expect(resumed.out).toContain("phase2\tsteps 2/2");
+    // The default engine where onnxruntime-node is installed (a devDependency here); --engine picks the reference.
+    expect(JSON.parse(readFileSync(join(root, "run", "run.json"), "utf8")).engine).toBe("onnxruntime");
+    const reference = await run(["train", "--config", join(root, "run.yaml"), "--backend", "wasm", "--quiet", "--engine", "tfjs", "--threads", "1"]);
+    expect(reference.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(root, "run", "run.json"), "utf8")).engine).toBe("tfjs");
+    expect((await run(["train", "--config", join(root, "run.yaml"), "--engine", "fast"])).code).toBe(2);
 
     const out = join(root, "lf");
     const exported = await run(["export", "--config", join(root, "run.yaml"), "--target", "llamafactory", "--out", out, "--model-name-or-path", "Qwen/Qwen2.5-Math-7B", "--num-gpus", "4"]);

@@ -29,7 +29,7 @@ const HELP = `infialign-dpo — DPO on pairs built from the SFT model's own erro
 
 Usage:
   infialign-dpo pairs  --input GLOB... --out DIR (--base-url URL --model NAME | --local-model DIR) [options]
-  infialign-dpo train  --config dpo.yaml [--resume [CHECKPOINT]] [--backend cpu|wasm]
+  infialign-dpo train  --config dpo.yaml [--resume [CHECKPOINT]] [--engine auto|onnxruntime|tfjs] [--threads N] [--backend cpu|wasm]
   infialign-dpo export --pairs DIR --out DIR --target llamafactory --model NAME_OR_PATH [options]
 
 pairs: samples k responses per prompt from the SFT model, verifies them against the gold answer and keeps prompts
@@ -50,7 +50,9 @@ whose pass rate lies in the band; chosen = the expert solution, rejected = a cle
 train: runs trainDpo on a config file (see the README); Ctrl-C stops after the current step with a checkpoint.
   --config FILE       dpo.yaml / dpo.json
   --resume [DIR]      continue from the latest checkpoint in outputDir, or from DIR
-  --backend NAME      tfjs backend (default: the fastest installed)
+  --engine NAME       training engine: auto (onnxruntime when installed, else tfjs), onnxruntime or tfjs (default: the config's)
+  --threads N         onnxruntime engine threads (default: the config's, else the machine's cores)
+  --backend NAME      tfjs backend, which holds the weights and runs the tfjs engine (default: the fastest installed)
 
 export: writes LLaMA-Factory ShareGPT preference data, dataset_info.json, a DPO YAML and the ZeRO-3 config.
   --pairs DIR         finished pair stage directory (…/dpo-pairs)
@@ -235,8 +237,12 @@ async function trainCommand(argv: readonly string[], io: CliIo): Promise<number>
       args.splice(at, 1);
     }
   }
-  const { values } = parseArgs({ args, options: { config: { type: "string" }, backend: { type: "string" }, quiet: { type: "boolean" } }, strict: true });
+  const { values } = parseArgs({ args, options: { config: { type: "string" }, backend: { type: "string" }, engine: { type: "string" }, threads: { type: "string" }, quiet: { type: "boolean" } }, strict: true });
   if (!values.config) throw new UsageError("train: --config FILE is required (dpo.yaml or dpo.json)");
+  const engines = ["auto", "onnxruntime", "tfjs"] as const;
+  if (values.engine !== undefined && !(engines as readonly string[]).includes(values.engine)) throw new UsageError(`train: --engine must be one of ${engines.join(", ")}, got "${values.engine}"`);
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new UsageError(`train: --threads must be a positive integer, got "${values.threads}"`);
   const config = await loadDpoConfig(values.config);
   const backend = await selectBackend(values.backend === undefined ? {} : { prefer: values.backend as (typeof BACKEND_NAMES)[number] });
   const log = (line: string) => {
@@ -250,7 +256,15 @@ async function trainCommand(argv: readonly string[], io: CliIo): Promise<number>
   };
   process.once("SIGINT", onSigint);
   try {
-    const result = await trainDpo(config, { resume, signal: controller.signal, log, ...(values.quiet ? { progress: false as const } : {}) });
+    const result = await trainDpo(config, {
+      resume,
+      signal: controller.signal,
+      log,
+      ...(values.engine === undefined ? {} : { engine: values.engine as (typeof engines)[number] }),
+      ...(threads === undefined ? {} : { threads }),
+      ...(values.quiet ? { progress: false as const } : {}),
+    });
+    log(`training engine: ${result.engine}`);
     const last = result.lastLog;
     const fmt = (key: string) => (typeof last?.[key] === "number" ? (last[key] as number).toFixed(4) : "-");
     io.stdout.write(

@@ -11,7 +11,7 @@ import { type CurriculumConfig, infialignRecipe, loadCurriculumConfig, RECIPE_SC
 export const SFT_USAGE = `Usage: infialign-sft <command> [options]
 
 Commands:
-  train   --config <run.yaml> [--resume] [--backend wasm|cpu|tfjs-node|tfjs-node-gpu] [--threads <n>] [--train-on-prompt] [--quiet]
+  train   --config <run.yaml> [--resume] [--engine auto|onnxruntime|tfjs] [--backend wasm|cpu|tfjs-node|tfjs-node-gpu] [--threads <n>] [--train-on-prompt] [--quiet]
           Run the curriculum: checkpoints, metrics.jsonl, final/ (HF checkpoint), run.json and report.html under outputDir.
           Ctrl-C stops after the current step with a checkpoint; --resume continues from it.
   export  --config <run.yaml> --target llamafactory --out <dir> [--dataset-name <name>] [--model-name-or-path <hf id>]
@@ -93,6 +93,7 @@ function parse(argv: readonly string[]) {
       config: { type: "string" },
       resume: { type: "boolean" },
       backend: { type: "string" },
+      engine: { type: "string" },
       threads: { type: "string" },
       "train-on-prompt": { type: "boolean" },
       quiet: { type: "boolean" },
@@ -155,6 +156,7 @@ async function train(values: Parsed["values"], err: (line: string) => void, out:
   const configPath = required(values.config, "--config <run.yaml>", "train");
   const { BACKEND_NAMES, selectBackend } = await import("@infialign/kernels/tfjs");
   const backend = oneOf(values.backend, "--backend", BACKEND_NAMES);
+  const engine = oneOf(values.engine, "--engine", ["auto", "onnxruntime", "tfjs"] as const);
   const threads = positiveInt(values.threads, "--threads");
   const config: CurriculumConfig = await loadCurriculumConfig(configPath);
   await ensureOutputDir(config.outputDir, `"outputDir" in ${configPath}`);
@@ -173,6 +175,8 @@ async function train(values: Parsed["values"], err: (line: string) => void, out:
     const summary = await trainSft(config, {
       signal: controller.signal,
       resume: !!values.resume,
+      ...(engine ? { engine } : {}),
+      ...(threads ? { threads } : {}),
       ...(values["train-on-prompt"] ? { trainOnPrompt: true } : {}),
       progress: !quiet,
       ...(quiet ? {} : { log: (line: string) => err(line) }),
