@@ -55,6 +55,25 @@ export interface DecodeModel {
   step(input: StepInput): Promise<StepOutput>;
   /** A cache holding only `rows` of `cache`, in that order (rows may repeat: n samples per prompt). Does not dispose `cache`. */
   selectRows(cache: KvCache, rows: readonly number[]): KvCache;
+  /**
+   * One cache of `length` key positions holding the rows of every part, in order (rows may repeat). Each row keeps its
+   * last `length` positions, right-aligned: a shorter part is left-padded (with finite values the caller masks out in
+   * `keyMask`), and a longer one loses its first positions (which must be padding in the rows taken). So caches of
+   * different lengths join one batch (continuous batching) and padding every row shares is dropped. Does not dispose
+   * the parts. Optional for other implementations; both engines implement it, and continuous serving needs it.
+   */
+  mergeCaches?(parts: readonly CacheRows[], length: number): KvCache;
+}
+
+/** Rows `rows` of `cache`, in that order: one part of {@link DecodeModel.mergeCaches}. */
+export interface CacheRows {
+  cache: KvCache;
+  rows: readonly number[];
+  /**
+   * Real (unmasked) key positions of each taken row, which are its last ones: the padding before them need not be
+   * copied, and an engine may leave it holding any finite values. @default the cache's length (copy every position)
+   */
+  lengths?: readonly number[];
 }
 
 /** The tokenizer surface generation, serving and training use; `ByteTokenizer` and the Hugging Face tokenizer implement it. */

@@ -3,6 +3,7 @@
 export type { Qwen2Config } from "./config.js";
 export { countParameters, parseQwen2Config, qwen2ConfigToJson } from "./config.js";
 export type {
+  CacheRows,
   DecodeModel,
   GeneratedSample,
   GenerateFn,
@@ -35,7 +36,7 @@ export { LORA_TARGET_MODULES, Qwen2Model, qwen2ParameterShapes } from "./qwen2/m
 export type { RandomQwen2WeightsOptions } from "./qwen2/randomWeights.js";
 export { randomQwen2Weights } from "./qwen2/randomWeights.js";
 export { referenceLogits } from "./qwen2/reference.js";
-export type { RunningServer, SamplingDefaults, ServerOptions } from "./serve/server.js";
+export type { BatchingMode, RunningServer, SamplingDefaults, ServerOptions } from "./serve/server.js";
 export { DEFAULT_COMPLETION_MAX_TOKENS, samplingDefaultsFromGenerationConfig, startServer } from "./serve/server.js";
 export type { ByteTokenizerOptions } from "./tokenizer/byteTokenizer.js";
 export { BYTE_CHAT_TEMPLATE, ByteTokenizer, DEFAULT_BYTE_SPECIAL_TOKENS } from "./tokenizer/byteTokenizer.js";

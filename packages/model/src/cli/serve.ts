@@ -18,6 +18,8 @@ Options:
   --port <port>               port; 0 picks a free one (default: 8000)
   --served-model-name <name>  id clients send as "model" (default: the --model argument)
   --max-batch-size <n>        most rows (prompts x n) generated together (default: 16)
+  --batching <mode>           continuous: requests join and leave the running batch at every decode step;
+                              static: a request waits for the running generation to end (default: continuous)
   --max-queue <n>             most requests waiting; more get 429 (default: 256)
   --max-body-bytes <n>        largest request body; larger ones get 413 (default: 4194304 = 4 MiB)
   -h, --help                  print this help
@@ -101,6 +103,7 @@ export async function main(argv: string[], io: ServeCliIo = defaultIo): Promise<
       host: args.host,
       port: args.port,
       maxBatchSize: args.maxBatchSize,
+      batching: args.batching,
       maxQueue: args.maxQueue,
       maxBodyBytes: args.maxBodyBytes,
       log: io.err,
@@ -132,6 +135,7 @@ function parse(argv: string[]) {
       port: { type: "string", default: "8000" },
       "served-model-name": { type: "string" },
       "max-batch-size": { type: "string", default: "16" },
+      batching: { type: "string", default: "continuous" },
       "max-queue": { type: "string", default: "256" },
       "max-body-bytes": { type: "string", default: String(4 * 1024 * 1024) },
       help: { type: "boolean", short: "h", default: false },
@@ -141,6 +145,7 @@ function parse(argv: string[]) {
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (!values.model) throw new UsageError("--model <checkpoint dir> is required");
   if (values.engine !== "tfjs" && values.engine !== "onnx") throw new UsageError(`--engine must be tfjs or onnx, got "${values.engine}"`);
+  if (values.batching !== "continuous" && values.batching !== "static") throw new UsageError(`--batching must be continuous or static, got "${values.batching}"`);
   if (values.backend !== undefined && values.engine === "onnx") throw new UsageError("--backend selects a tfjs backend; it has no effect with --engine onnx");
   return {
     model: values.model,
@@ -151,6 +156,7 @@ function parse(argv: string[]) {
     port: positiveInt(values.port, "--port", 0, 65535) as number,
     servedModelName: values["served-model-name"] ?? values.model,
     maxBatchSize: positiveInt(values["max-batch-size"], "--max-batch-size") as number,
+    batching: values.batching as "continuous" | "static",
     maxQueue: positiveInt(values["max-queue"], "--max-queue") as number,
     maxBodyBytes: positiveInt(values["max-body-bytes"], "--max-body-bytes") as number,
   };

@@ -65,8 +65,8 @@ export function resolveSampling(request: GenerationRequest, index: number, model
   return r;
 }
 
-/** One sample being decoded. */
-interface Row {
+/** One sample being decoded (shared with the continuous batcher, src/serve/continuousBatcher.ts). */
+export interface Row {
   request: number;
   sample: number;
   prompt: readonly number[];
@@ -100,51 +100,58 @@ export const generate: GenerateFn = async (model, tokenizer, requests, options =
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new ModelError(COMPONENT, `maxBatchSize must be a positive integer, got ${maxBatchSize}`);
   const resolved = requests.map((r, i) => resolveSampling(r, i, model, tokenizer));
 
-  const rows: Row[] = [];
-  resolved.forEach((r, request) => {
-    for (let sample = 0; sample < r.n; sample++) {
-      rows.push({
-        request,
-        sample,
-        prompt: r.promptIds,
-        options: r,
-        sampler: new TokenSampler(r, sampleSeed(r.seed, sample)),
-        limit: Math.min(r.maxNewTokens, model.maxPositions - r.promptIds.length),
-        tokenIds: [],
-        logprobs: [],
-        topLogprobs: r.topLogprobs > 0 ? [] : undefined,
-        detokenizer: new IncrementalDetokenizer(tokenizer),
-        maxStopLength: Math.max(0, ...r.stop.map((s) => s.length)),
-        finishReason: r.maxNewTokens === 0 ? "length" : undefined,
-        stoppedText: undefined,
-      });
-    }
-  });
-
+  const rows = resolved.flatMap((r, request) => Array.from({ length: r.n }, (_, sample) => newRow(r, request, sample, model, tokenizer)));
   const pending = rows.filter((row) => row.finishReason === undefined);
-  const padId = tokenizer.padTokenId >= 0 && tokenizer.padTokenId < model.vocabSize ? tokenizer.padTokenId : 0;
+  const padId = padIdOf(model, tokenizer);
   for (let start = 0; start < pending.length && !options.signal?.aborted; start += maxBatchSize) {
     await decodeWave(model, pending.slice(start, start + maxBatchSize), { useCache, padId, options });
   }
 
   const out: GeneratedSample[][] = resolved.map(() => []);
-  for (const row of rows) {
-    // A trailing incomplete character flushes as U+FFFD, as transformers' decode shows it.
-    if (row.stoppedText === undefined) row.detokenizer.flush();
-    const sample: GeneratedSample = {
-      text: row.stoppedText ?? row.detokenizer.text,
-      tokenIds: row.tokenIds,
-      logprobs: row.logprobs,
-      finishReason: row.finishReason ?? "length",
-    };
-    if (row.topLogprobs) sample.topLogprobs = row.topLogprobs;
-    out[row.request]!.push(sample);
-  }
+  for (const row of rows) out[row.request]!.push(finishRow(row));
   return out;
 };
 
+/** The row of sample `sample` of a resolved request (finished at once when it may generate no token). */
+export function newRow(r: ResolvedSampling & { promptIds: readonly number[] }, request: number, sample: number, model: Pick<DecodeModel, "maxPositions">, tokenizer: ModelTokenizer): Row {
+  return {
+    request,
+    sample,
+    prompt: r.promptIds,
+    options: r,
+    sampler: new TokenSampler(r, sampleSeed(r.seed, sample)),
+    limit: Math.min(r.maxNewTokens, model.maxPositions - r.promptIds.length),
+    tokenIds: [],
+    logprobs: [],
+    topLogprobs: r.topLogprobs > 0 ? [] : undefined,
+    detokenizer: new IncrementalDetokenizer(tokenizer),
+    maxStopLength: Math.max(0, ...r.stop.map((s) => s.length)),
+    finishReason: r.maxNewTokens === 0 ? "length" : undefined,
+    stoppedText: undefined,
+  };
+}
+
+/** The id fed in padding slots: the tokenizer's pad id when the model has it, else 0 (masked out either way). */
+export function padIdOf(model: Pick<DecodeModel, "vocabSize">, tokenizer: Pick<ModelTokenizer, "padTokenId">): number {
+  return tokenizer.padTokenId >= 0 && tokenizer.padTokenId < model.vocabSize ? tokenizer.padTokenId : 0;
+}
+
+/** The sample a row ends as (an unfinished row ends with finishReason "length"). */
+export function finishRow(row: Row): GeneratedSample {
+  // A trailing incomplete character flushes as U+FFFD, as transformers' decode shows it.
+  if (row.stoppedText === undefined) row.detokenizer.flush();
+  const sample: GeneratedSample = {
+    text: row.stoppedText ?? row.detokenizer.text,
+    tokenIds: row.tokenIds,
+    logprobs: row.logprobs,
+    finishReason: row.finishReason ?? "length",
+  };
+  if (row.topLogprobs) sample.topLogprobs = row.topLogprobs;
+  return sample;
+}
+
 /** Records a sampled token on its row and decides whether the row is finished. */
-function accept(row: Row, logits: Float32Array, options: GenerateOptions): void {
+export function accept(row: Row, logits: Float32Array, options: Pick<GenerateOptions, "onToken">): void {
   const token = row.sampler.sample(logits);
   row.tokenIds.push(token.tokenId);
   row.logprobs.push(token.logprob);
@@ -242,7 +249,7 @@ async function decodeWave(model: DecodeModel, wave: Row[], ctx: { useCache: bool
  * sequence (`lastOnly` false), or only the newest token on top of a cache holding the rest (`lastOnly` true).
  * Positions count real tokens only; padding slots get id `padId` and position 0, and key mask 0.
  */
-function batchInput(rows: readonly Row[], promptLength: number, padId: number, generated: number, lastOnly: boolean) {
+export function batchInput(rows: readonly Row[], promptLength: number, padId: number, generated: number, lastOnly: boolean) {
   const batch = rows.length;
   const total = promptLength + generated;
   const newTokens = lastOnly ? 1 : total;

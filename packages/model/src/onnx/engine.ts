@@ -4,7 +4,7 @@
 import { availableParallelism } from "node:os";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import type { Qwen2Config } from "../config.js";
-import type { DecodeModel, KvCache, NamedTensors, StepInput, StepOutput } from "../engine.js";
+import type { CacheRows, DecodeModel, KvCache, NamedTensors, StepInput, StepOutput } from "../engine.js";
 import { ModelError } from "../errors.js";
 import { buildQwen2Onnx, QWEN2_ONNX_NAMES as N } from "./graph.js";
 
@@ -38,7 +38,12 @@ interface KvBuffer {
   readonly capacity: number;
   /** Slots written so far; a cache shorter than this has been stepped from already (a branch), so appending copies. */
   filled: number;
+  /** Caches holding this buffer; when the last one is disposed the buffer is kept for reuse (see `#spare`). */
+  holders: number;
 }
+
+/** Buffers kept for reuse: allocating and zeroing tens of MB per batch change cost more than the copy itself. */
+const MAX_SPARE_BUFFERS = 2;
 
 /** KV cache of {@link OnnxQwen2Model}: the first `length` slots of a shared {@link KvBuffer}. */
 class OnnxKvCache implements KvCache {
@@ -48,8 +53,10 @@ class OnnxKvCache implements KvCache {
     buffer: KvBuffer,
     readonly length: number,
     readonly batch: number,
+    private readonly release: (buffer: KvBuffer) => void,
   ) {
     this.#buffer = buffer;
+    buffer.holders++;
   }
 
   get buffer(): KvBuffer {
@@ -57,9 +64,11 @@ class OnnxKvCache implements KvCache {
     return this.#buffer;
   }
 
-  /** Drops this cache's hold on the buffers (host memory, reclaimed by the garbage collector once no cache holds them). */
+  /** Drops this cache's hold on the buffers; the model reuses them once no cache holds them. */
   dispose(): void {
+    const buffer = this.#buffer;
     this.#buffer = undefined;
+    if (buffer !== undefined && --buffer.holders === 0) this.release(buffer);
   }
 }
 
@@ -76,6 +85,12 @@ function toInt64(values: ArrayLike<number>): BigInt64Array {
 export class OnnxQwen2Model implements DecodeModel {
   readonly vocabSize: number;
   readonly maxPositions: number;
+  /** Buffers no cache holds any more, reused by `allocate` for the same shape (their stale slots are masked out). */
+  readonly #spare: KvBuffer[] = [];
+  readonly #release = (buffer: KvBuffer): void => {
+    this.#spare.push(buffer);
+    if (this.#spare.length > MAX_SPARE_BUFFERS) this.#spare.shift();
+  };
 
   private constructor(
     readonly config: Qwen2Config,
@@ -159,7 +174,7 @@ export class OnnxQwen2Model implements DecodeModel {
       }
     }
     target.filled = total;
-    return { logits: (out[N.logits] as Tensor).data as Float32Array, cache: new OnnxKvCache(target, total, batch) };
+    return { logits: (out[N.logits] as Tensor).data as Float32Array, cache: new OnnxKvCache(target, total, batch, this.#release) };
   }
 
   /** A buffer with room for `needed` slots holding the first `keep` slots of rows `rows` of `from` (all rows by default). */
@@ -167,8 +182,11 @@ export class OnnxQwen2Model implements DecodeModel {
     const { numHiddenLayers: layers, numKeyValueHeads: kvHeads, headDim } = this.config;
     // At least one spare slot, so the next decode step appends in place.
     const capacity = (Math.floor(needed / CACHE_CHUNK) + 1) * CACHE_CHUNK;
-    const copy = (src: Float32Array | undefined): Float32Array => {
-      const dst = new Float32Array(batch * kvHeads * capacity * headDim);
+    const size = batch * kvHeads * capacity * headDim;
+    const reused = this.#spare.findIndex((b) => b.capacity === capacity && b.keys[0]?.length === size);
+    const spare = reused >= 0 ? this.#spare.splice(reused, 1)[0] : undefined;
+    const copy = (src: Float32Array | undefined, l: number, which: "keys" | "values"): Float32Array => {
+      const dst = spare?.[which][l] ?? new Float32Array(size);
       if (src === undefined || from === undefined) return dst;
       for (let b = 0; b < batch; b++) {
         const srcRow = rows?.[b] ?? b;
@@ -180,10 +198,11 @@ export class OnnxQwen2Model implements DecodeModel {
       return dst;
     };
     return {
-      keys: Array.from({ length: layers }, (_, l) => copy(from?.keys[l])),
-      values: Array.from({ length: layers }, (_, l) => copy(from?.values[l])),
+      keys: Array.from({ length: layers }, (_, l) => copy(from?.keys[l], l, "keys")),
+      values: Array.from({ length: layers }, (_, l) => copy(from?.values[l], l, "values")),
       capacity,
       filled: keep,
+      holders: 0,
     };
   }
 
@@ -193,7 +212,39 @@ export class OnnxQwen2Model implements DecodeModel {
     for (const r of rows) {
       if (!(Number.isInteger(r) && r >= 0 && r < cache.batch)) throw new ModelError("onnx", `selectRows: row ${r} is outside [0, ${cache.batch}).`);
     }
-    return new OnnxKvCache(this.allocate(rows.length, cache.length, cache.buffer, cache.length, rows), cache.length, rows.length);
+    return new OnnxKvCache(this.allocate(rows.length, cache.length, cache.buffer, cache.length, rows), cache.length, rows.length, this.#release);
+  }
+
+  /** One cache of `length` slots holding the rows of every part, right-aligned (see DecodeModel.mergeCaches). */
+  mergeCaches(parts: readonly CacheRows[], length: number): KvCache {
+    const { numHiddenLayers: layers, numKeyValueHeads: kvHeads, headDim } = this.config;
+    if (!(Number.isInteger(length) && length > 0 && length <= this.maxPositions)) throw new ModelError("onnx", `mergeCaches: length must be an integer in [1, ${this.maxPositions}]; got ${length}.`);
+    for (const { cache, rows } of parts) {
+      if (!(cache instanceof OnnxKvCache)) throw new ModelError("onnx", "mergeCaches: a cache was not made by OnnxQwen2Model.");
+      for (const r of rows) if (!(Number.isInteger(r) && r >= 0 && r < cache.batch)) throw new ModelError("onnx", `mergeCaches: row ${r} is outside [0, ${cache.batch}).`);
+    }
+    const batch = parts.reduce((sum, p) => sum + p.rows.length, 0);
+    if (batch === 0) throw new ModelError("onnx", "mergeCaches: no rows; a cache needs at least one row.");
+    const target = this.allocate(batch, length, undefined, 0);
+    let b = 0;
+    for (const { cache, rows, lengths } of parts) {
+      const from = (cache as OnnxKvCache).buffer;
+      for (const [i, r] of rows.entries()) {
+        // Only the row's last `kept` slots are copied: its real positions, when the caller says how many.
+        const kept = Math.min(cache.length, length, lengths?.[i] ?? length);
+        for (let h = 0; h < kvHeads; h++) {
+          const s = ((r * kvHeads + h) * from.capacity + cache.length - kept) * headDim;
+          const d = ((b * kvHeads + h) * target.capacity + length - kept) * headDim;
+          for (let l = 0; l < layers; l++) {
+            (target.keys[l] as Float32Array).set((from.keys[l] as Float32Array).subarray(s, s + kept * headDim), d);
+            (target.values[l] as Float32Array).set((from.values[l] as Float32Array).subarray(s, s + kept * headDim), d);
+          }
+        }
+        b++;
+      }
+    }
+    target.filled = length;
+    return new OnnxKvCache(target, length, batch, this.#release);
   }
 
   /** Releases the onnxruntime session; the model cannot step afterwards. */

@@ -4,7 +4,7 @@
 import { applyRope, attentionBias, type ChunkedCrossEntropyOptions, causalAttention, chunkedCrossEntropy, chunkedTokenLogProbs, embeddingLookup, IGNORE_INDEX, type RopeTables, rmsNorm, ropeTables, swiglu, type TokenLogProbs } from "@infialign/kernels/tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Qwen2Config } from "../config.js";
-import type { DecodeModel, HostTensor, KvCache, NamedTensors, StepInput, StepOutput } from "../engine.js";
+import type { CacheRows, DecodeModel, HostTensor, KvCache, NamedTensors, StepInput, StepOutput } from "../engine.js";
 import { ModelError } from "../errors.js";
 
 /** Options of {@link Qwen2Model.init}. */
@@ -470,5 +470,27 @@ export class Qwen2Model implements DecodeModel {
       return { keys: cache.keys.map((k) => tf.gather(k, index, 0) as tf.Tensor4D), values: cache.values.map((v) => tf.gather(v, index, 0) as tf.Tensor4D) };
     });
     return new Qwen2KvCache(picked.keys, picked.values, cache.length, rows.length);
+  }
+
+  /** One cache of `length` positions holding the rows of every part, right-aligned (see DecodeModel.mergeCaches). */
+  mergeCaches(parts: readonly CacheRows[], length: number): KvCache {
+    if (!(Number.isInteger(length) && length > 0 && length <= this.maxPositions)) fail(`mergeCaches: length must be an integer in [1, ${this.maxPositions}]; got ${length}.`);
+    for (const { cache, rows } of parts) {
+      if (!(cache instanceof Qwen2KvCache)) fail("mergeCaches: a cache was not made by a Qwen2Model.");
+      for (const r of rows) if (!(Number.isInteger(r) && r >= 0 && r < cache.batch)) fail(`mergeCaches: row ${r} is outside [0, ${cache.batch}).`);
+    }
+    const used = parts.filter((p) => p.rows.length > 0) as { cache: Qwen2KvCache; rows: readonly number[] }[];
+    if (used.length === 0) fail("mergeCaches: no rows; a cache needs at least one row.");
+    const fit = (t: tf.Tensor4D, cacheLength: number, rows: readonly number[]) => {
+      const kept = Math.min(cacheLength, length);
+      const picked = tf.slice(tf.gather(t, tf.tensor1d(Int32Array.from(rows), "int32"), 0), [0, 0, cacheLength - kept, 0], [-1, -1, kept, -1]);
+      return kept === length ? picked : tf.pad(picked, [[0, 0], [0, 0], [length - kept, 0], [0, 0]]);
+    };
+    const layer = (which: "keys" | "values", l: number) => tf.concat(used.map((p) => fit(p.cache[which][l] as tf.Tensor4D, p.cache.length, p.rows)), 0) as tf.Tensor4D;
+    const merged = tf.tidy(() => ({
+      keys: Array.from({ length: this.config.numHiddenLayers }, (_, l) => layer("keys", l)),
+      values: Array.from({ length: this.config.numHiddenLayers }, (_, l) => layer("values", l)),
+    }));
+    return new Qwen2KvCache(merged.keys, merged.values, length, used.reduce((sum, p) => sum + p.rows.length, 0));
   }
 }

@@ -1,6 +1,7 @@
-// Continuous-ish batching for the server: requests that arrive while a generation runs wait in a FIFO queue and are
-// merged into the next GenerateFn call, so one decode loop serves many HTTP clients (vLLM batches per step; a
-// GenerateFn call is our unit, which keeps the generator unaware of the server).
+// Static batching for the server (`batching: "static"`): requests that arrive while a generation runs wait in a FIFO
+// queue and are merged into the next GenerateFn call, so one decode loop serves many HTTP clients. A GenerateFn call is
+// the unit, which keeps the generator unaware of the server and lets a caller plug in its own GenerateFn; the default,
+// continuousBatcher.ts, batches per decode step as vLLM does.
 import type { GeneratedSample, GenerateOptions, GenerationRequest } from "../engine.js";
 import { ApiError } from "./apiError.js";
 
@@ -11,6 +12,16 @@ export interface BatchJob {
   onToken?: (requestIndex: number, sampleIndex: number, tokenId: number) => void;
   /** Aborting drops the job: removed from the queue, or its rows ignored (and the call aborted once no job needs it). */
   signal?: AbortSignal;
+}
+
+/** What the server needs of a batcher; the static {@link Batcher} and the ContinuousBatcher implement it. */
+export interface JobQueue {
+  /** Jobs waiting to be generated. */
+  readonly queued: number;
+  /** Queues `job`; resolves with `result[i][j]` = sample j of `job.requests[i]`. Throws an ApiError at once when refused. */
+  submit(job: BatchJob): Promise<GeneratedSample[][]>;
+  /** Refuses new jobs, answers the waiting and running ones with 503, and waits for the running generation to stop. */
+  close(): Promise<void>;
 }
 
 export interface BatcherOptions {
@@ -44,8 +55,11 @@ export interface BatcherStats {
 
 const rowsOf = (job: BatchJob) => job.requests.reduce((sum, r) => sum + (r.n ?? 1), 0);
 
-/** A FIFO queue of generation jobs drained by one loop that merges waiting jobs into each GenerateFn call. */
-export class Batcher {
+/**
+ * Static batching: a FIFO queue of generation jobs drained by one loop that merges waiting jobs into each GenerateFn
+ * call; a job that arrives during a call waits for the whole call to end (see ContinuousBatcher for per-step joining).
+ */
+export class Batcher implements JobQueue {
   readonly maxBatchSize: number;
   readonly maxQueue: number;
   readonly stats: BatcherStats = { batches: 0, jobsPerBatch: [] };

@@ -9,7 +9,8 @@ import type { DecodeModel, GeneratedSample, GenerateFn, GenerationRequest, Model
 import { ModelError } from "../errors.js";
 import { generate, resolveSampling } from "../generate/generate.js";
 import { ApiError } from "./apiError.js";
-import { Batcher } from "./batcher.js";
+import { Batcher, type JobQueue } from "./batcher.js";
+import { ContinuousBatcher } from "./continuousBatcher.js";
 import { encodeWithinBudget } from "./promptBudget.js";
 import { type ChatCompletionRequest, ChatCompletionRequestSchema, type CompletionRequest, CompletionRequestSchema, parseRequest, rejectUnsupported } from "./requestSchemas.js";
 import { TextStreamer } from "./textStreamer.js";
@@ -23,9 +24,16 @@ export interface ServerOptions {
   host?: string;
   /** 0 = an ephemeral port (see the returned `url`). @default 8000 */
   port?: number;
-  /** Generates each merged batch. @default generate (src/generate/generate.ts) */
+  /**
+   * How requests share the model. `"continuous"` (vLLM's scheduling): a request joins the running batch at the next
+   * decode step and each finished row leaves it at once; needs `model.mergeCaches` (both engines have it). `"static"`:
+   * requests that arrive during a generation call wait for it to end and are merged into the next call of `generateFn`.
+   * @default "continuous", or "static" when `generateFn` is given or the model has no `mergeCaches`
+   */
+  batching?: BatchingMode;
+  /** Generates each merged batch of static batching. @default generate (src/generate/generate.ts) */
   generateFn?: GenerateFn;
-  /** Most rows (prompts × n) merged into one generation call. @default 16 */
+  /** Most rows (prompts × n) decoded together (static: merged into one generation call). @default 16 */
   maxBatchSize?: number;
   /** Most requests waiting for a batch; beyond it requests get 429. @default 256 */
   maxQueue?: number;
@@ -42,6 +50,9 @@ export interface ServerOptions {
    */
   defaultSampling?: SamplingDefaults;
 }
+
+/** See {@link ServerOptions.batching}. */
+export type BatchingMode = "static" | "continuous";
 
 /** Per-server sampling defaults (OpenAI names mapped to SamplingOptions). */
 export interface SamplingDefaults {
@@ -97,12 +108,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const log = options.log ?? (() => {});
   const random = options.random ?? Math.random;
-  const generateFn = options.generateFn ?? generate;
-  const batcher = new Batcher({
-    run: (requests, generateOptions) => generateFn(yieldingModel(model), tokenizer, requests, generateOptions),
-    maxBatchSize: options.maxBatchSize,
-    maxQueue: options.maxQueue,
-  });
+  const batcher = createBatcher(options);
   const created = Math.floor(Date.now() / 1000);
   const modelCard = () => ({ id: modelId, object: "model", created, owned_by: "infialign", root: modelId, parent: null, max_model_len: model.maxPositions });
 
@@ -183,6 +189,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
+/** The batcher of `options.batching` (see {@link ServerOptions.batching} for the default). */
+function createBatcher(options: ServerOptions): JobQueue {
+  const { model, tokenizer, generateFn } = options;
+  const batching = options.batching ?? (generateFn === undefined && model.mergeCaches !== undefined ? "continuous" : "static");
+  if (batching === "continuous") {
+    if (generateFn !== undefined) throw new ModelError("serve", 'batching "continuous" steps the model itself and cannot call generateFn; pass batching: "static" to use a generateFn.');
+    // The batcher yields a macrotask before each of its iterations (see yieldingModel for why).
+    return new ContinuousBatcher({ model, tokenizer, maxBatchSize: options.maxBatchSize, maxQueue: options.maxQueue });
+  }
+  if (batching !== "static") throw new ModelError("serve", `batching must be "static" or "continuous", got ${JSON.stringify(batching)}.`);
+  const run = generateFn ?? generate;
+  return new Batcher({
+    run: (requests, generateOptions) => run(yieldingModel(model), tokenizer, requests, generateOptions),
+    maxBatchSize: options.maxBatchSize,
+    maxQueue: options.maxQueue,
+  });
+}
+
 /**
  * `model` with a macrotask turn before every step. tfjs steps on the cpu and wasm backends finish without returning to
  * the event loop, so a whole generation would otherwise run as one task: no request could be read (and queued for the
@@ -204,7 +228,7 @@ interface HandlerContext {
   model: DecodeModel;
   tokenizer: ModelTokenizer;
   modelId: string;
-  batcher: Batcher;
+  batcher: JobQueue;
   random: () => number;
   log: (line: string) => void;
   defaults: SamplingDefaults;
