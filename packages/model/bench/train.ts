@@ -1,6 +1,7 @@
-// Training throughput of Qwen2Model on the wasm backend: tokens/s, peak RSS, and the fraction of the backend's own matmul
-// FLOP/s (measured in the same process) that a full Adam step reaches, with the stock wasm kernels and with ours
-// (selectBackend's `wasmKernels` option of @infialign/kernels/tfjs). Each measurement runs in its own child process (same
+// Training throughput of Qwen2Model against PyTorch: tokens/s, model GFLOP/s and peak RSS of a full AdamW step on the
+// onnxruntime training engine (`onnxruntime`: the trainers' default) and on the tfjs engine over the wasm backend with
+// our kernels (`ours`) or tfjs' stock ones (`stock`); secondary, the fraction of the wasm backend's own matmul FLOP/s
+// (measured in the same process) that the step reaches. Each measurement runs in its own child process (same
 // Node flags, so under tsx too), so peak RSS (getrusage maxrss, which never goes down) belongs to one variant. Plain tfjs
 // ops' gradients come from registerTfjsGradients (tfjs-core's own register_all_gradients module does not load in Node).
 //
@@ -14,7 +15,7 @@
 // default), in the same run: for each shape and thread count the variants and torch alternate (ours, torch, ours, torch,
 // --reps times each) in separate processes, so a change in the shared machine's load hits both; the table shows medians.
 //
-// Usage: tsx bench/train.ts [--configs small,large] [--variants ours] [--threads 1,2] [--reps 2] [--seq 256] [--long]
+// Usage: tsx bench/train.ts [--configs small,large] [--variants onnxruntime,ours] [--threads 1,2] [--reps 2] [--seq 256] [--long]
 //   [--batch 8] [--steps 3] [--python /usr/bin/python3] [--out bench-results/train.json] [--profile]
 // --long adds the seq-1024 shapes (small-long, large-long) to --configs.
 import { spawnSync } from "node:child_process";
@@ -70,7 +71,7 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
 const { values } = parseArgs({
   options: {
     configs: { type: "string", default: "small,large" },
-    variants: { type: "string", default: "ours" },
+    variants: { type: "string", default: "onnxruntime,ours" },
     threads: { type: "string", default: "1,2" },
     reps: { type: "string", default: "2" },
     long: { type: "boolean", default: false },
@@ -370,7 +371,7 @@ if (values.child !== undefined) {
   const loadEnd = load();
   console.log(`\nload average (1/5/15 min) at end: ${loadEnd}`);
   console.log(`medians of ${reps} alternating runs; batch ${batch}, ${steps} timed steps after 1 warm-up; torch ${torchVersion ?? "absent"}`);
-  console.log("\n| config | params | batch×seq | threads | kernels | ours tokens/s | torch tokens/s | ours/torch | ours GFLOP/s | torch GFLOP/s | ours peak RSS MiB | torch peak RSS MiB | % of wasm roofline (per CPU-s) |");
+  console.log("\n| config | params | batch×seq | threads | engine | ours tokens/s | torch tokens/s | ours/torch | ours GFLOP/s | torch GFLOP/s | ours peak RSS MiB | torch peak RSS MiB | % of wasm roofline (per CPU-s) |");
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const e of summary) {
     const t = e.torch as { tokensPerSecond: number; achievedGflops: number; peakRssMiB: number } | undefined;

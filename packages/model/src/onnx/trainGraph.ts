@@ -217,6 +217,7 @@ export function buildQwen2TrainOnnx(config: Qwen2Config, options: TrainGraphOpti
     merged: string;
     gate: string;
     up: string;
+    sig: string;
     loras: Map<string, Lora>;
   }
   const layers: Layer[] = [];
@@ -260,7 +261,7 @@ export function buildQwen2TrainOnnx(config: Qwen2Config, options: TrainGraphOpti
     const act = g.op1("Mul", [silu, up]);
     const wd = param(`${p}.mlp.down_proj.weight`, [H, I]);
     x = g.op1("Add", [x, withLora(g.op1("Gemm", [act, wd], { transB: 1 }), act, "mlp.down_proj", I, H)]);
-    layers.push({ n1, n2, wqkv, wo, wgu, wd, qs, kh, vh, probs, context, merged, gate, up, loras });
+    layers.push({ n1, n2, wqkv, wo, wgu, wd, qs, kh, vh, probs, context, merged, gate, up, sig, loras });
   }
   const nf = rmsNorm(x, "model.norm.weight");
   const logits = g.op1("Gemm", [nf.y, head], { transB: 1 });
@@ -286,9 +287,9 @@ export function buildQwen2TrainOnnx(config: Qwen2Config, options: TrainGraphOpti
       const p = `model.layers.${l}`;
       const layer = layers[l] as Layer;
       // MLP.
-      // σ(gate), silu and the activation are recomputed here rather than kept from the forward: three [rows,
-      // intermediate] tensors per layer less to hold between the passes, for a few elementwise ops.
-      const sig = g.op1("Sigmoid", [layer.gate]);
+      // σ(gate) is kept from the forward (as torch keeps SiLU's input and output); silu and the activation are
+      // recomputed, two [rows, intermediate] tensors per layer less to hold between the passes for two products.
+      const sig = layer.sig;
       const silu = g.op1("Mul", [layer.gate, sig]);
       // Only the down projection's own weight gradient reads the activation.
       const act = baseTrained ? g.op1("Mul", [silu, layer.up]) : "";
