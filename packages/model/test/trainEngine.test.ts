@@ -65,3 +65,28 @@ describe("OnnxTrainingEngine = TfjsTrainingEngine", () => {
     });
   }
 });
+
+describe("OnnxTrainingEngine: the logits budget", () => {
+  it("runs row chunks with the same scores and gradients, and hands rows that alone exceed it to the tfjs engine", async () => {
+    await useBackend("cpu");
+    const config = tinyConfig({ tie_word_embeddings: true });
+    const model = Qwen2Model.init(config, { seed: 5 });
+    const batch = batchOf(config.vocabSize, 4, 10, 21, true);
+    const weights = Float32Array.from({ length: 40 }, (_, i) => -(1 + (i % 3)) / 30);
+    const rowBytes = 10 * config.vocabSize * 4;
+    const whole = await OnnxTrainingEngine.create(model, { threads: 1 });
+    const chunked = await OnnxTrainingEngine.create(model, { threads: 1, maxLogitsBytes: rowBytes });
+    const tiny = await OnnxTrainingEngine.create(model, { threads: 1, maxLogitsBytes: rowBytes - 1 });
+    const reference = await new TfjsTrainingEngine(model).gradients(batch, weights);
+    const a = await whole.gradients(batch, weights);
+    const b = await chunked.gradients(batch, weights);
+    const c = await tiny.gradients(batch, weights);
+    expect(relativeError(b.scores.logProbs, a.scores.logProbs)).toBeLessThan(1e-6);
+    expect(relativeError((await chunked.score(batch)).logProbs, a.scores.logProbs)).toBeLessThan(1e-6);
+    for (const [name, g] of a.grads) expect(relativeError(b.grads.get(name)!.data, g.data), name).toBeLessThan(1e-5);
+    // The fallback is the tfjs engine itself: bit-identical to it.
+    for (const [name, g] of reference.grads) expect(c.grads.get(name)!.data, name).toEqual(g.data);
+    await Promise.all([whole.dispose(), chunked.dispose(), tiny.dispose()]);
+    model.dispose();
+  });
+});

@@ -8,6 +8,8 @@ export interface TrainingEngineOptions {
   engine?: "auto" | TrainingEngineName;
   /** onnxruntime intra-op threads. @default os.availableParallelism() */
   threads?: number;
+  /** See OnnxTrainingEngineOptions.maxLogitsBytes. @default 256 MiB */
+  maxLogitsBytes?: number;
 }
 
 export interface CreatedTrainingEngine {
@@ -21,7 +23,8 @@ export async function createTrainingEngine(model: Qwen2Model, options: TrainingE
   const wanted = options.engine ?? "auto";
   if (wanted === "tfjs") return { engine: new TfjsTrainingEngine(model) };
   try {
-    return { engine: await OnnxTrainingEngine.create(model, options.threads === undefined ? {} : { threads: options.threads }) };
+    const { threads, maxLogitsBytes } = options;
+    return { engine: await OnnxTrainingEngine.create(model, { ...(threads === undefined ? {} : { threads }), ...(maxLogitsBytes === undefined ? {} : { maxLogitsBytes }) }) };
   } catch (error) {
     if (wanted === "onnxruntime") throw error;
     return { engine: new TfjsTrainingEngine(model), fallback: error instanceof Error ? error.message : String(error) };

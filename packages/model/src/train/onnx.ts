@@ -9,13 +9,31 @@ import type { NamedTensors } from "../engine.js";
 import { ModelError } from "../errors.js";
 import { buildQwen2TrainOnnx, TRAIN_GRAPH_NAMES as N, type TrainGraphAdapter } from "../onnx/trainGraph.js";
 import type { Qwen2Model } from "../qwen2/model.js";
-import { checkTrainingBatch, type GradientOptions, type GradientResult, peftTensorName, resolveTokenWeights, shiftLabels, type TokenScores, type TokenWeights, type TrainingBatch, type TrainingEngine } from "./engine.js";
+import {
+  checkTrainingBatch,
+  type GradientOptions,
+  type GradientResult,
+  peftTensorName,
+  resolveTokenWeights,
+  shiftLabels,
+  TfjsTrainingEngine,
+  type TokenScores,
+  type TokenWeights,
+  type TrainingBatch,
+  type TrainingEngine,
+} from "./engine.js";
 
 type Ort = typeof import("onnxruntime-node");
 
 export interface OnnxTrainingEngineOptions {
   /** Threads of onnxruntime's intra-op pool. @default os.availableParallelism() */
   threads?: number;
+  /**
+   * Largest `[tokens, vocab]` float32 tensor one session run may build (the graph holds a few at once): bigger batches
+   * run in row chunks, and a batch whose single rows exceed it goes to the tfjs engine (whose cross-entropy is chunked
+   * over tokens). @default 256 MiB (a 151,936-token vocabulary: rows up to 441 tokens)
+   */
+  maxLogitsBytes?: number;
 }
 
 /** onnxruntime-node, or a ModelError saying how to install it. */
@@ -44,18 +62,22 @@ export class OnnxTrainingEngine implements TrainingEngine {
   readonly name = "onnxruntime" as const;
   private readonly sessions = new Map<string, Promise<InferenceSession>>();
   private dropoutRng: Rng | undefined;
+  private reference: TfjsTrainingEngine | undefined;
 
   private constructor(
     private readonly model: Qwen2Model,
     private readonly ort: Ort,
     readonly threads: number,
+    readonly maxLogitsBytes: number,
   ) {}
 
   /** @throws ModelError when onnxruntime-node is not installed or the options are invalid. */
   static async create(model: Qwen2Model, options: OnnxTrainingEngineOptions = {}): Promise<OnnxTrainingEngine> {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new ModelError("train", `option "threads" must be a positive integer; got ${threads}.`);
-    return new OnnxTrainingEngine(model, await loadOnnxRuntime(), threads);
+    const maxLogitsBytes = options.maxLogitsBytes ?? 256 * 2 ** 20;
+    if (!(maxLogitsBytes > 0)) throw new ModelError("train", `option "maxLogitsBytes" must be positive; got ${maxLogitsBytes}.`);
+    return new OnnxTrainingEngine(model, await loadOnnxRuntime(), threads, maxLogitsBytes);
   }
 
   /** The unmerged adapters as the graph sees them (dropout only while the model is in training mode). */
@@ -88,7 +110,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
     return session;
   }
 
-  private feeds(batch: TrainingBatch, shifted: Int32Array, adapters: TrainGraphAdapter[], dropoutSeed?: number): Record<string, Tensor> {
+  private feeds(batch: TrainingBatch, shifted: Int32Array, adapters: TrainGraphAdapter[], rng: Rng | undefined): Record<string, Tensor> {
     const { Tensor } = this.ort;
     const { batch: b, seq: s } = batch;
     const positions = batch.positionIds ?? Int32Array.from({ length: b * s }, (_, i) => i % s);
@@ -102,7 +124,6 @@ export class OnnxTrainingEngine implements TrainingEngine {
       if (name === "lm_head.weight" && this.model.config.tieWordEmbeddings) continue;
       feeds[name] = new Tensor("float32", v.dataSync() as Float32Array, [...v.shape]);
     }
-    let callRng: Rng | undefined;
     for (const a of adapters) {
       const adapter = this.model.adapters.get(a.prefix)!;
       feeds[N.loraA(a.prefix)] = new Tensor("float32", adapter.a.dataSync() as Float32Array, [...adapter.a.shape]);
@@ -111,9 +132,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
         // Inverted dropout as torch.nn.Dropout: keep with probability 1 − p, scaled by 1 / (1 − p).
         const p = adapter.dropout;
         const inDim = adapter.a.shape[1] as number;
-        let rng: Rng;
-        if (dropoutSeed === undefined) rng = this.dropoutRng ??= createRng((this.model.dropoutSeed ^ DROPOUT_STREAM) >>> 0);
-        else rng = callRng ??= createRng((Math.imul(this.model.dropoutSeed ^ DROPOUT_STREAM, 0x9e3779b1) ^ dropoutSeed) >>> 0);
+        if (rng === undefined) throw new ModelError("train", "internal: a dropout mask without a generator.");
         const mask = new Float32Array(b * s * inDim);
         for (let i = 0; i < mask.length; i++) mask[i] = rng.nextFloat() < p ? 0 : 1 / (1 - p);
         feeds[N.dropoutMask(a.prefix)] = new Tensor("float32", mask, [b * s, inDim]);
@@ -131,55 +150,109 @@ export class OnnxTrainingEngine implements TrainingEngine {
     return { labels: shifted, logProbs: grid(N.logProbs), entropy: grid(N.entropy), correct: grid(N.correct), meanLogits: grid(N.meanLogits) };
   }
 
+  /**
+   * Rows per session run: the head's `[tokens, vocab]` tensors (logits, log-softmax, probabilities, their gradient) are
+   * the largest of the graph, so a batch whose logits would exceed `maxLogitsBytes` runs in row chunks (rows are
+   * independent in a causal LM, so chunked gradients are the sums of the whole batch's). 0 = not even one row fits.
+   */
+  private rowsPerRun(batch: TrainingBatch): number {
+    const rowBytes = batch.seq * this.model.vocabSize * 4;
+    return Math.min(batch.batch, Math.floor(this.maxLogitsBytes / rowBytes));
+  }
+
+  /** The tfjs engine, for batches whose rows alone exceed the logits budget (its head is chunked over tokens). */
+  private fallback(): TfjsTrainingEngine {
+    this.reference ??= new TfjsTrainingEngine(this.model);
+    return this.reference;
+  }
+
   async score(batch: TrainingBatch): Promise<TokenScores> {
     checkTrainingBatch(batch, this.model.vocabSize, this.model.maxPositions);
+    const perRun = this.rowsPerRun(batch);
+    if (perRun === 0) return this.fallback().score(batch);
     const shifted = shiftLabels(batch);
     // Scoring never applies dropout (no gradient flows from it; the tfjs engine's scores are taken the same way).
     const adapters = this.adapters().map((a) => ({ ...a, dropout: false }));
     const session = await this.session(false, adapters);
-    const out = await session.run(this.feeds(batch, shifted, adapters));
-    return OnnxTrainingEngine.scores(out, shifted);
+    const n = shifted.length;
+    const scores: TokenScores = { labels: shifted, logProbs: new Float32Array(n), entropy: new Float32Array(n), correct: new Float32Array(n), meanLogits: new Float32Array(n) };
+    for (let r0 = 0; r0 < batch.batch; r0 += perRun) {
+      const part = rowSlice(batch, shifted, r0, Math.min(batch.batch, r0 + perRun));
+      const out = await session.run(this.feeds(part.batch, part.shifted, adapters, undefined));
+      const got = OnnxTrainingEngine.scores(out, part.shifted);
+      const at = r0 * batch.seq;
+      scores.logProbs.set(got.logProbs, at);
+      scores.entropy.set(got.entropy, at);
+      scores.correct.set(got.correct, at);
+      scores.meanLogits.set(got.meanLogits, at);
+    }
+    return scores;
   }
 
   async gradients(batch: TrainingBatch, weights: TokenWeights, options: GradientOptions = {}): Promise<GradientResult> {
     checkTrainingBatch(batch, this.model.vocabSize, this.model.maxPositions);
+    const perRun = this.rowsPerRun(batch);
+    if (perRun === 0) return this.fallback().gradients(batch, weights, options);
     const shifted = shiftLabels(batch);
     const u = await resolveTokenWeights(weights, () => this.score(batch), shifted.length);
     const adapters = this.adapters();
     const session = await this.session(true, adapters);
-    const feeds = this.feeds(batch, shifted, adapters, options.dropoutSeed);
     const masked = Float32Array.from(u, (w, i) => (shifted[i] === IGNORE_INDEX ? 0 : w));
-    feeds[N.tokenWeights] = new this.ort.Tensor("float32", masked, [masked.length]);
-    const out = await session.run(feeds);
-    const scores = OnnxTrainingEngine.scores(out, shifted);
-    let objective = 0;
-    for (let i = 0; i < masked.length; i++) objective += (masked[i] as number) * (scores.logProbs[i] as number);
-
+    const rng = adapters.some((a) => a.dropout) ? this.maskRng(options.dropoutSeed) : undefined;
+    const n = shifted.length;
+    const scores: TokenScores = { labels: shifted, logProbs: new Float32Array(n), entropy: new Float32Array(n), correct: new Float32Array(n), meanLogits: new Float32Array(n) };
     const grads: NamedTensors = new Map();
-    const take = (graphName: string, name: string, shape: number[]) => grads.set(name, { shape, data: (out[N.grad(graphName)] as Tensor).data as Float32Array });
-    if (adapters.length > 0) {
-      for (const a of adapters) {
-        const adapter = this.model.adapters.get(a.prefix)!;
-        take(N.loraA(a.prefix), peftTensorName(a.prefix, "A"), [...adapter.a.shape]);
-        take(N.loraB(a.prefix), peftTensorName(a.prefix, "B"), [...adapter.b.shape]);
-      }
-      return { scores, objective, grads };
-    }
     const { hiddenSize: h, vocabSize: v, tieWordEmbeddings: tied } = this.model.config;
-    for (const [name, variable] of this.model.variables) {
-      if (name === "model.embed_tokens.weight" && !tied) continue;
-      take(name, name, [...variable.shape]);
+    // The trained tensors as the graph names them, and the names and shapes they are returned under.
+    const trained: [string, string, number[]][] =
+      adapters.length > 0
+        ? adapters.flatMap((a) => {
+            const adapter = this.model.adapters.get(a.prefix)!;
+            return [
+              [N.loraA(a.prefix), peftTensorName(a.prefix, "A"), [...adapter.a.shape]],
+              [N.loraB(a.prefix), peftTensorName(a.prefix, "B"), [...adapter.b.shape]],
+            ] as [string, string, number[]][];
+          })
+        : [...this.model.variables].filter(([name]) => tied || name !== "model.embed_tokens.weight").map(([name, variable]) => [name, name, [...variable.shape]]);
+    for (let r0 = 0; r0 < batch.batch; r0 += perRun) {
+      const r1 = Math.min(batch.batch, r0 + perRun);
+      const part = rowSlice(batch, shifted, r0, r1);
+      const feeds = this.feeds(part.batch, part.shifted, adapters, rng);
+      feeds[N.tokenWeights] = new this.ort.Tensor("float32", masked.slice(r0 * batch.seq, r1 * batch.seq), [(r1 - r0) * batch.seq]);
+      const out = await session.run(feeds);
+      const got = OnnxTrainingEngine.scores(out, part.shifted);
+      const at = r0 * batch.seq;
+      scores.logProbs.set(got.logProbs, at);
+      scores.entropy.set(got.entropy, at);
+      scores.correct.set(got.correct, at);
+      scores.meanLogits.set(got.meanLogits, at);
+      for (const [graphName, name, shape] of trained) {
+        const data = (out[N.grad(graphName)] as Tensor).data as Float32Array;
+        const sum = grads.get(name);
+        if (sum === undefined) grads.set(name, { shape, data });
+        else for (let i = 0; i < data.length; i++) sum.data[i] = (sum.data[i] as number) + (data[i] as number);
+      }
+      if (adapters.length > 0) continue;
+      if (!tied && !grads.has("model.embed_tokens.weight")) grads.set("model.embed_tokens.weight", { shape: [v, h], data: new Float32Array(v * h) });
+      // Embedding rows: scatter-add each position's input gradient into its token's row.
+      const embed = grads.get("model.embed_tokens.weight")!.data;
+      const rows = (out[N.gradRows("model.embed_tokens.weight")] as Tensor).data as Float32Array;
+      const ids = part.batch.inputIds;
+      for (let i = 0; i < ids.length; i++) {
+        const dst = (ids[i] as number) * h;
+        const src = i * h;
+        for (let j = 0; j < h; j++) embed[dst + j] = (embed[dst + j] as number) + (rows[src + j] as number);
+      }
     }
-    // Embedding rows: scatter-add each position's input gradient into its token's row (the tied head's gradient, or zeros).
-    const embed = tied ? (grads.get("model.embed_tokens.weight")?.data as Float32Array) : new Float32Array(v * h);
-    const rows = (out[N.gradRows("model.embed_tokens.weight")] as Tensor).data as Float32Array;
-    for (let i = 0; i < batch.inputIds.length; i++) {
-      const dst = (batch.inputIds[i] as number) * h;
-      const src = i * h;
-      for (let j = 0; j < h; j++) embed[dst + j] = (embed[dst + j] as number) + (rows[src + j] as number);
-    }
-    if (!tied) grads.set("model.embed_tokens.weight", { shape: [v, h], data: embed });
+    let objective = 0;
+    for (let i = 0; i < n; i++) objective += (masked[i] as number) * (scores.logProbs[i] as number);
     return { scores, objective, grads };
+  }
+
+  /** The dropout mask generator of one call: seeded by the caller, or the engine's running stream. */
+  private maskRng(dropoutSeed: number | undefined): Rng {
+    if (dropoutSeed === undefined) return (this.dropoutRng ??= createRng((this.model.dropoutSeed ^ DROPOUT_STREAM) >>> 0));
+    return createRng((Math.imul(this.model.dropoutSeed ^ DROPOUT_STREAM, 0x9e3779b1) ^ dropoutSeed) >>> 0);
   }
 
   async dispose(): Promise<void> {
@@ -187,4 +260,14 @@ export class OnnxTrainingEngine implements TrainingEngine {
     this.sessions.clear();
     for (const s of sessions) await (await s).release();
   }
+}
+
+/** Rows [r0, r1) of a batch and of its shifted labels (views, no copies). */
+function rowSlice(batch: TrainingBatch, shifted: Int32Array, r0: number, r1: number): { batch: TrainingBatch; shifted: Int32Array } {
+  if (r0 === 0 && r1 === batch.batch) return { batch, shifted };
+  const [a, b] = [r0 * batch.seq, r1 * batch.seq];
+  const part: TrainingBatch = { inputIds: batch.inputIds.subarray(a, b), labels: batch.labels.subarray(a, b), batch: r1 - r0, seq: batch.seq };
+  if (batch.positionIds) part.positionIds = batch.positionIds.subarray(a, b);
+  if (batch.segmentIds) part.segmentIds = batch.segmentIds.subarray(a, b);
+  return { batch: part, shifted: shifted.subarray(a, b) };
 }
