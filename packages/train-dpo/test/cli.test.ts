@@ -36,6 +36,14 @@ describe("infialign-dpo CLI", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("samples pairs from a local model directory (--local-model)", async () => {
+    const pairs = await run(["pairs", "--input", join(dir, "in.jsonl"), "--out", join(dir, "local"), "--local-model", join(dir, "model"), "--k", "2", "--max-tokens", "8", "--band", "0,1", "--quiet"]);
+    expect(pairs.err).toBe("");
+    expect(pairs.code).toBe(0);
+    // An untrained model never reaches the boxed answer: every prompt is too hard, each accounted for.
+    expect(pairs.out).toContain(`prompts ${N}  pairs 0  rejected ${N}`);
+  }, 60_000);
+
   it("builds pairs, trains on them and exports them", async () => {
     const pairs = await run(["pairs", "--input", join(dir, "in.jsonl"), "--out", join(dir, "run"), "--base-url", server.url, "--model", "sft", "--k", "4", "--band", "0.25,0.75", "--quiet"]);
     expect(pairs.err).toBe("");

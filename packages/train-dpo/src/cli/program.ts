@@ -7,7 +7,7 @@ import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { type InputFile, OpenAIChatClient, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
 import { type BACKEND_NAMES, selectBackend } from "@infialign/kernels/tfjs";
-import { generate, loadCheckpoint, loadModelTokenizer, Qwen2Model } from "@infialign/model";
+import { type DecodeModel, generate, loadCheckpoint, loadModelTokenizer, OnnxQwen2Model, Qwen2Model } from "@infialign/model";
 import { loadDpoConfig } from "../config.js";
 import { exportLlamaFactoryDpo } from "../export/llamafactory.js";
 import type { PreferenceLossType } from "../losses.js";
@@ -38,7 +38,7 @@ whose pass rate lies in the band; chosen = the expert solution, rejected = a cle
   --out DIR           run directory; the pairs land in DIR/dpo-pairs
   --base-url URL      OpenAI-compatible server of the SFT model (vLLM, SGLang)   --model NAME   its model name
   --api-key KEY       bearer token (default: $OPENAI_API_KEY)
-  --local-model DIR   sample from a local Hugging Face model directory instead (tfjs)
+  --local-model DIR   sample from a local Hugging Face model directory instead (onnxruntime when installed, else tfjs)
   --k N               responses per prompt (default 8)
   --band LO,HI        pass-rate band kept (default 0.125,0.75)
   --temperature T     (default 0.6)   --top-p P (default 0.95)   --max-tokens N (default 4096)   --seed N (default 0)
@@ -170,13 +170,22 @@ async function pairsCommand(argv: readonly string[], io: CliIo): Promise<number>
     sampler = openAISampler({ client, ...sampling });
     cleanup = () => client.close();
   } else {
-    await selectBackend();
     const dir = resolve(values["local-model"]!);
     const checkpoint = await loadCheckpoint(dir);
-    const model = Qwen2Model.fromWeights(checkpoint.config, checkpoint.weights);
     const tokenizer = await loadModelTokenizer(dir);
+    // onnxruntime where it is installed (the fast path generation takes everywhere else), the tfjs model otherwise.
+    let model: DecodeModel;
+    try {
+      const onnx = await OnnxQwen2Model.create(checkpoint.config, checkpoint.weights);
+      model = onnx;
+      cleanup = () => onnx.dispose();
+    } catch {
+      await selectBackend();
+      const tfModel = Qwen2Model.fromWeights(checkpoint.config, checkpoint.weights);
+      model = tfModel;
+      cleanup = () => tfModel.dispose();
+    }
     sampler = localSampler({ generate, model, tokenizer, modelId: dir, ...sampling });
-    cleanup = () => model.dispose();
   }
   const out = resolve(values.out);
   try {
