@@ -295,3 +295,50 @@ describe("trainLoop on a toy linear regression", () => {
     await expect(trainLoop(options(vars, { batch: 8, accumulation: 0, outputDir: dir, logEvery: 0 }))).rejects.toThrow(/gradientAccumulationSteps=0.*logEvery=0/);
   });
 });
+
+/** The same loss as lossOf, with host gradients computed by tfjs: a stand-in for a training engine. */
+function gradientsOf(vars: Map<string, tf.Variable>) {
+  const loss = lossOf(vars);
+  return (batch: Example[], context: { numItemsInBatch: number; step: number; micro: number }) => {
+    const names = [...vars.keys()];
+    let value = 0;
+    let accuracy = 0;
+    const { value: lossTensor, grads } = tf.variableGrads(() => {
+      const out = loss(batch, context);
+      accuracy = (out.metrics!.mean_token_accuracy as tf.Scalar).dataSync()[0]!;
+      return out.loss;
+    }, [...vars.values()]);
+    value = lossTensor.dataSync()[0]!;
+    lossTensor.dispose();
+    const nameOf = new Map(names.map((n) => [vars.get(n)!.name, n]));
+    const host = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k)!, { shape: [...g.shape], data: Float32Array.from(g.dataSync() as Float32Array) }]));
+    tf.dispose(Object.values(grads));
+    return { loss: value, metrics: { mean_token_accuracy: accuracy }, numTokens: batch.length, grads: host };
+  };
+}
+
+describe("trainLoop with computeGradients (host gradients from an engine)", () => {
+  it("follows the tfjs path's trajectory, accumulation included, and leaves no moments in the backend", async () => {
+    for (const accumulation of [1, 4]) {
+      const a = toyModel();
+      const b = toyModel();
+      const viaTfjs = await trainLoop(options(a, { batch: 8 / accumulation, accumulation, outputDir: join(dir, `tfjs-${accumulation}`) }));
+      const before = tf.memory().numTensors;
+      const viaHost = await trainLoop({ ...options(b, { batch: 8 / accumulation, accumulation, outputDir: join(dir, `host-${accumulation}`) }), computeLoss: undefined, computeGradients: gradientsOf(b) });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(viaHost.logHistory.map((r) => r.step)).toEqual(viaTfjs.logHistory.map((r) => r.step));
+      viaHost.logHistory.forEach((r, i) => {
+        expect(r.loss as number).toBeCloseTo(viaTfjs.logHistory[i]!.loss as number, 5);
+        expect(r.grad_norm as number).toBeCloseTo(viaTfjs.logHistory[i]!.grad_norm as number, 5);
+      });
+      const wa = weightsOf(a);
+      for (const [i, w] of weightsOf(b).entries()) expect(w).toBeCloseTo(wa[i]!, 5);
+    }
+  });
+
+  it("rejects options with both or neither of computeLoss and computeGradients", async () => {
+    const vars = toyModel();
+    await expect(trainLoop({ ...options(vars, { batch: 8, accumulation: 1, outputDir: dir }), computeGradients: gradientsOf(vars) })).rejects.toThrow(/exactly one of computeLoss and computeGradients/);
+    await expect(trainLoop({ ...options(vars, { batch: 8, accumulation: 1, outputDir: dir }), computeLoss: undefined })).rejects.toThrow(TrainingError);
+  });
+});
