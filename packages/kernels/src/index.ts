@@ -2,7 +2,7 @@
 // (optional peer) through getVectorEngine. The TensorFlow.js side is "@infialign/kernels/tfjs".
 export type { VectorEngine, VectorEngineChoice, VectorEngineOptions } from "./engine/vectorEngine.js";
 export { getVectorEngine } from "./engine/vectorEngine.js";
-export type { AssignPool, CosineTopKOptions, Rng } from "./vector/index.js";
+export type { AssignPool, CosineTopKOptions, MiniBatchCenters, MiniBatchStepResult, Rng } from "./vector/index.js";
 export {
   assignNearest,
   cosineTopK,

@@ -8,6 +8,7 @@ const [path, k, batchSize, epochs, threads, seed, engine] = process.argv.slice(2
 const { data, cols } = readNpyFloat32(path!);
 let firstStepAt = 0;
 let lastStepAt = 0;
+const stepMs: number[] = [];
 const t0 = performance.now();
 // Fixed step count as sklearn's with tol=0 and max_no_improvement=None: no early stop, ceil(epochs · n / batch) steps.
 const r = sphericalKMeans(data, cols, {
@@ -21,7 +22,9 @@ const r = sphericalKMeans(data, cols, {
   seed: Number(seed),
   engine: engine as VectorEngineChoice,
   onProgress: (p) => {
-    lastStepAt = performance.now();
+    const now = performance.now();
+    if (p.iteration > 1) stepMs.push(now - lastStepAt);
+    lastStepAt = now;
     if (p.iteration === 1) firstStepAt = lastStepAt;
   },
 });
@@ -34,6 +37,8 @@ console.log(
     seedingSeconds: (firstStepAt - t0) / 1000,
     stepsSeconds: (lastStepAt - firstStepAt) / 1000,
     finalPassSeconds: (end - lastStepAt) / 1000,
+    // Each step's own time (steps 2…): its median is robust to the bursts of other jobs on a shared machine.
+    stepMs,
     sphericalInertia: r.inertia,
     engine: r.engine,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,

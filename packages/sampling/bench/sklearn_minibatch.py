@@ -59,6 +59,7 @@ print(
             "seedingSeconds": step_ends[0] - t0,
             "stepsSeconds": step_ends[-1] - step_ends[0],
             "finalPassSeconds": end - step_ends[-1],
+            "stepMs": [(b - a) * 1000 for a, b in zip(step_ends, step_ends[1:])],
             "sphericalInertia": float(np.sum(1.0 - cos)),
             "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "sklearn": __import__("sklearn").__version__,

@@ -5,7 +5,7 @@
 // unexpected in the installed package makes the engine unavailable (engine "auto" then stays on the JS kernels).
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { assignGraph, assignRowsGraph, GRAPH_NAMES as N, productGraph, topKGraph } from "./onnxGraph.js";
+import { assignGraph, assignRowsGraph, clusterSumsGraph, GRAPH_NAMES as N, productGraph, topKGraph } from "./onnxGraph.js";
 
 /** onnxruntime tensor as the binding returns it. */
 interface OrtTensor {
@@ -63,9 +63,9 @@ function plain<T extends Float32Array | Int32Array>(x: T): T {
 }
 
 /**
- * Rows per onnxruntime call of the assignment. The chunk × k score matrix then stays in cache between Gemm and
- * ArgMax/ReduceMax: 200,000 × 256 rows against 316 centroids ran at 105–116 GFLOP/s in chunks of 1,024 rows, 89–105
- * in chunks of 2,048–4,096 and 74–93 in chunks of 16,384 (2 threads, loaded machine).
+ * Rows per onnxruntime call of the assignment. The chunk × k score matrix then stays in cache between Gemm and the
+ * row maxima: 200,000 × 256 rows against 316 centroids ran at 105–116 GFLOP/s in chunks of 1,024 rows, 89–105 in
+ * chunks of 2,048–4,096 and 74–93 in chunks of 16,384 (2 threads, loaded machine; measured with ArgMax/ReduceMax).
  */
 const ASSIGN_CHUNK_ROWS = 1024;
 
@@ -76,6 +76,8 @@ export class OnnxruntimeProducts {
   readonly #assign: NativeSession;
   readonly #assignRows: NativeSession;
   readonly #topK: NativeSession;
+  /** One intra-op thread whatever `threads`: with more, its ScatterND adds rows into the same sum from several threads. */
+  readonly #clusterSums: NativeSession;
 
   constructor(
     ort: OrtNative,
@@ -91,15 +93,16 @@ export class OnnxruntimeProducts {
       // Spin-waiting pool threads burn the cores the other threads of a loaded machine need (measured slower there).
       extra: { "session.intra_op.allow_spinning": "0", "session.inter_op.allow_spinning": "0" },
     };
-    const open = (model: Uint8Array): NativeSession => {
+    const open = (model: Uint8Array, sessionOptions: object = options): NativeSession => {
       const s = new ort.Session();
-      s.loadModel(model.buffer, model.byteOffset, model.byteLength, options);
+      s.loadModel(model.buffer, model.byteOffset, model.byteLength, sessionOptions);
       return s;
     };
     this.#product = open(productGraph());
     this.#assign = open(assignGraph());
     this.#assignRows = open(assignRowsGraph());
     this.#topK = open(topKGraph());
+    this.#clusterSums = open(clusterSumsGraph(), { ...options, intraOpNumThreads: 1 });
   }
 
   #tensor(data: Float32Array, rows: number, dim: number): OrtTensor {
@@ -148,6 +151,21 @@ export class OnnxruntimeProducts {
       const idx = new this.#ort.Tensor("int32", plain(rows.subarray(r0, r0 + m)), [m]);
       this.#run(this.#assignRows, { [N.data]: d, [N.rows]: idx, [N.b]: b }, assignOut(assignments, scores, r0, m));
     }
+  }
+
+  /** sums[c] = Σ data[rows[i]] over i with labels[i] = c (float32, in batch order), c < k; bit-identical for any `threads`. */
+  clusterSums(data: Float32Array, total: number, rows: Int32Array, labels: Int32Array, k: number, dim: number, sums: Float32Array): void {
+    const m = rows.length;
+    this.#run(
+      this.#clusterSums,
+      {
+        [N.data]: this.#tensor(data, total, dim),
+        [N.rows]: new this.#ort.Tensor("int32", plain(rows), [m]),
+        [N.index]: new this.#ort.Tensor("int32", plain(labels.subarray(0, m)), [m, 1]),
+        [N.shape]: new this.#ort.Tensor("int64", BigInt64Array.of(BigInt(k), BigInt(dim)), [2]),
+      },
+      { [N.sums]: { type: "float32", data: sums.subarray(0, k * dim), dims: [k, dim] } },
+    );
   }
 
   /** The `take` best keys of every query in blocks of `blockRows` queries, into the k-wide rows of the outputs. */

@@ -1,6 +1,7 @@
 import { assignNearest, assignNearestArgs } from "../vector/assignNearest.js";
 import { type CosineTopKOptions, cosineTopK, cosineTopKArgs } from "../vector/cosineTopK.js";
 import { matmulTransposed } from "../vector/matmulTransposed.js";
+import { centerCount, countByCluster, type MiniBatchCenters, type MiniBatchStepResult, moveCenters, sumByCluster } from "../vector/miniBatchStep.js";
 import { getAssignPool, resolveThreads } from "../vector/parallel.js";
 import { checkOut, rowCount } from "../vector/shape.js";
 import { loadOnnxruntime, OnnxruntimeProducts } from "./onnxruntime.js";
@@ -52,26 +53,71 @@ export interface VectorEngine {
     dim: number,
     out?: { assignments?: Int32Array; scores?: Float32Array },
   ): { assignments: Int32Array; scores: Float32Array };
+  /**
+   * One step of spherical mini-batch k-means (Sculley 2010) on the rows `rows[i]` of `data`: assigns them as
+   * {@link assignRows}, then moves, in place, every center c that got b > 0 of them: mean ← (count·mean + Σ its rows) /
+   * (count + b), count ← count + b, centroid ← mean/‖mean‖. The js engine adds a center's rows in float64, the
+   * onnxruntime engine in float32 (ScatterND on one thread, so still bit-identical for any `threads`); the means and
+   * the move are float64 on both.
+   */
+  miniBatchStep(
+    data: Float32Array,
+    rows: Int32Array,
+    centers: MiniBatchCenters,
+    dim: number,
+    out?: { assignments?: Int32Array; scores?: Float32Array },
+  ): MiniBatchStepResult;
   /** The `k` most similar keys per query, as {@link cosineTopK} (same sorting, ties and padding). */
   cosineTopK(queries: Float32Array, keys: Float32Array, dim: number, k: number, options?: Omit<CosineTopKOptions, "engine">): { indices: Int32Array; scores: Float32Array };
 }
 
 /** Checks the row indices of {@link VectorEngine.assignRows} and its `out` buffers; returns the outputs. */
-function rowsOut(total: number, rows: Int32Array, out?: { assignments?: Int32Array; scores?: Float32Array }): { assignments: Int32Array; scores: Float32Array } {
+function rowsOut(
+  total: number,
+  rows: Int32Array,
+  out?: { assignments?: Int32Array; scores?: Float32Array },
+  component = "assign-rows",
+): { assignments: Int32Array; scores: Float32Array } {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    if (!(r >= 0 && r < total)) throw new Error(`[infialign/kernels] assign-rows: rows[${i}] = ${r} is outside the ${total} rows of data`);
+    if (!(r >= 0 && r < total)) throw new Error(`[infialign/kernels] ${component}: rows[${i}] = ${r} is outside the ${total} rows of data`);
   }
   const assignments = out?.assignments ?? new Int32Array(rows.length);
   const scores = out?.scores ?? new Float32Array(rows.length);
-  checkOut(assignments, rows.length, "assign-rows", "out.assignments");
-  checkOut(scores, rows.length, "assign-rows", "out.scores");
+  checkOut(assignments, rows.length, component, "out.assignments");
+  checkOut(scores, rows.length, component, "out.scores");
   return { assignments, scores };
+}
+
+/** Scratch of one engine's mini-batch steps, grown on demand (the engines are synchronous, so one set serves all calls). */
+class StepScratch {
+  counts = new Int32Array(0);
+  order = new Int32Array(0);
+  sums32 = new Float32Array(0);
+  sums64 = new Float64Array(0);
+
+  /** Sizes the buffers for `m` batch rows, `k` centers of `dim` values. */
+  fit(m: number, k: number, dim: number, engine: "js" | "onnxruntime"): this {
+    if (this.counts.length < k) this.counts = new Int32Array(k);
+    if (engine === "onnxruntime") {
+      if (this.sums32.length < k * dim) this.sums32 = new Float32Array(k * dim);
+    } else {
+      if (this.order.length < m + k + 1) this.order = new Int32Array(m + k + 1);
+      if (this.sums64.length < k * dim) this.sums64 = new Float64Array(k * dim);
+    }
+    return this;
+  }
 }
 
 function jsEngine(threads: number): VectorEngine {
   const assign: VectorEngine["assignNearest"] = threads > 1 ? (rows, centroids, dim, out) => getAssignPool(threads).assign(rows, centroids, dim, out) : assignNearest;
   let gathered = new Float32Array(0);
+  const gather = (data: Float32Array, rows: Int32Array, dim: number): Float32Array => {
+    if (gathered.length < rows.length * dim) gathered = new Float32Array(rows.length * dim);
+    for (let i = 0; i < rows.length; i++) gathered.set(data.subarray(rows[i]! * dim, rows[i]! * dim + dim), i * dim);
+    return gathered.subarray(0, rows.length * dim);
+  };
+  const step = new StepScratch();
   return {
     name: "js",
     threads,
@@ -80,15 +126,28 @@ function jsEngine(threads: number): VectorEngine {
     assignRows(data, rows, centroids, dim, out) {
       const total = rowCount(data, dim, "assign-rows", "data");
       const result = rowsOut(total, rows, out);
-      if (gathered.length < rows.length * dim) gathered = new Float32Array(rows.length * dim);
-      for (let i = 0; i < rows.length; i++) gathered.set(data.subarray(rows[i]! * dim, rows[i]! * dim + dim), i * dim);
-      return assign(gathered.subarray(0, rows.length * dim), centroids, dim, result);
+      return assign(gather(data, rows, dim), centroids, dim, result);
+    },
+    miniBatchStep(data, rows, centers, dim, out) {
+      const total = rowCount(data, dim, "mini-batch-step", "data");
+      const k = centerCount(centers, dim, "mini-batch-step");
+      const result = rowsOut(total, rows, out, "mini-batch-step");
+      const m = rows.length;
+      if (m === 0) return { ...result, shift: 0 };
+      // The batch stays gathered (and in cache) for the sums.
+      const batch = gather(data, rows, dim);
+      assign(batch, centers.centroids, dim, result);
+      const { counts, order, sums64 } = step.fit(m, k, dim, "js");
+      countByCluster(result.assignments, m, k, counts);
+      sumByCluster(batch, result.assignments, m, k, dim, counts, order, sums64);
+      return { ...result, shift: moveCenters(counts, sums64, centers, k, dim) };
     },
     cosineTopK: (queries, keys, dim, k, options) => cosineTopK(queries, keys, dim, k, { ...options, engine: "js" }),
   };
 }
 
 function onnxEngine(products: OnnxruntimeProducts): VectorEngine {
+  const step = new StepScratch();
   return {
     name: "onnxruntime",
     threads: products.threads,
@@ -112,6 +171,18 @@ function onnxEngine(products: OnnxruntimeProducts): VectorEngine {
       const result = rowsOut(total, rows, out);
       if (rows.length > 0) products.assignRows(data, total, rows, centroids, k, dim, result.assignments, result.scores);
       return result;
+    },
+    miniBatchStep(data, rows, centers, dim, out) {
+      const total = rowCount(data, dim, "mini-batch-step", "data");
+      const k = centerCount(centers, dim, "mini-batch-step");
+      const result = rowsOut(total, rows, out, "mini-batch-step");
+      const m = rows.length;
+      if (m === 0) return { ...result, shift: 0 };
+      const { counts, sums32 } = step.fit(m, k, dim, "onnxruntime");
+      products.assignRows(data, total, rows, centers.centroids, k, dim, result.assignments, result.scores);
+      countByCluster(result.assignments, m, k, counts);
+      products.clusterSums(data, total, rows, result.assignments, k, dim, sums32);
+      return { ...result, shift: moveCenters(counts, sums32, centers, k, dim) };
     },
     cosineTopK(queries, keys, dim, k, options = {}) {
       const { queries: q, keys: ks, nq, nk, take, blockRows, indices, scores } = cosineTopKArgs(queries, keys, dim, k, options);

@@ -198,15 +198,10 @@ function miniBatchKMeans(
   const shiftTol = config.tol * meanFeatureVariance(sample, dim);
 
   // Running means of the rows seen by each center (learning rate 1/count, Sculley 2010); centroids are their directions.
-  const means = new Float64Array(k * dim);
-  for (let i = 0; i < k * dim; i++) means[i] = cents[i]!;
-  const counts = new Float64Array(k);
-  const sums = new Float64Array(k * dim);
+  const centers = { centroids: cents, means: Float64Array.from(cents), counts: new Float64Array(k) };
   const batchSize = Math.min(config.batchSize, n);
-  const byCluster = { order: new Int32Array(batchSize), start: new Int32Array(k + 1) };
   const batchRows = new Int32Array(batchSize);
-  const batchAssign = new Int32Array(batchSize);
-  const batchScores = new Float32Array(batchSize);
+  const batch = { assignments: new Int32Array(batchSize), scores: new Float32Array(batchSize) };
   const maxSteps = Math.ceil((config.maxIter * n) / batchSize);
   const alpha = Math.min(1, (2 * batchSize) / (n + 1));
   let ewa = 0;
@@ -216,13 +211,12 @@ function miniBatchKMeans(
   let steps = 0;
   while (steps < maxSteps) {
     for (let b = 0; b < batchSize; b++) batchRows[b] = rng.nextInt(n);
-    engine.assignRows(data, batchRows, cents, dim, { assignments: batchAssign, scores: batchScores });
-    const batchInertia = inertiaOf(batchScores, batchSize) / batchSize;
+    // Assignment, per-center sums and the centers' move in one engine call (the sums on onnxruntime too).
+    const { shift } = engine.miniBatchStep(data, batchRows, centers, dim, batch);
+    const batchInertia = inertiaOf(batch.scores, batchSize) / batchSize;
     steps++;
     ewa = steps === 1 ? batchInertia : ewa * (1 - alpha) + batchInertia * alpha;
     onProgress?.({ iteration: steps, inertia: ewa });
-    sumByCluster(data, dim, batchRows, batchAssign, k, byCluster, sums);
-    const shift = updateCenters(byCluster.start, sums, k, dim, counts, means, cents);
     // sklearn `_mini_batch_convergence`: the first step only initializes the EWA.
     if (steps === 1) continue;
     if (shiftTol > 0 && shift <= shiftTol) {
@@ -251,79 +245,6 @@ function miniBatchKMeans(
     mode: "mini-batch",
     engine: engine.name,
   };
-}
-
-/**
- * Per-cluster sums (float64) of the batch rows `data[rows[b]]`; cluster c's rows are `order[start[c] .. start[c + 1])`
- * (row indices, batch order). Rows are added four at a time, so each sum is read and written once per four rows (a
- * plain row-by-row loop spent most of a step here).
- */
-function sumByCluster(
-  data: Float32Array,
-  dim: number,
-  rows: Int32Array,
-  assign: Int32Array,
-  k: number,
-  by: { order: Int32Array; start: Int32Array },
-  sums: Float64Array,
-): void {
-  const { order, start } = by;
-  const n = assign.length;
-  start.fill(0);
-  for (let b = 0; b < n; b++) start[assign[b]! + 1]!++;
-  for (let c = 0; c < k; c++) start[c + 1]! += start[c]!;
-  const next = start.slice(0, k);
-  for (let b = 0; b < n; b++) order[next[assign[b]!]!++] = rows[b]!;
-  for (let c = 0; c < k; c++) {
-    const o = c * dim;
-    const end = start[c + 1]!;
-    let p = start[c]!;
-    if (p === end) continue;
-    for (let d = 0; d < dim; d++) sums[o + d] = 0;
-    for (; p + 3 < end; p += 4) {
-      const r0 = order[p]! * dim;
-      const r1 = order[p + 1]! * dim;
-      const r2 = order[p + 2]! * dim;
-      const r3 = order[p + 3]! * dim;
-      for (let d = 0; d < dim; d++) sums[o + d] = sums[o + d]! + (data[r0 + d]! + data[r1 + d]!) + (data[r2 + d]! + data[r3 + d]!);
-    }
-    for (; p < end; p++) {
-      const r = order[p]! * dim;
-      for (let d = 0; d < dim; d++) sums[o + d] = sums[o + d]! + data[r + d]!;
-    }
-  }
-}
-
-/**
- * Sculley's per-center update with learning rate 1/count, batched: mean ← (count·mean + batch sum)/(count + batch count);
- * centroid = its direction. Returns the summed squared centroid shift.
- */
-function updateCenters(start: Int32Array, sums: Float64Array, k: number, dim: number, counts: Float64Array, means: Float64Array, cents: Float32Array): number {
-  let shift = 0;
-  for (let c = 0; c < k; c++) {
-    const bc = start[c + 1]! - start[c]!;
-    if (bc === 0) continue;
-    const o = c * dim;
-    const total = counts[c]! + bc;
-    const keep = counts[c]! / total;
-    const rate = 1 / total;
-    counts[c] = total;
-    let s = 0;
-    for (let d = 0; d < dim; d++) {
-      const m = means[o + d]! * keep + sums[o + d]! * rate;
-      means[o + d] = m;
-      s += m * m;
-    }
-    if (s === 0) continue;
-    const inv = 1 / Math.sqrt(s);
-    for (let d = 0; d < dim; d++) {
-      const next = means[o + d]! * inv;
-      const diff = next - cents[o + d]!;
-      shift += diff * diff;
-      cents[o + d] = next;
-    }
-  }
-  return shift;
 }
 
 function inertiaOf(scores: Float32Array, n: number): number {
