@@ -38,7 +38,7 @@ interface KvBuffer {
   readonly capacity: number;
   /** Slots written so far; a cache shorter than this has been stepped from already (a branch), so appending copies. */
   filled: number;
-  /** Caches holding this buffer; when the last one is disposed the buffer is kept for reuse (see `#spare`). */
+  /** Caches holding this buffer; when the last one is disposed the buffer is kept for reuse (see `spare`). */
   holders: number;
 }
 
@@ -85,11 +85,15 @@ function toInt64(values: ArrayLike<number>): BigInt64Array {
 export class OnnxQwen2Model implements DecodeModel {
   readonly vocabSize: number;
   readonly maxPositions: number;
-  /** Buffers no cache holds any more, reused by `allocate` for the same shape (their stale slots are masked out). */
-  readonly #spare: KvBuffer[] = [];
-  readonly #release = (buffer: KvBuffer): void => {
-    this.#spare.push(buffer);
-    if (this.#spare.length > MAX_SPARE_BUFFERS) this.#spare.shift();
+  /**
+   * Buffers no cache holds any more, reused by `allocate` for the same shape (their stale slots are masked out).
+   * TypeScript-private rather than `#private`: an ES-private field in the class's .d.ts breaks consumers compiling for
+   * ES5 / the default target (TS18028).
+   */
+  private readonly spare: KvBuffer[] = [];
+  private readonly release = (buffer: KvBuffer): void => {
+    this.spare.push(buffer);
+    if (this.spare.length > MAX_SPARE_BUFFERS) this.spare.shift();
   };
 
   private constructor(
@@ -174,7 +178,7 @@ export class OnnxQwen2Model implements DecodeModel {
       }
     }
     target.filled = total;
-    return { logits: (out[N.logits] as Tensor).data as Float32Array, cache: new OnnxKvCache(target, total, batch, this.#release) };
+    return { logits: (out[N.logits] as Tensor).data as Float32Array, cache: new OnnxKvCache(target, total, batch, this.release) };
   }
 
   /** A buffer with room for `needed` slots holding the first `keep` slots of rows `rows` of `from` (all rows by default). */
@@ -183,8 +187,8 @@ export class OnnxQwen2Model implements DecodeModel {
     // At least one spare slot, so the next decode step appends in place.
     const capacity = (Math.floor(needed / CACHE_CHUNK) + 1) * CACHE_CHUNK;
     const size = batch * kvHeads * capacity * headDim;
-    const reused = this.#spare.findIndex((b) => b.capacity === capacity && b.keys[0]?.length === size);
-    const spare = reused >= 0 ? this.#spare.splice(reused, 1)[0] : undefined;
+    const reused = this.spare.findIndex((b) => b.capacity === capacity && b.keys[0]?.length === size);
+    const spare = reused >= 0 ? this.spare.splice(reused, 1)[0] : undefined;
     const copy = (src: Float32Array | undefined, l: number, which: "keys" | "values"): Float32Array => {
       const dst = spare?.[which][l] ?? new Float32Array(size);
       if (src === undefined || from === undefined) return dst;
@@ -212,7 +216,7 @@ export class OnnxQwen2Model implements DecodeModel {
     for (const r of rows) {
       if (!(Number.isInteger(r) && r >= 0 && r < cache.batch)) throw new ModelError("onnx", `selectRows: row ${r} is outside [0, ${cache.batch}).`);
     }
-    return new OnnxKvCache(this.allocate(rows.length, cache.length, cache.buffer, cache.length, rows), cache.length, rows.length, this.#release);
+    return new OnnxKvCache(this.allocate(rows.length, cache.length, cache.buffer, cache.length, rows), cache.length, rows.length, this.release);
   }
 
   /** One cache of `length` slots holding the rows of every part, right-aligned (see DecodeModel.mergeCaches). */
@@ -244,7 +248,7 @@ export class OnnxQwen2Model implements DecodeModel {
       }
     }
     target.filled = length;
-    return new OnnxKvCache(target, length, batch, this.#release);
+    return new OnnxKvCache(target, length, batch, this.release);
   }
 
   /** Releases the onnxruntime session; the model cannot step afterwards. */
