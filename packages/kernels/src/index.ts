@@ -2,8 +2,9 @@
 // (optional peer) through getVectorEngine. The TensorFlow.js side is "@infialign/kernels/tfjs".
 export type { VectorEngine, VectorEngineChoice, VectorEngineOptions } from "./engine/vectorEngine.js";
 export { getVectorEngine } from "./engine/vectorEngine.js";
-export type { AssignPool, CosineTopKOptions, MiniBatchCenters, MiniBatchStepResult, Rng } from "./vector/index.js";
+export type { AdamWUpdateOptions, AssignPool, CosineTopKOptions, MiniBatchCenters, MiniBatchStepResult, Rng } from "./vector/index.js";
 export {
+  adamwUpdate,
   assignNearest,
   cosineTopK,
   createAssignPool,

@@ -24,6 +24,7 @@ import { loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { adamwUpdate } from "@infialign/kernels";
 import { runBenchChild } from "@infialign/test-utils";
 
 interface Row {
@@ -134,7 +135,7 @@ async function measure(configName: string, variant: Row["variant"], threads: num
   let lastLoss = 0;
   const engine = onnx ? await (await import("../src/train/onnx.js")).OnnxTrainingEngine.create(model, { threads }) : undefined;
   // The trainers' step on the onnxruntime engine: gradients from the engine, then AdamW on the host in one fused pass
-  // per parameter (the update of @infialign/train-sft's AdamW.stepHost, torch.optim.AdamW's formula), assigned back.
+  // per parameter (@infialign/kernels' adamwUpdate, as @infialign/train-sft's AdamW.stepHost runs it), assigned back.
   const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
   let adamSteps = 0;
   const onnxStep = async () => {
@@ -142,9 +143,6 @@ async function measure(configName: string, variant: Row["variant"], threads: num
     const scored = batch * (seq - 1);
     const { objective, grads } = await (engine as NonNullable<typeof engine>).gradients({ inputIds: data, labels: data, batch, seq }, new Float32Array(batch * seq).fill(-1 / scored));
     adamSteps += 1;
-    const [lr, b1, b2, eps] = [1e-3, 0.9, 0.999, 1e-8];
-    const stepSize = lr / (1 - b1 ** adamSteps);
-    const bias2Sqrt = Math.sqrt(1 - b2 ** adamSteps);
     for (const [name, variable] of model.variables) {
       const g = grads.get(name)!.data;
       let state = moments.get(name);
@@ -152,16 +150,8 @@ async function measure(configName: string, variant: Row["variant"], threads: num
         state = { m: new Float32Array(g.length), v: new Float32Array(g.length) };
         moments.set(name, state);
       }
-      const { m, v } = state;
       const theta = Float32Array.from(variable.dataSync() as Float32Array);
-      for (let i = 0; i < theta.length; i++) {
-        const gi = g[i] as number;
-        const mi = b1 * (m[i] as number) + (1 - b1) * gi;
-        const vi = b2 * (v[i] as number) + (1 - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        theta[i] = (theta[i] as number) - (stepSize * mi) / (Math.sqrt(vi) / bias2Sqrt + eps);
-      }
+      adamwUpdate(theta, g, state.m, state.v, { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, step: adamSteps });
       const updated = tf.tensor(theta, variable.shape, "float32");
       variable.assign(updated);
       updated.dispose();

@@ -1,3 +1,4 @@
+export { type AdamWUpdateOptions, adamwUpdate } from "./adamwUpdate.js";
 export { assignNearest } from "./assignNearest.js";
 export { type CosineTopKOptions, cosineTopK } from "./cosineTopK.js";
 export { dotRows } from "./dotRows.js";

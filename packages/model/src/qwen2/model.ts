@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Qwen2Config } from "../config.js";
 import type { CacheRows, DecodeModel, HostTensor, KvCache, NamedTensors, StepInput, StepOutput } from "../engine.js";
 import { ModelError } from "../errors.js";
+import { shiftLabels } from "../train/engine.js";
 
 /** Options of {@link Qwen2Model.init}. */
 export interface Qwen2InitOptions {
@@ -331,17 +332,8 @@ export class Qwen2Model implements DecodeModel {
     const { inputIds, labels, segmentIds } = batch;
     if (labels.shape.join() !== inputIds.shape.join()) fail(`loss: labels [${labels.shape}] must have the shape of inputIds [${inputIds.shape}] (the shift happens inside).`);
     const [b, s] = labels.shape;
-    const raw = labels.dataSync();
-    const seg = segmentIds?.dataSync();
-    const out = new Int32Array(b * s).fill(IGNORE_INDEX);
-    for (let r = 0; r < b; r++) {
-      for (let t = 0; t + 1 < s; t++) {
-        const i = r * s + t;
-        if (seg !== undefined && seg[i] !== seg[i + 1]) continue;
-        out[i] = raw[i + 1] as number;
-      }
-    }
-    return out;
+    const seg = segmentIds?.dataSync() as Int32Array | undefined;
+    return shiftLabels({ inputIds: new Int32Array(0), labels: labels.dataSync() as Int32Array, batch: b, seq: s, ...(seg ? { segmentIds: seg } : {}) });
   }
 
   /** x·Wᵀ + bias of projection `name` in layer `layer`, plus its LoRA path (scale · dropout(x)·Aᵀ·Bᵀ) when unmerged. */

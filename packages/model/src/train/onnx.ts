@@ -174,17 +174,11 @@ export class OnnxTrainingEngine implements TrainingEngine {
     // Scoring never applies dropout (no gradient flows from it; the tfjs engine's scores are taken the same way).
     const adapters = this.adapters().map((a) => ({ ...a, dropout: false }));
     const session = await this.session(false, adapters);
-    const n = shifted.length;
-    const scores: TokenScores = { labels: shifted, logProbs: new Float32Array(n), entropy: new Float32Array(n), correct: new Float32Array(n), meanLogits: new Float32Array(n) };
+    const scores = emptyScores(shifted);
     for (let r0 = 0; r0 < batch.batch; r0 += perRun) {
       const part = rowSlice(batch, shifted, r0, Math.min(batch.batch, r0 + perRun));
       const out = await session.run(this.feeds(part.batch, part.shifted, adapters, undefined));
-      const got = OnnxTrainingEngine.scores(out, part.shifted);
-      const at = r0 * batch.seq;
-      scores.logProbs.set(got.logProbs, at);
-      scores.entropy.set(got.entropy, at);
-      scores.correct.set(got.correct, at);
-      scores.meanLogits.set(got.meanLogits, at);
+      placeScores(scores, OnnxTrainingEngine.scores(out, part.shifted), r0 * batch.seq);
     }
     return scores;
   }
@@ -200,7 +194,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
     const masked = Float32Array.from(u, (w, i) => (shifted[i] === IGNORE_INDEX ? 0 : w));
     const rng = adapters.some((a) => a.dropout) ? this.maskRng(options.dropoutSeed) : undefined;
     const n = shifted.length;
-    const scores: TokenScores = { labels: shifted, logProbs: new Float32Array(n), entropy: new Float32Array(n), correct: new Float32Array(n), meanLogits: new Float32Array(n) };
+    const scores = emptyScores(shifted);
     const grads: NamedTensors = new Map();
     const { hiddenSize: h, vocabSize: v, tieWordEmbeddings: tied } = this.model.config;
     // The trained tensors as the graph names them, and the names and shapes they are returned under.
@@ -220,12 +214,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       const feeds = this.feeds(part.batch, part.shifted, adapters, rng);
       feeds[N.tokenWeights] = new this.ort.Tensor("float32", masked.slice(r0 * batch.seq, r1 * batch.seq), [(r1 - r0) * batch.seq]);
       const out = await session.run(feeds);
-      const got = OnnxTrainingEngine.scores(out, part.shifted);
-      const at = r0 * batch.seq;
-      scores.logProbs.set(got.logProbs, at);
-      scores.entropy.set(got.entropy, at);
-      scores.correct.set(got.correct, at);
-      scores.meanLogits.set(got.meanLogits, at);
+      placeScores(scores, OnnxTrainingEngine.scores(out, part.shifted), r0 * batch.seq);
       for (const [graphName, name, shape] of trained) {
         const data = (out[N.grad(graphName)] as Tensor).data as Float32Array;
         const sum = grads.get(name);
@@ -270,4 +259,17 @@ function rowSlice(batch: TrainingBatch, shifted: Int32Array, r0: number, r1: num
   if (batch.positionIds) part.positionIds = batch.positionIds.subarray(a, b);
   if (batch.segmentIds) part.segmentIds = batch.segmentIds.subarray(a, b);
   return { batch: part, shifted: shifted.subarray(a, b) };
+}
+
+function emptyScores(labels: Int32Array): TokenScores {
+  const n = labels.length;
+  return { labels, logProbs: new Float32Array(n), entropy: new Float32Array(n), correct: new Float32Array(n), meanLogits: new Float32Array(n) };
+}
+
+/** Copies a row chunk's scores into the whole batch's at grid offset `at`. */
+function placeScores(into: TokenScores, part: TokenScores, at: number): void {
+  into.logProbs.set(part.logProbs, at);
+  into.entropy.set(part.entropy, at);
+  into.correct.set(part.correct, at);
+  into.meanLogits.set(part.meanLogits, at);
 }

@@ -3,6 +3,7 @@
 //   θ ← θ − lr·λ·θ;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
 //   θ ← θ − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε)
 // t counts the updates a parameter has received (torch keeps `state["step"]` per parameter).
+import { adamwUpdate } from "@infialign/kernels";
 import type { NamedTensors } from "@infialign/model";
 import * as tf from "@tensorflow/tfjs-core";
 import { TrainingError } from "./errors.js";
@@ -164,25 +165,8 @@ export class AdamW {
         tensor.dispose();
       }
       state.step += 1;
-      const t = state.step;
-      const m = state.m;
-      const v = state.v;
-      const g = grad.data;
       const theta = Float32Array.from(variable.dataSync() as Float32Array);
-      const b1 = this.beta1;
-      const b2 = this.beta2;
-      const stepSize = lr / (1 - b1 ** t);
-      const bias2Sqrt = Math.sqrt(1 - b2 ** t);
-      const keep = 1 - (this.decays.get(name)! ? lr * this.weightDecay : 0);
-      const eps = this.epsilon;
-      for (let i = 0; i < theta.length; i++) {
-        const gi = g[i] as number;
-        const mi = b1 * (m[i] as number) + (1 - b1) * gi;
-        const vi = b2 * (v[i] as number) + (1 - b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        theta[i] = (theta[i] as number) * keep - (stepSize * mi) / (Math.sqrt(vi) / bias2Sqrt + eps);
-      }
+      adamwUpdate(theta, grad.data, state.m, state.v, { lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.decays.get(name)! ? this.weightDecay : 0, step: state.step });
       const updated = tf.tensor(theta, variable.shape, "float32");
       variable.assign(updated);
       updated.dispose();
