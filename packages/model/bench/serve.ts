@@ -10,10 +10,12 @@
 // steadier than wall time on a shared machine), the median request latency, decode steps and rows per step (how full
 // the batch stays, whatever the hardware), where the time went (decode steps, prefill steps, cache copies), peak RSS.
 // Modes alternate run by run; medians of --repeats runs (3).
+
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRng } from "@infialign/kernels";
 import { runBenchChild } from "@infialign/test-utils";
 import { countParameters, type Qwen2Config } from "../src/config.js";
 import type { DecodeModel } from "../src/engine.js";
@@ -62,16 +64,10 @@ const REPEATS = flag("--repeats", quick ? 1 : 3);
 const THREADS = flag("--threads", availableParallelism());
 const MAX_BATCH_SIZE = 16;
 
-/** A seeded 32-bit generator (mulberry32), so every run serves the same requests. */
+/** A seeded generator of floats in [0, 1) (@infialign/kernels' createRng), so every run serves the same requests. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = createRng(seed >>> 0);
+  return () => generator.nextFloat();
 }
 
 interface Workload {
