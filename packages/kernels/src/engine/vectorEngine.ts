@@ -1,4 +1,4 @@
-import { assignNearest, assignNearestArgs } from "../vector/assignNearest.js";
+import { type AssignmentBuffers, type Assignments, assignNearest, assignNearestArgs } from "../vector/assignNearest.js";
 import { type CosineTopKOptions, cosineTopK, cosineTopKArgs } from "../vector/cosineTopK.js";
 import { matmulTransposed } from "../vector/matmulTransposed.js";
 import { centerCount, countByCluster, type MiniBatchCenters, type MiniBatchStepResult, moveCenters, sumByCluster } from "../vector/miniBatchStep.js";
@@ -40,8 +40,8 @@ export interface VectorEngine {
     rows: Float32Array,
     centroids: Float32Array,
     dim: number,
-    out?: { assignments?: Int32Array; scores?: Float32Array },
-  ): { assignments: Int32Array; scores: Float32Array };
+    out?: AssignmentBuffers,
+  ): Assignments;
   /**
    * {@link assignNearest} of the rows `rows[i]` of `data` (a sampled mini-batch) without copying them out first: the
    * onnxruntime engine gathers them inside its graph. Out-of-range row indices throw.
@@ -51,8 +51,8 @@ export interface VectorEngine {
     rows: Int32Array,
     centroids: Float32Array,
     dim: number,
-    out?: { assignments?: Int32Array; scores?: Float32Array },
-  ): { assignments: Int32Array; scores: Float32Array };
+    out?: AssignmentBuffers,
+  ): Assignments;
   /**
    * One step of spherical mini-batch k-means (Sculley 2010) on the rows `rows[i]` of `data`: assigns them as
    * {@link assignRows}, then moves, in place, every center c that got b > 0 of them: mean ← (count·mean + Σ its rows) /
@@ -65,7 +65,7 @@ export interface VectorEngine {
     rows: Int32Array,
     centers: MiniBatchCenters,
     dim: number,
-    out?: { assignments?: Int32Array; scores?: Float32Array },
+    out?: AssignmentBuffers,
   ): MiniBatchStepResult;
   /** The `k` most similar keys per query, as {@link cosineTopK} (same sorting, ties and padding). */
   cosineTopK(queries: Float32Array, keys: Float32Array, dim: number, k: number, options?: Omit<CosineTopKOptions, "engine">): { indices: Int32Array; scores: Float32Array };
@@ -75,9 +75,9 @@ export interface VectorEngine {
 function rowsOut(
   total: number,
   rows: Int32Array,
-  out?: { assignments?: Int32Array; scores?: Float32Array },
+  out?: AssignmentBuffers,
   component = "assign-rows",
-): { assignments: Int32Array; scores: Float32Array } {
+): Assignments {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     if (!(r >= 0 && r < total)) throw new Error(`[infialign/kernels] ${component}: rows[${i}] = ${r} is outside the ${total} rows of data`);

@@ -5,6 +5,18 @@ import { checkOut, rowCount } from "./shape.js";
 /** Rows scored per block; the scratch score block is `ASSIGN_BLOCK_ROWS × k` floats (fixed at 64 inside assignRange). */
 const ASSIGN_BLOCK_ROWS = 64;
 
+/** Output buffers an assignment may be given to fill (each allocated when absent). */
+export interface AssignmentBuffers {
+  assignments?: Int32Array;
+  scores?: Float32Array;
+}
+
+/** Nearest centroid per row and its dot product. */
+export interface Assignments {
+  assignments: Int32Array;
+  scores: Float32Array;
+}
+
 /**
  * Index of the centroid with the largest dot product for every row (spherical assignment: for unit rows this is the
  * nearest centroid by cosine), ties → lowest index. `scores[i]` is that largest dot product.
@@ -13,8 +25,8 @@ export function assignNearest(
   rows: Float32Array,
   centroids: Float32Array,
   dim: number,
-  out?: { assignments?: Int32Array; scores?: Float32Array },
-): { assignments: Int32Array; scores: Float32Array } {
+  out?: AssignmentBuffers,
+): Assignments {
   const { n, k, assignments, scores } = assignNearestArgs(rows, centroids, dim, out);
   const block = new Float32Array(Math.min(ASSIGN_BLOCK_ROWS, Math.max(n, 1)) * k);
   assignRange(rows, 0, n, centroids, k, dim, assignments, scores, 0, block, gemmNT);
@@ -26,7 +38,7 @@ export function assignNearestArgs(
   rows: Float32Array,
   centroids: Float32Array,
   dim: number,
-  out?: { assignments?: Int32Array; scores?: Float32Array },
+  out?: AssignmentBuffers,
 ): { n: number; k: number; assignments: Int32Array; scores: Float32Array } {
   const n = rowCount(rows, dim, "assign-nearest", "rows");
   const k = rowCount(centroids, dim, "assign-nearest", "centroids");

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
+import type { AssignmentBuffers, Assignments } from "./assignNearest.js";
 import { gemmNT } from "./gemm.js";
 import { checkOut, rowCount } from "./shape.js";
 
@@ -106,8 +107,8 @@ export interface AssignPool {
     rows: Float32Array,
     centroids: Float32Array,
     dim: number,
-    out?: { assignments?: Int32Array; scores?: Float32Array },
-  ): { assignments: Int32Array; scores: Float32Array };
+    out?: AssignmentBuffers,
+  ): Assignments;
   /** Terminates the workers (also done on process exit); later `assign` calls run on the calling thread only. */
   close(): void;
 }

@@ -333,7 +333,7 @@ export class Qwen2Model implements DecodeModel {
     if (labels.shape.join() !== inputIds.shape.join()) fail(`loss: labels [${labels.shape}] must have the shape of inputIds [${inputIds.shape}] (the shift happens inside).`);
     const [b, s] = labels.shape;
     const seg = segmentIds?.dataSync() as Int32Array | undefined;
-    return shiftLabels({ inputIds: new Int32Array(0), labels: labels.dataSync() as Int32Array, batch: b, seq: s, ...(seg ? { segmentIds: seg } : {}) });
+    return shiftLabels({ labels: labels.dataSync() as Int32Array, batch: b, seq: s, ...(seg ? { segmentIds: seg } : {}) });
   }
 
   /** x·Wᵀ + bias of projection `name` in layer `layer`, plus its LoRA path (scale · dropout(x)·Aᵀ·Bᵀ) when unmerged. */

@@ -77,7 +77,7 @@ export interface TrainingEngine {
 export const peftTensorName = (prefix: string, which: "A" | "B") => `base_model.model.${prefix}.lora_${which}.weight`;
 
 /** Labels shifted left by one per row, −100 at each row end and, with segment ids, at each document's last token. */
-export function shiftLabels(batch: TrainingBatch): Int32Array {
+export function shiftLabels(batch: Pick<TrainingBatch, "labels" | "segmentIds" | "batch" | "seq">): Int32Array {
   const { labels, segmentIds, batch: b, seq: s } = batch;
   const out = new Int32Array(b * s).fill(IGNORE_INDEX);
   for (let r = 0; r < b; r++) {

@@ -4,6 +4,7 @@
 import { availableParallelism } from "node:os";
 import { createRng, type Rng } from "@infialign/kernels";
 import { IGNORE_INDEX } from "@infialign/kernels/tfjs";
+import type * as tf from "@tensorflow/tfjs-core";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import type { NamedTensors } from "../engine.js";
 import { ModelError } from "../errors.js";
@@ -63,6 +64,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
   private readonly sessions = new Map<string, Promise<InferenceSession>>();
   private dropoutRng: Rng | undefined;
   private reference: TfjsTrainingEngine | undefined;
+  private readonly weights = new WeakMap<tf.Variable, { dataId: object; tensor: Tensor }>();
 
   private constructor(
     private readonly model: Qwen2Model,
@@ -110,6 +112,19 @@ export class OnnxTrainingEngine implements TrainingEngine {
     return session;
   }
 
+  /**
+   * A variable's values as an onnxruntime tensor, read from tfjs only when they changed: `assign` gives a variable a new
+   * data id, so frozen base weights (LoRA), the two passes of a DPO micro-batch and the micro-batches of one optimizer
+   * step read each weight once.
+   */
+  private weight(variable: tf.Variable): Tensor {
+    const cached = this.weights.get(variable);
+    if (cached !== undefined && cached.dataId === variable.dataId) return cached.tensor;
+    const tensor = new this.ort.Tensor("float32", variable.dataSync() as Float32Array, [...variable.shape]);
+    this.weights.set(variable, { dataId: variable.dataId, tensor });
+    return tensor;
+  }
+
   private feeds(batch: TrainingBatch, shifted: Int32Array, adapters: TrainGraphAdapter[], rng: Rng | undefined): Record<string, Tensor> {
     const { Tensor } = this.ort;
     const { batch: b, seq: s } = batch;
@@ -122,12 +137,12 @@ export class OnnxTrainingEngine implements TrainingEngine {
     };
     for (const [name, v] of this.model.variables) {
       if (name === "lm_head.weight" && this.model.config.tieWordEmbeddings) continue;
-      feeds[name] = new Tensor("float32", v.dataSync() as Float32Array, [...v.shape]);
+      feeds[name] = this.weight(v);
     }
     for (const a of adapters) {
       const adapter = this.model.adapters.get(a.prefix)!;
-      feeds[N.loraA(a.prefix)] = new Tensor("float32", adapter.a.dataSync() as Float32Array, [...adapter.a.shape]);
-      feeds[N.loraB(a.prefix)] = new Tensor("float32", adapter.b.dataSync() as Float32Array, [...adapter.b.shape]);
+      feeds[N.loraA(a.prefix)] = this.weight(adapter.a);
+      feeds[N.loraB(a.prefix)] = this.weight(adapter.b);
       if (a.dropout) {
         // Inverted dropout as torch.nn.Dropout: keep with probability 1 − p, scaled by 1 / (1 − p).
         const p = adapter.dropout;
