@@ -1,3 +1,4 @@
+import { adamwUpdate } from "@infialign/kernels";
 import { selectBackend } from "@infialign/kernels/tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -154,5 +155,87 @@ describe("AdamW", () => {
     expect(() => other.loadState(opt.state())).not.toThrow();
     opt.step(grads({ w: [1] }), 0.1);
     expect(() => other.loadState(opt.state())).toThrow(/"w" is not a parameter/);
+  });
+});
+
+describe("AdamW.stepHost", () => {
+  const o = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 };
+  const gs = [
+    [0.1, -0.4, 1.5],
+    [-0.2, 0.3, 0.0],
+    [0.05, -0.5, 2.0],
+    [1e-3, 0.2, -1.0],
+    [0.3, -0.1, 0.4],
+  ];
+  const lrs = [1e-2, 2e-2, 3e-2, 2e-2, 1e-2];
+  const host = (g: number[]) => new Map([["w", { shape: [g.length], data: Float32Array.from(g) }]]);
+
+  it("matches the tfjs step path over several steps, and when the two are mixed", () => {
+    const a = vars({ w: [0.3, -1.2, 2.5] });
+    const b = vars({ w: [0.3, -1.2, 2.5] });
+    const c = vars({ w: [0.3, -1.2, 2.5] });
+    const optA = new AdamW(a, o);
+    const optB = new AdamW(b, o);
+    const optC = new AdamW(c, o);
+    gs.forEach((g, i) => {
+      optA.step(grads({ w: g }), lrs[i]!);
+      optB.stepHost(host(g), lrs[i]!);
+      // step assigns the variable behind stepHost's host copy: the next stepHost must see it.
+      if (i % 2 === 0) optC.stepHost(host(g), lrs[i]!);
+      else optC.step(grads({ w: g }), lrs[i]!);
+    });
+    const want = values(a.get("w")!);
+    for (const got of [values(b.get("w")!), values(c.get("w")!)]) {
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-6);
+    }
+  });
+
+  it("starts from externally assigned weights (data id changed since its own assign)", () => {
+    const v = vars({ w: [0.3, -1.2, 2.5] });
+    const opt = new AdamW(v, o);
+    opt.stepHost(host(gs[0]!), lrs[0]!);
+    const assigned = tf.tensor1d([5, -6, 7]);
+    v.get("w")!.assign(assigned);
+    assigned.dispose();
+    opt.stepHost(host(gs[1]!), lrs[1]!);
+    // The same two updates by the kernel, with θ replaced by the assigned values in between.
+    const theta = Float32Array.from([0.3, -1.2, 2.5]);
+    const m = new Float32Array(3);
+    const s = new Float32Array(3);
+    adamwUpdate(theta, Float32Array.from(gs[0]!), m, s, { lr: lrs[0]!, ...o, step: 1 });
+    theta.set([5, -6, 7]);
+    adamwUpdate(theta, Float32Array.from(gs[1]!), m, s, { lr: lrs[1]!, ...o, step: 2 });
+    expect(values(v.get("w")!)).toEqual(Array.from(theta));
+  });
+
+  it("does not change tensors that still hold the previous weights (no aliasing of the host copy)", () => {
+    const v = vars({ w: [0.3, -1.2, 2.5] });
+    const opt = new AdamW(v, o);
+    opt.stepHost(host(gs[0]!), lrs[0]!);
+    const before = v.get("w")!.clone();
+    const snapshot = Array.from(before.dataSync());
+    opt.stepHost(host(gs[1]!), lrs[1]!);
+    expect(Array.from(before.dataSync())).toEqual(snapshot);
+    expect(values(v.get("w")!)).not.toEqual(snapshot);
+    before.dispose();
+  });
+
+  it("loadState then stepHost continues from the restored weights bit-exactly", () => {
+    const v = vars({ w: [0.3, -1.2, 2.5] });
+    const opt = new AdamW(v, o);
+    opt.stepHost(host(gs[0]!), lrs[0]!);
+    const saved = opt.state();
+    const weights = values(v.get("w")!);
+    opt.stepHost(host(gs[1]!), lrs[1]!);
+    opt.stepHost(host(gs[2]!), lrs[2]!);
+    const want = values(v.get("w")!);
+    const restored = tf.tensor1d(weights);
+    v.get("w")!.assign(restored);
+    restored.dispose();
+    opt.loadState(saved);
+    opt.stepHost(host(gs[1]!), lrs[1]!);
+    opt.stepHost(host(gs[2]!), lrs[2]!);
+    expect(values(v.get("w")!)).toEqual(want);
+    expect(opt.stepCount).toBe(3);
   });
 });

@@ -49,6 +49,13 @@ interface ParamState {
   step: number;
   m: tf.Variable | Float32Array;
   v: tf.Variable | Float32Array;
+  /**
+   * {@link AdamW.stepHost}'s persistent host copy of the parameter (not optimizer state), valid while the variable
+   * still holds `thetaId`, the data id of our last assign; any other assign (step, checkpoint restore, user code)
+   * changes the variable's data id and forces a re-read.
+   */
+  theta?: Float32Array;
+  thetaId?: object;
 }
 
 const hostCopy = (t: tf.Variable | Float32Array): Float32Array => (t instanceof Float32Array ? Float32Array.from(t) : Float32Array.from(t.dataSync() as Float32Array));
@@ -114,6 +121,9 @@ export class AdamW {
       }
       if (state.m instanceof Float32Array) state.m = ownedVariable(tf.tensor(state.m, variable.shape, "float32"));
       if (state.v instanceof Float32Array) state.v = ownedVariable(tf.tensor(state.v, variable.shape, "float32"));
+      // This path assigns the variable itself: free stepHost's now stale host copy.
+      state.theta = undefined;
+      state.thetaId = undefined;
       state.step += 1;
       const t = state.step;
       const m = state.m as tf.Variable;
@@ -137,7 +147,8 @@ export class AdamW {
 
   /**
    * {@link step} with host gradients (HF names and shapes, as a training engine returns them), the same update in one
-   * pass per parameter over Float32Arrays: the parameter is read from its variable and assigned back once.
+   * pass per parameter over Float32Arrays: a persistent host copy of the parameter is updated in place and assigned to
+   * its variable; it is re-read only when the variable was assigned by someone else since.
    */
   stepHost(grads: ReadonlyMap<string, { shape: number[]; data: Float32Array }>, lr: number): void {
     for (const [name, grad] of grads) {
@@ -165,11 +176,16 @@ export class AdamW {
         tensor.dispose();
       }
       state.step += 1;
-      const theta = Float32Array.from(variable.dataSync() as Float32Array);
+      // Copy: the cpu backend's dataSync returns its own buffer.
+      if (state.theta === undefined || state.thetaId !== variable.dataId) state.theta = Float32Array.from(variable.dataSync() as Float32Array);
+      const theta = state.theta;
       adamwUpdate(theta, grad.data, state.m, state.v, { lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.decays.get(name)! ? this.weightDecay : 0, step: state.step });
-      const updated = tf.tensor(theta, variable.shape, "float32");
+      // Only wasm copies the array into its heap; cpu keeps it and tfjs-node keeps it until first use, so the tensor
+      // would alias the copy we update in place next step.
+      const updated = tf.tensor(tf.getBackend() === "wasm" ? theta : theta.slice(), variable.shape, "float32");
       variable.assign(updated);
       updated.dispose();
+      state.thetaId = variable.dataId;
     }
     this.steps += 1;
   }
@@ -206,6 +222,7 @@ export class AdamW {
       }
     }
     if (problems.length > 0) throw new TrainingError("adamw", `loadState: ${source} does not match the model: ${problems.join("; ")}.`);
+    // Also drops stepHost's host weight copies: the next stepHost re-reads the variables.
     this.disposeMoments();
     for (const [name, t] of state.paramSteps) {
       const m = state.expAvg.get(name)!;
@@ -219,7 +236,7 @@ export class AdamW {
     this.steps = state.step;
   }
 
-  /** Frees the moment variables (the model's variables are not touched). */
+  /** Frees the moment variables and host weight copies (the model's variables are not touched). */
   dispose(): void {
     this.disposeMoments();
   }
