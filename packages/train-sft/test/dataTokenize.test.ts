@@ -21,6 +21,8 @@ describe("assistant turn layout", () => {
     expect(assistantContent({ response: "2" })).toBe("2");
     expect(assistantContent({ response: "<think>a</think>b", reasoning: "a" })).toBe("<think>a</think>b");
     expect(assistantContent({ reasoning: "a" })).toBeUndefined();
+    // A MATH-style solution is both reasoning and response: trained once, not wrapped and repeated.
+    expect(assistantContent({ response: "1+1=2\n\\boxed{2}", reasoning: "1+1=2\n\\boxed{2}" })).toBe("1+1=2\n\\boxed{2}");
   });
 
   it("splits multi-turn messages: earlier turns are prompt, the canonical answer is the completion", () => {

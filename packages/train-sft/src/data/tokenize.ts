@@ -54,12 +54,14 @@ const THINK_CLOSE = "</think>";
  * The assistant turn of a canonical sample, R1 / InfiAlign style: `<think>\n{reasoning}\n</think>\n\n{response}`.
  * That is the layout `@infialign/data`'s teacher stage writes (`teacherStage.ts`) and the one R1 distills are trained
  * on; `normalizeSample` moves the think block to `reasoning`, and this puts it back. A response that still holds
- * `</think>` (data normalised with `--keep-think`) is used as it is. Undefined when the sample has no response.
+ * `</think>` (data normalised with `--keep-think`) is used as it is, and so is a response that is its own reasoning
+ * (MATH-style sources give one worked solution as both: wrapping it would train the solution twice per sample).
+ * Undefined when the sample has no response.
  */
 export function assistantContent(sample: Pick<Sample, "response" | "reasoning">): string | undefined {
   const { response, reasoning } = sample;
   if (response === undefined) return undefined;
-  if (response.includes(THINK_CLOSE) || !reasoning) return response;
+  if (response.includes(THINK_CLOSE) || !reasoning || reasoning.trim() === response.trim()) return response;
   return `<think>\n${reasoning}\n</think>\n\n${response}`;
 }
 
