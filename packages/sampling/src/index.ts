@@ -40,9 +40,9 @@ export {
 export type {
   CachedEmbedderOptions,
   CreateEmbedderOptions,
-  EmbedOptions,
   Embedder,
   EmbeddingCacheStats,
+  EmbedOptions,
   HashingEmbedderConfig,
   OpenAIEmbedderOptions,
   TransformersDtype,

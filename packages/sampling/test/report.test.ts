@@ -55,6 +55,13 @@ describe("buildSelectionReport", () => {
     expect(topAfter).toBeGreaterThan(topBefore);
   });
 
+  it("records the config, order included", () => {
+    expect(report.config).toEqual({ domainQuotas: "balanced", clusterAllocation: "balanced", order: "hardest", seed: 1 });
+    const random = buildSelectionReport({ items, result, config: { ...config, order: "random", domainQuotas: "proportional" } });
+    expect(random.config).toMatchObject({ order: "random", domainQuotas: "proportional" });
+    expect(renderSelectionReportHtml(random)).toContain("Domain quotas: proportional; cluster allocation: balanced; order within clusters: random (seeded); seed 1.");
+  });
+
   it("is JSON-serializable", () => {
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
@@ -69,6 +76,7 @@ describe("renderSelectionReportHtml", () => {
     expect((html.match(/<svg /g) ?? []).length).toBe(4 + report.domains.length);
     expect(html).toContain("Test &#60;report&#62;");
     expect(html).toContain("answer_mismatch");
+    expect(html).toContain("order within clusters: hardest first");
   });
 
   it("renders in headless Chromium with the charts in the DOM", async (ctx) => {

@@ -91,6 +91,66 @@ describe("selectSubset", () => {
     expect(() => selectSubset(items, { budget: 2.5, domainQuotas: { x: -1 } })).toThrow(/budget.*domainQuotas\.x/);
   });
 
+  it('domainQuotas "proportional" keeps the pool\'s domain shares; "balanced" gives equal shares', () => {
+    // Imbalanced pool: a 600, b 300, c 100 records, 4 clusters each.
+    const sizes: Record<string, number> = { a: 600, b: 300, c: 100 };
+    const items: SelectionItem[] = Object.entries(sizes)
+      .flatMap(([domain, n]) => [...Array(n)].map((_, i) => ({ domain, cluster: i % 4, difficulty: i })))
+      .map((x, index) => ({ ...x, index }));
+    const per = (r: ReturnType<typeof selectSubset>) => Object.fromEntries(r.domains.map((d) => [d.domain, d.selected]));
+    for (const budget of [100, 77, 0.25]) {
+      const asked = budget < 1 ? Math.round(budget * items.length) : budget;
+      const prop = selectSubset(items, { budget, domainQuotas: "proportional", seed: 3 });
+      expect(prop.selected).toHaveLength(asked);
+      for (const [d, n] of Object.entries(sizes)) expect(Math.abs(per(prop)[d]! - (asked * n) / items.length)).toBeLessThan(1);
+      const bal = selectSubset(items, { budget, domainQuotas: "balanced", seed: 3 });
+      for (const d of Object.keys(sizes)) expect(Math.abs(per(bal)[d]! - asked / 3)).toBeLessThan(1);
+    }
+    expect(per(selectSubset(items, { budget: 100, domainQuotas: "proportional" }))).toEqual({ a: 60, b: 30, c: 10 });
+    expect(per(selectSubset(items, { budget: 99, domainQuotas: "balanced" }))).toEqual({ a: 33, b: 33, c: 33 });
+    // Same as the explicit map of the pool's sizes.
+    expect(selectSubset(items, { budget: 77, domainQuotas: "proportional", seed: 5 })).toEqual(selectSubset(items, { budget: 77, domainQuotas: sizes, seed: 5 }));
+  });
+
+  it('order "random": a different, seed-deterministic subset with lower mean difficulty, same quotas', () => {
+    const items: SelectionItem[] = [...Array(400)].map((_, i) => ({
+      index: i,
+      id: `r${i}`,
+      domain: i % 2 ? "x" : "y",
+      cluster: i % 5,
+      difficulty: (i * 37) % 101,
+    }));
+    const mean = (sel: number[]) => sel.reduce((a, i) => a + items[i]!.difficulty, 0) / sel.length;
+    const hard = selectSubset(items, { budget: 60, seed: 1 });
+    const rand = selectSubset(items, { budget: 60, seed: 1, order: "random" });
+    expect(selectSubset(items, { budget: 60, seed: 1, order: "hardest" })).toEqual(hard);
+    expect(rand.selected).toHaveLength(60);
+    expect(rand.selected).not.toEqual(hard.selected);
+    expect(mean(rand.selected)).toBeLessThan(mean(hard.selected));
+    // Diversity sampling is unchanged: same domain quotas and cluster coverage.
+    expect(rand.domains).toEqual(hard.domains);
+    // Deterministic for a seed, different for another seed.
+    expect(selectSubset(items, { budget: 60, seed: 1, order: "random" })).toEqual(rand);
+    expect(selectSubset(items, { budget: 60, seed: 2, order: "random" }).selected).not.toEqual(rand.selected);
+    // The order is the seeded hash of the id: renumbering the pool does not change which ids win.
+    const shifted = items.map((it) => ({ ...it, index: it.index + 1000 }));
+    const again = selectSubset(shifted, { budget: 60, seed: 1, order: "random" });
+    expect(again.selected.map((i) => i - 1000)).toEqual(rand.selected);
+  });
+
+  it("names the invalid field: domainQuotas and order", () => {
+    const items: SelectionItem[] = [{ index: 0, domain: "m", cluster: 0, difficulty: 1 }];
+    const bad = (config: object) => () => selectSubset(items, { budget: 1, ...config } as never);
+    expect(bad({ domainQuotas: "uniform" })).toThrow(
+      '[infialign/sampling] select: invalid config (domainQuotas must be "balanced", "proportional" or a map of proportions (got "uniform"))',
+    );
+    expect(bad({ domainQuotas: null })).toThrow(/domainQuotas must be "balanced", "proportional" or a map of proportions \(got null\)/);
+    expect(bad({ domainQuotas: [1, 2] })).toThrow(/domainQuotas must be .* \(got an array\)/);
+    expect(bad({ order: "easiest" })).toThrow('[infialign/sampling] select: invalid config (order must be "hardest" or "random" (got "easiest"))');
+    expect(bad({ order: "random", domainQuotas: "proportional" })).not.toThrow();
+    expect(bad({ budget: 0, order: 1 })).toThrow(/budget must be .*; order must be "hardest" or "random" \(got 1\)/);
+  });
+
   it("properties: exact budget, balanced quotas, no duplicates, a reason for every drop, determinism", () => {
     fc.assert(
       fc.property(poolArb, fc.integer({ min: 1, max: 150 }), fc.integer({ min: 0, max: 1000 }), fc.boolean(), (items, budget, seed, proportional) => {
@@ -116,6 +176,10 @@ describe("selectSubset", () => {
           expect(harderLost).toBe(false);
         }
         expect(selectSubset(items, config)).toEqual(r);
+        // order "random" changes which records fill the slots, not the quotas.
+        const random = selectSubset(items, { ...config, order: "random" });
+        expect(random.domains).toEqual(r.domains);
+        expect(random.dropCounts).toEqual(r.dropCounts);
       }),
       { numRuns: 300 },
     );

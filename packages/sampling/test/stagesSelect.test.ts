@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeSample, normalizeStage, resolveInputs, runPipeline, type Sample, type Stage } from "@infialign/data";
+import { canonicalJson, makeSample, normalizeStage, resolveInputs, runPipeline, type Sample, type Stage } from "@infialign/data";
 import { afterAll, describe, expect, it } from "vitest";
 import { selectStage } from "../src/select/stages/selectStage.js";
-import { collect, fakeCtx as recordingCtx, from } from "./helpers.js";
+import { collect, from, fakeCtx as recordingCtx } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "select-stage-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,6 +61,21 @@ describe("selectStage", () => {
     }
   });
 
+  it("takes domains from domainOf before the taxonomy labeler, balances over them and hashes its id", async () => {
+    // Two labels of our own (by topic index parity) over the pool; "Problem 4" prompts fall back to the taxonomy.
+    const domainOf = { id: "parity-v1", label: (s: Sample) => (s.prompt.startsWith("Problem 4") ? undefined : Number(s.prompt.match(/number (\d+)$/)?.[1]) % 2 === 0 ? "even" : "odd") };
+    const stage = selectStage({ budget: 18, k: 2, tokenizer: wsTokenizer, domainOf });
+    expect(stage.params.domainOf).toBe("parity-v1");
+    expect(selectStage({ budget: 18, tokenizer: wsTokenizer }).params.domainOf).toBeNull();
+    const out = await collect(stage.run(from(pool), fakeCtx().ctx));
+    const perDomain: Record<string, number> = {};
+    for (const s of out) perDomain[s.domain!] = (perDomain[s.domain!] ?? 0) + 1;
+    expect(Object.keys(perDomain).sort()).toEqual(["even", "math/algebra", "math/geometry", "math/number_theory", "odd"]);
+    // Balanced over five domains; the three fallback domains hold only 3 records each, their surplus goes to the others.
+    expect(perDomain).toMatchObject({ "math/algebra": 3, "math/geometry": 3, "math/number_theory": 3 });
+    expect(perDomain.even! + perDomain.odd!).toBe(9);
+  });
+
   it("is deterministic (replay-safe) and seeded by the pipeline seed", async () => {
     const run = async () => (await collect(selectStage({ budget: 0.4, tokenizer: wsTokenizer }).run(from(pool), fakeCtx().ctx))).map((s) => s.id);
     const a = await run();
@@ -91,6 +106,31 @@ describe("selectStage", () => {
 
   it("rejects an invalid budget when built", () => {
     expect(() => selectStage({ budget: -1 })).toThrow(/\[infialign\/sampling\] select: invalid config \(budget/);
+    expect(() => selectStage({ budget: 3, order: "shuffled" as never })).toThrow(/invalid config \(order must be "hardest" or "random" \(got "shuffled"\)\)/);
+    expect(() => selectStage({ budget: 3, domainQuotas: "sized" as never })).toThrow(/invalid config \(domainQuotas must be "balanced", "proportional" or a map/);
+  });
+
+  it('order "random" and domainQuotas "proportional": hashed params, random order within clusters, in the report', async () => {
+    const base = selectStage({ budget: 12, k: 3, tokenizer: wsTokenizer });
+    expect(base.params.order).toBe("hardest");
+    expect(selectStage({ budget: 12, k: 3, tokenizer: wsTokenizer, order: "hardest" }).params).toEqual(base.params);
+    const stage = selectStage({ budget: 12, k: 3, tokenizer: wsTokenizer, order: "random", domainQuotas: "proportional" });
+    expect(stage.params).toMatchObject({ order: "random", domainQuotas: "proportional" });
+    // Another order is another cache key.
+    expect(canonicalJson(selectStage({ budget: 12, k: 3, tokenizer: wsTokenizer, order: "random" }).params)).not.toBe(canonicalJson(base.params));
+    const { ctx, rejects } = fakeCtx();
+    const out = await collect(stage.run(from(pool), ctx));
+    const hard = await collect(base.run(from(pool), fakeCtx().ctx));
+    expect(out).toHaveLength(12);
+    const meanDifficulty = (xs: Sample[]) => xs.reduce((a, s) => a + (s.meta.difficulty as number), 0) / xs.length;
+    expect(meanDifficulty(out)).toBeLessThan(meanDifficulty(hard));
+    expect(rejects.find((r) => r.code === "over_cluster_quota")?.message).toMatch(/kept other records \(random order\)/);
+    expect(stage.report()!.config).toMatchObject({ order: "random", domainQuotas: "proportional" });
+    expect(base.report()!.config.order).toBe("hardest");
+    // Deterministic for the seed.
+    expect((await collect(selectStage({ budget: 12, k: 3, tokenizer: wsTokenizer, order: "random" }).run(from(pool), fakeCtx().ctx))).map((s) => s.id)).toEqual(
+      (await collect(selectStage({ budget: 12, k: 3, tokenizer: wsTokenizer, order: "random" }).run(from(pool), fakeCtx().ctx))).map((s) => s.id),
+    );
   });
 
   it("checks its token counter in preflight, before any stage of the pipeline runs", async () => {

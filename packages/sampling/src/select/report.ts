@@ -29,7 +29,13 @@ export interface DomainReport {
 export interface SelectionReport {
   version: 1;
   budget: { requested: number; asked: number; achieved: number; pool: number };
-  config: { domainQuotas: SelectionConfig["domainQuotas"]; clusterAllocation: "balanced" | "proportional"; seed: number };
+  config: {
+    domainQuotas: SelectionConfig["domainQuotas"];
+    clusterAllocation: "balanced" | "proportional";
+    /** Order within each cluster (`SelectionConfig.order`). */
+    order: "hardest" | "random";
+    seed: number;
+  };
   difficulty: {
     /** What `difficulty` measures, e.g. "response_tokens". */
     metric: string;
@@ -121,7 +127,12 @@ export function buildSelectionReport(input: BuildSelectionReportInput): Selectio
   return {
     version: 1,
     budget: { requested: config.budget, ...result.budget },
-    config: { domainQuotas: config.domainQuotas ?? "balanced", clusterAllocation: config.clusterAllocation ?? "balanced", seed: config.seed ?? 0 },
+    config: {
+      domainQuotas: config.domainQuotas ?? "balanced",
+      clusterAllocation: config.clusterAllocation ?? "balanced",
+      order: config.order ?? "hardest",
+      seed: config.seed ?? 0,
+    },
     difficulty: {
       metric: input.difficultyMetric ?? "difficulty",
       ...(input.tokenizer && { tokenizer: input.tokenizer }),

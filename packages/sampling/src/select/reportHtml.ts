@@ -12,6 +12,8 @@ const AFTER = "#3182bd";
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const num = (n: number) => n.toLocaleString("en-US");
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+/** Reports written before `order` existed have none: they were hardest-first. */
+const orderText = (order: string | undefined) => (order === "random" ? "random (seeded)" : order === undefined || order === "hardest" ? "hardest first" : order);
 
 interface Series {
   name: string;
@@ -183,7 +185,7 @@ export function renderSelectionReportHtml(report: SelectionReport, options: Sele
 <style>body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{margin:1.5em 0}figcaption{font-weight:bold;margin-bottom:.4em}</style>
 </head><body>
 <h1>${esc(title)}</h1>
-<p>Budget: asked <b>${num(b.asked)}</b> (requested ${esc(String(b.requested))}), selected <b>${num(b.achieved)}</b> of ${num(b.pool)} records (${pct(b.pool === 0 ? 0 : b.achieved / b.pool)}). Domain quotas: ${esc(typeof report.config.domainQuotas === "string" ? report.config.domainQuotas : JSON.stringify(report.config.domainQuotas))}; cluster allocation: ${esc(report.config.clusterAllocation)}; seed ${report.config.seed}.</p>
+<p>Budget: asked <b>${num(b.asked)}</b> (requested ${esc(String(b.requested))}), selected <b>${num(b.achieved)}</b> of ${num(b.pool)} records (${pct(b.pool === 0 ? 0 : b.achieved / b.pool)}). Domain quotas: ${esc(typeof report.config.domainQuotas === "string" ? report.config.domainQuotas : JSON.stringify(report.config.domainQuotas))}; cluster allocation: ${esc(report.config.clusterAllocation)}; order within clusters: ${esc(orderText(report.config.order))}; seed ${report.config.seed}.</p>
 <h2>Domains</h2>
 ${domainChart}
 <table><thead><tr><th>domain</th><th>before</th><th>quota</th><th>after</th><th>clusters covered</th><th>coverage</th><th>inertia</th></tr></thead><tbody>${domainRows}</tbody></table>

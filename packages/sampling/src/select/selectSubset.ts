@@ -23,19 +23,27 @@ export interface SelectionConfig {
    */
   budget: number;
   /**
-   * Per-domain shares: `"balanced"` (equal shares) or proportions by domain (normalized;
-   * domains left out get nothing). Either way water-filled: a domain with too few records
-   * gives its surplus to the others in proportion to their shares.
+   * Per-domain shares: `"balanced"` (equal shares), `"proportional"` (to the domain's size in
+   * the pool: keeps the pool's shape) or proportions by domain (normalized; domains left out
+   * get nothing). Either way water-filled: a domain with too few records gives its surplus to
+   * the others in proportion to their shares.
    * @default "balanced"
    */
-  domainQuotas?: "balanced" | Readonly<Record<string, number>>;
+  domainQuotas?: "balanced" | "proportional" | Readonly<Record<string, number>>;
   /**
    * How a domain's quota is spread over its clusters: `"balanced"` (equal shares, water-filled:
    * keeps rare semantic regions) or `"proportional"` (to cluster size: keeps the pool's shape).
    * @default "balanced"
    */
   clusterAllocation?: "balanced" | "proportional";
-  /** Seed of the tie-breaking hash. @default 0 */
+  /**
+   * Which records of a cluster fill its slots: `"hardest"` (lowest pass rate, else largest
+   * difficulty; InfiAlign's difficulty sampling) or `"random"` (a seeded random order, the
+   * seeded hash of the id: diversity sampling without difficulty sampling).
+   * @default "hardest"
+   */
+  order?: "hardest" | "random";
+  /** Seed of the tie-breaking hash (and of the `"random"` order). @default 0 */
   seed?: number;
 }
 
@@ -73,24 +81,33 @@ function validate(config: SelectionConfig): void {
   if (!Number.isFinite(config.budget) || config.budget <= 0 || (config.budget > 1 && !Number.isInteger(config.budget)))
     problems.push(`budget must be an integer count ≥ 1 or a fraction in (0, 1) (got ${config.budget})`);
   const q = config.domainQuotas;
-  if (q !== undefined && q !== "balanced") {
-    if (typeof q !== "object") problems.push('domainQuotas must be "balanced" or a map of proportions');
+  if (q !== undefined && q !== "balanced" && q !== "proportional") {
+    if (typeof q !== "object" || q === null || Array.isArray(q))
+      problems.push(`domainQuotas must be "balanced", "proportional" or a map of proportions (got ${describe(q)})`);
     else {
       for (const [k, v] of Object.entries(q)) if (!(Number.isFinite(v) && v >= 0)) problems.push(`domainQuotas.${k} must be a number ≥ 0 (got ${v})`);
       if (!Object.values(q).some((v) => v > 0)) problems.push("domainQuotas needs at least one proportion > 0");
     }
   }
   if (config.clusterAllocation !== undefined && config.clusterAllocation !== "balanced" && config.clusterAllocation !== "proportional")
-    problems.push('clusterAllocation must be "balanced" or "proportional"');
+    problems.push(`clusterAllocation must be "balanced" or "proportional" (got ${describe(config.clusterAllocation)})`);
+  if (config.order !== undefined && config.order !== "hardest" && config.order !== "random")
+    problems.push(`order must be "hardest" or "random" (got ${describe(config.order)})`);
   if (config.seed !== undefined && !Number.isInteger(config.seed)) problems.push("seed must be an integer");
   if (problems.length) throw new Error(`[infialign/sampling] select: invalid config (${problems.join("; ")})`);
+}
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : Array.isArray(value) ? "an array" : String(value);
 }
 
 /**
  * Diversity + difficulty selection under a budget (InfiAlign §3): the budget is split over
  * domains, each domain's quota over its clusters, and each cluster keeps its hardest records:
  * lowest pass rate first when every record of the cluster has one, else longest responses;
- * ties broken by a seeded hash of the id. Pure, synchronous, deterministic for a seed.
+ * ties broken by a seeded hash of the id. With `order: "random"` each cluster keeps the first
+ * records in the order of that seeded hash instead (no difficulty sampling).
+ * Pure, synchronous, deterministic for a seed.
  */
 export function selectSubset(items: readonly SelectionItem[], config: SelectionConfig): SelectionResult {
   validate(config);
@@ -104,7 +121,8 @@ export function selectSubset(items: readonly SelectionItem[], config: SelectionC
   }
   const domainNames = [...byDomain.keys()].sort();
   const quotas = config.domainQuotas ?? "balanced";
-  const weightOf = (d: string) => (quotas === "balanced" ? 1 : (quotas[d] ?? 0));
+  const weightOf = (d: string) => (quotas === "balanced" ? 1 : quotas === "proportional" ? byDomain.get(d)!.length : (quotas[d] ?? 0));
+  const order = config.order === "random" ? randomOrder : hardestFirst;
   const domainQuota = waterFill(
     domainNames.map((d) => ({ key: d, capacity: byDomain.get(d)!.length, weight: weightOf(d) })),
     asked,
@@ -140,7 +158,7 @@ export function selectSubset(items: readonly SelectionItem[], config: SelectionC
       if (take === 0) continue;
       clusterGotSlots.add(`${d}\u0000${c}`);
       covered++;
-      for (const it of hardestFirst(byCluster.get(c)!, seed).slice(0, take)) {
+      for (const it of order(byCluster.get(c)!, seed).slice(0, take)) {
         selectedSet.add(it.index);
         selected++;
       }
@@ -156,7 +174,7 @@ export function selectSubset(items: readonly SelectionItem[], config: SelectionC
       selected.push(it.index);
       continue;
     }
-    // Lost to harder records of its own cluster, or its cluster got no slot of the domain's quota.
+    // Lost to harder (or, for order "random", earlier) records of its own cluster, or its cluster got no slot of the domain's quota.
     const reason: SelectionDropReason = clusterGotSlots.has(`${it.domain}\u0000${it.cluster}`) ? "over_cluster_quota" : "over_domain_quota";
     dropCounts[reason]++;
     dropped.push({ index: it.index, reason });
@@ -171,5 +189,12 @@ function hardestFirst(list: readonly SelectionItem[], seed: number): SelectionIt
     (a, b) =>
       (byPassRate ? a.it.passRate! - b.it.passRate! : 0) || b.it.difficulty - a.it.difficulty || a.tie - b.tie || a.it.index - b.it.index,
   );
+  return keyed.map((k) => k.it);
+}
+
+/** Seeded random order: by the seeded hash of the id (the tie-break key of `hardestFirst`), then index. */
+function randomOrder(list: readonly SelectionItem[], seed: number): SelectionItem[] {
+  const keyed = list.map((it) => ({ it, key: seededHash(seed, it.id ?? String(it.index)) }));
+  keyed.sort((a, b) => a.key - b.key || a.it.index - b.it.index);
   return keyed.map((k) => k.it);
 }

@@ -24,6 +24,12 @@ export interface SelectStageOptions extends Omit<SelectionConfig, "seed"> {
   tokenizer?: string | Pick<TextTokenizer, "name" | "count">;
   /** Options passed to `labelDomains` (e.g. an LLM or k-NN labeler). Not hashed. @default {} */
   labelOptions?: LabelDomainsOptions;
+  /**
+   * Your own domain labels, tried before `labelDomains` (which knows only the built-in subject taxonomy): e.g. a
+   * dataset's subject field or a rule over the prompt. `undefined` for a sample falls back to `labelDomains`. Its `id`
+   * is hashed into the params. @default none
+   */
+  domainOf?: { id: string; label(sample: Sample): string | undefined };
   /** Difficulty quantile buckets in the report. @default 4 */
   buckets?: number;
   /** Where to write `selection-report.json` (a file path); not hashed. @default undefined (not written) */
@@ -34,11 +40,14 @@ export interface SelectParams {
   budget: number;
   domainQuotas: SelectionConfig["domainQuotas"];
   clusterAllocation: "balanced" | "proportional";
+  order: "hardest" | "random";
   seed: number | null;
   k: number | Readonly<Record<string, number>> | null;
   embedder: string;
   tokenizer: string;
   buckets: number;
+  /** `domainOf.id`, or null without one. */
+  domainOf: string | null;
 }
 
 /** Rows of `data` (n×dim) at `rows`, copied into one n'×dim array. */
@@ -53,7 +62,7 @@ function gather(data: Float32Array, dim: number, rows: readonly number[]): Float
 const EMBED_BATCH = 8192;
 
 /**
- * Diversity + difficulty selection (InfiAlign): buffers the pool (`resume: "replay"`), labels
+ * Diversity + difficulty selection (InfiAlign; `order: "random"` drops the difficulty part): buffers the pool (`resume: "replay"`), labels
  * domains, embeds prompts, clusters each domain with spherical k-means, measures difficulty
  * (response tokens; `meta.passRate` when present) and runs `selectSubset`. Selected records
  * are yielded in input order with `domain`, `meta.cluster` and `meta.difficulty` filled in;
@@ -61,18 +70,20 @@ const EMBED_BATCH = 8192;
  * the `SelectionReport`, also written to `reportPath` when given.
  */
 export function selectStage(options: SelectStageOptions): Stage<Sample, Sample, SelectParams> & { report(): SelectionReport | undefined } {
-  const { embedder: injected, tokenizer: tok = "qwen2.5", labelOptions, reportPath, ...rest } = options;
+  const { embedder: injected, tokenizer: tok = "qwen2.5", labelOptions, reportPath, domainOf, ...rest } = options;
   // Validate budget and quotas up front, on an empty pool (throws with every invalid field).
-  selectSubset([], { budget: rest.budget, domainQuotas: rest.domainQuotas, clusterAllocation: rest.clusterAllocation, seed: rest.seed ?? 0 });
+  selectSubset([], { budget: rest.budget, domainQuotas: rest.domainQuotas, clusterAllocation: rest.clusterAllocation, order: rest.order, seed: rest.seed ?? 0 });
   const params: SelectParams = {
     budget: rest.budget,
     domainQuotas: rest.domainQuotas ?? "balanced",
     clusterAllocation: rest.clusterAllocation ?? "balanced",
+    order: rest.order ?? "hardest",
     seed: rest.seed ?? null,
     k: rest.k ?? null,
     embedder: injected?.id ?? "hashing(fit on prompts)",
     tokenizer: typeof tok === "string" ? tok : tok.name,
     buckets: rest.buckets ?? 4,
+    domainOf: domainOf?.id ?? null,
   };
   let report: SelectionReport | undefined;
   return {
@@ -98,9 +109,19 @@ export function selectStage(options: SelectStageOptions): Stage<Sample, Sample, 
       const samples: Sample[] = [];
       for await (const s of records) samples.push(s);
       const seed = params.seed ?? ctx.seed;
-      const config: SelectionConfig = { budget: params.budget, domainQuotas: params.domainQuotas, clusterAllocation: params.clusterAllocation, seed };
+      const config: SelectionConfig = {
+        budget: params.budget,
+        domainQuotas: params.domainQuotas,
+        clusterAllocation: params.clusterAllocation,
+        order: params.order,
+        seed,
+      };
 
-      const labels = samples.length ? await labelDomains(samples, { signal: ctx.signal, ...labelOptions }) : [];
+      const own = samples.map((s) => domainOf?.label(s));
+      const unlabeled = samples.filter((_, i) => own[i] === undefined);
+      const taxonomy = unlabeled.length ? await labelDomains(unlabeled, { signal: ctx.signal, ...labelOptions }) : [];
+      let t = 0;
+      const labels = own.map((domain) => ({ domain: domain ?? (taxonomy[t++]?.domain as string) }));
       const prompts = samples.map((s) => s.prompt);
       const embedder = injected ?? new CachedEmbedder(new HashingEmbedder().fit(prompts), { dir: join(ctx.cacheDir, "embeddings") });
       const chunks: Float32Array[] = [];
@@ -168,7 +189,8 @@ export function selectStage(options: SelectStageOptions): Stage<Sample, Sample, 
           continue;
         }
         ctx.count(`select_${reason}`);
-        const where = reason === "over_domain_quota" ? `domain "${it.domain}" quota reached` : `cluster ${it.cluster} of "${it.domain}" kept harder records`;
+        const kept = params.order === "random" ? "other records (random order)" : "harder records";
+        const where = reason === "over_domain_quota" ? `domain "${it.domain}" quota reached` : `cluster ${it.cluster} of "${it.domain}" kept ${kept}`;
         ctx.reject({ ...s, domain: it.domain, meta: { ...s.meta, cluster: it.cluster, difficulty: it.difficulty } }, reason, `not selected: ${where} (difficulty ${it.difficulty})`, { id: s.id });
       }
       if (reportPath) await writeFileAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`);
