@@ -13,7 +13,7 @@ export interface DemoModelConfig {
   kvHeads: number;
   /** @default 344 */
   intermediateSize: number;
-  /** Longest prompt + completion in tokens (bytes: the tokenizer is byte-level). @default 1024 */
+  /** Longest prompt + completion in tokens (bytes: the tokenizer is byte-level). @default 512 */
   maxPositions: number;
 }
 
@@ -26,91 +26,118 @@ export interface DemoConfig {
   force: boolean;
   /** Also feed the real pools (`../shared/data/pools/*.jsonl`) to the data stages. @default false */
   pools: boolean;
-  /** Clean, distinct training problems the generator writes over its three source files (defects come on top). @default 2000 */
+  /** Distinct problems the generator writes into the raw pool's source files (defects come on top). @default 24000 */
   pool: number;
-  /** Fraction of generated problems held out for evaluation. @default 0.08 */
-  heldOutFraction: number;
-  /** Records kept by the diversity + difficulty selection. @default 700 */
+  /** Held-out evaluation problems, balanced over families × difficulties (n = 1008 gives a 95% interval ≤ ±3 points). @default 1008 */
+  heldOut: number;
+  /** Records kept by the diversity + difficulty selection (about 30% of the raw pool's tokens). @default 6000 */
   budget: number;
   model: DemoModelConfig;
   sft: {
-    /** Difficulty (reasoning steps) at or below which a sample goes to phase 1. @default 2 */
+    /** Difficulty (digits = steps) at or below which a sample goes to phase 1 (foundational); phase 2 trains on all. @default 3 */
     easyMaxDifficulty: number;
-    /** Passes over each phase's data. @default [3, 3] */
+    /** Passes over each phase's data (phase 1: the easy records; phase 2: easy + hard). @default [3, 9] */
     epochs: [number, number];
-    /** Peak learning rate of each phase (from scratch, so far above fine-tuning rates). @default [3e-3, 2e-3] */
+    /** Peak learning rate of each phase (from scratch, so far above fine-tuning rates). @default [3e-3, 3e-3] */
     learningRate: [number, number];
-    /** Rows per micro-batch. @default 8 */
+    /** Rows per micro-batch. @default 16 */
     batchSize: number;
-    /** Tokens per packed row. @default 384 */
+    /** Tokens per packed row. @default 256 */
     maxLength: number;
   };
   dpo: {
-    /** Curated prompts offered to pair construction. @default 48 */
+    /** Verified pool prompts SFT did not train on, offered to pair construction (challenge selection keeps those the model gets wrong). @default 1200 */
     prompts: number;
     /** SFT samples per prompt. @default 4 */
     k: number;
-    /** Tokens per sampled response. @default 320 */
+    /** Tokens per sampled response. @default 64 */
     maxTokens: number;
-    /** @default 2 */
+    /** @default 1 */
     epochs: number;
-    /** Peak learning rate; 2e-4 drove this model into degenerate output within 24 steps. @default 2e-5 */
+    /** Peak learning rate (tuned on the dev split: 2e-4 cost 5–18 points there). @default 5e-5 */
     learningRate: number;
-    /** DPO β (Rafailov et al. 2023, Eq. 7). @default 0.1 */
+    /** DPO β (Rafailov et al. 2023, Eq. 7; tuned on the dev split). @default 0.5 */
     beta: number;
-    /** Pairs per micro-batch. @default 4 */
+    /** Pairs per micro-batch. @default 16 */
     batchSize: number;
   };
   evaluation: {
-    /** Held-out items evaluated (all when larger). @default 80 */
+    /** Held-out items evaluated (all when larger). @default 1008 */
     items: number;
-    /** Samples per item (avg@n). @default 2 */
+    /** Samples per item (avg@n). @default 1 */
     samples: number;
-    /** @default 0.6 (R1 protocol) */
+    /** 0 = greedy: the arms are compared on the model's best answer, without sampling noise. @default 0 */
     temperature: number;
-    /** @default 0.95 (R1 protocol) */
+    /** @default 1 */
     topP: number;
-    /** @default 320 */
+    /** @default 64 (the longest solution is 4 lines and the boxed answer: ~45 tokens) */
     maxTokens: number;
   };
+  ablation: {
+    /** Seeds per arm (offsets added to `seed`). @default 3 */
+    seeds: number;
+    /** Arms to run. @default every arm (ABLATION_ARMS) */
+    arms: readonly string[];
+  };
 }
+
+/** The ablation's arms: training data and recipe variants, each over `ablation.seeds` seeds (see steps/ablation.ts). */
+export const ABLATION_ARMS = ["full", "curated", "random", "no-qc", "no-difficulty", "proportional", "one-phase", "curated+dpo"] as const;
 
 export const DEFAULT_DEMO_CONFIG: DemoConfig = {
   outDir: "runs/demo",
   seed: 0,
   force: false,
   pools: false,
-  pool: 2000,
-  heldOutFraction: 0.08,
-  budget: 700,
-  model: { hiddenSize: 128, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 344, maxPositions: 1024 },
-  sft: { easyMaxDifficulty: 2, epochs: [3, 3], learningRate: [3e-3, 2e-3], batchSize: 8, maxLength: 384 },
-  dpo: { prompts: 48, k: 4, maxTokens: 320, epochs: 2, learningRate: 2e-5, beta: 0.1, batchSize: 4 },
-  evaluation: { items: 80, samples: 2, temperature: 0.6, topP: 0.95, maxTokens: 320 },
+  pool: 24000,
+  heldOut: 1008,
+  budget: 6000,
+  model: { hiddenSize: 128, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 344, maxPositions: 512 },
+  sft: { easyMaxDifficulty: 3, epochs: [3, 9], learningRate: [3e-3, 3e-3], batchSize: 16, maxLength: 256 },
+  // β, learning rate and prompts: the best of `pnpm tune:dpo` on the dev split (README, "DPO tuning").
+  dpo: { prompts: 1200, k: 4, maxTokens: 64, epochs: 1, learningRate: 5e-5, beta: 0.5, batchSize: 16 },
+  evaluation: { items: 1008, samples: 1, temperature: 0, topP: 1, maxTokens: 64 },
+  ablation: { seeds: 3, arms: ["full", "curated", "random", "no-qc", "no-difficulty", "proportional", "one-phase", "curated+dpo"] },
 };
 
 /** CI preset: every step runs, at sizes that finish in about a minute on 2 cores. */
 export const SMOKE_OVERRIDES = {
   outDir: "runs/demo-smoke",
-  pool: 270,
-  heldOutFraction: 0.1,
-  budget: 120,
-  model: { hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 172, maxPositions: 512 },
-  sft: { easyMaxDifficulty: 2, epochs: [2, 1], learningRate: [3e-3, 2e-3], batchSize: 4, maxLength: 256 },
-  dpo: { prompts: 16, k: 2, maxTokens: 96, epochs: 1, learningRate: 2e-4, beta: 0.1, batchSize: 4 },
-  evaluation: { items: 20, samples: 1, temperature: 0.6, topP: 0.95, maxTokens: 96 },
+  pool: 600,
+  heldOut: 48,
+  budget: 150,
+  model: { hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 172, maxPositions: 256 },
+  sft: { easyMaxDifficulty: 3, epochs: [1, 1], learningRate: [3e-3, 2e-3], batchSize: 8, maxLength: 128 },
+  dpo: { prompts: 16, k: 2, maxTokens: 48, epochs: 1, learningRate: 2e-4, beta: 0.1, batchSize: 4 },
+  evaluation: { items: 48, samples: 1, temperature: 0, topP: 1, maxTokens: 48 },
+  ablation: { seeds: 2, arms: ["full", "curated", "random", "no-qc", "no-difficulty", "proportional", "one-phase", "curated+dpo"] },
 } satisfies Partial<DemoConfig>;
 
-export type DemoConfigInput = Partial<Omit<DemoConfig, "model" | "sft" | "dpo" | "evaluation">> & {
+/**
+ * `--ablation` preset: the whole run (main pipeline and every arm) at a smaller data scale, so that 8 arms × 3 seeds
+ * fit in about 45 minutes on 2 cores. The full-pool arm alone trains ~3× the curated tokens per seed.
+ */
+export const ABLATION_OVERRIDES = {
+  outDir: "runs/demo-ablation",
+  pool: 8000,
+  budget: 2400,
+  sft: { easyMaxDifficulty: 3, epochs: [2, 6], learningRate: [3e-3, 3e-3], batchSize: 16, maxLength: 256 },
+  dpo: { prompts: 800, k: 4, maxTokens: 64, epochs: 1, learningRate: 5e-5, beta: 0.5, batchSize: 16 },
+} satisfies Partial<DemoConfigInput>;
+
+export type DemoPreset = "default" | "smoke" | "ablation";
+
+export type DemoConfigInput = Partial<Omit<DemoConfig, "model" | "sft" | "dpo" | "evaluation" | "ablation">> & {
   model?: Partial<DemoModelConfig>;
   sft?: Partial<DemoConfig["sft"]>;
   dpo?: Partial<DemoConfig["dpo"]>;
   evaluation?: Partial<DemoConfig["evaluation"]>;
+  ablation?: Partial<DemoConfig["ablation"]>;
 };
 
-/** Defaults (then the smoke preset, when asked) under the caller's fields; checks the numbers, naming every bad field at once. */
-export function resolveDemoConfig(input: DemoConfigInput = {}, preset: "default" | "smoke" = "default"): DemoConfig {
-  const base: DemoConfig = preset === "smoke" ? mergeConfig(DEFAULT_DEMO_CONFIG, SMOKE_OVERRIDES) : DEFAULT_DEMO_CONFIG;
+/** Defaults (then the smoke or ablation preset, when asked) under the caller's fields; checks the numbers, naming every bad field at once. */
+export function resolveDemoConfig(input: DemoConfigInput = {}, preset: DemoPreset = "default"): DemoConfig {
+  const base: DemoConfig = preset === "smoke" ? mergeConfig(DEFAULT_DEMO_CONFIG, SMOKE_OVERRIDES) : preset === "ablation" ? mergeConfig(DEFAULT_DEMO_CONFIG, ABLATION_OVERRIDES as DemoConfigInput) : DEFAULT_DEMO_CONFIG;
   const config = mergeConfig(base, input);
   const problems: string[] = [];
   const positiveInt = (path: string, v: number) => {
@@ -120,7 +147,7 @@ export function resolveDemoConfig(input: DemoConfigInput = {}, preset: "default"
     if (!(v > 0) || !Number.isFinite(v)) problems.push(`${path}: expected a positive number, got ${v}`);
   };
   positiveInt("pool", config.pool);
-  if (!(config.heldOutFraction > 0 && config.heldOutFraction < 1)) problems.push(`heldOutFraction: expected a number in (0, 1), got ${config.heldOutFraction}`);
+  positiveInt("heldOut", config.heldOut);
   positiveInt("budget", config.budget);
   for (const [k, v] of Object.entries(config.model)) positiveInt(`model.${k}`, v);
   if (config.model.heads % config.model.kvHeads !== 0) problems.push(`model.heads: ${config.model.heads} is not a multiple of model.kvHeads (${config.model.kvHeads})`);
@@ -134,6 +161,10 @@ export function resolveDemoConfig(input: DemoConfigInput = {}, preset: "default"
   positive("dpo.learningRate", config.dpo.learningRate);
   positive("dpo.beta", config.dpo.beta);
   for (const k of ["items", "samples", "maxTokens"] as const) positiveInt(`evaluation.${k}`, config.evaluation[k]);
+  if (!(config.evaluation.temperature >= 0)) problems.push(`evaluation.temperature: expected a number ≥ 0, got ${config.evaluation.temperature}`);
+  positiveInt("ablation.seeds", config.ablation.seeds);
+  const unknownArms = config.ablation.arms.filter((a) => !(ABLATION_ARMS as readonly string[]).includes(a));
+  if (unknownArms.length > 0 || config.ablation.arms.length === 0) problems.push(`ablation.arms: expected some of ${ABLATION_ARMS.join(", ")}, got ${config.ablation.arms.join(", ") || "none"}`);
   if (problems.length > 0) throw new Error(`[infialign/example-full-pipeline] config: ${problems.length} invalid field${problems.length === 1 ? "" : "s"}:\n  ${problems.join("\n  ")}`);
   return config;
 }
@@ -147,5 +178,6 @@ function mergeConfig(base: DemoConfig, over: DemoConfigInput): DemoConfig {
     sft: { ...base.sft, ...defined(over.sft) },
     dpo: { ...base.dpo, ...defined(over.dpo) },
     evaluation: { ...base.evaluation, ...defined(over.evaluation) },
+    ablation: { ...base.ablation, ...defined(over.ablation) },
   };
 }

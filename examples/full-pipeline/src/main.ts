@@ -10,7 +10,8 @@ const HELP = `Usage: pnpm demo [-- options]
 
 InfiAlign end to end on embedded, generated data (no network, no GPU):
 
-  sources (seeded generator, 3 schemas, injected defects, held-out split)
+  sources (seeded task world: 4 arithmetic procedures, 2 source schemas + a flawed teacher, injected defects,
+           balanced held-out and dev splits)
   → normalize → exact dedup → decontaminate → verify-based QC → near-dup removal → selection
   → SFT in two phases (easy, then hard) of a small Qwen2 trained from scratch
   → DPO on pairs from the SFT model's own errors
@@ -22,10 +23,13 @@ Each step writes a completion marker (step.json); rerunning continues after the 
 Options:
   --out <dir>     run directory (default: <repo>/runs/demo, or runs/demo-smoke with --smoke)
   --seed <n>      seed of every random choice (default: 0)
-  --problems <n>  clean problems the generator writes (default: 2000; 270 with --smoke)
-  --budget <n>    records the selection keeps (default: 700; 120 with --smoke)
+  --problems <n>  distinct problems in the raw pool (default: 24000; 600 with --smoke)
+  --budget <n>    records the selection keeps (default: 6000; 150 with --smoke)
   --pools         also feed the real pools in ../shared/data/pools to the data stages
-  --ablation      also run the ablation (curated vs full pool vs random subset; SFT vs SFT+DPO; 3 seeds)
+  --ablation      run at the ablation scale (pool 8,000, budget 2,400; runs/demo-ablation) and add the arms: full pool,
+                  curated, random, no QC, no difficulty sampling, proportional domains, one phase, SFT+DPO;
+                  3 seeds each, bootstrap intervals and computed verdicts (with --smoke: the smoke scale)
+  --arms <list>   comma-separated subset of the ablation arms
   --force         rerun every step
   --smoke         CI mode: tiny sizes; checks the invariants, then reruns and fails unless nothing is recomputed
   -h, --help      this help
@@ -38,7 +42,10 @@ function summary(result: DemoRunResult): string {
   const lines = [`report: ${result.reportPath}`];
   for (const f of result.curate.funnel) lines.push(`  ${f.stage.padEnd(10)} in ${f.in}  out ${f.out}  rejected ${f.rejected}  deduplicated ${f.deduplicated}`);
   for (const r of result.evaluation.results) lines.push(`  ${r.model.padEnd(5)} avg@${r.samplesPerItem} ${(100 * r.avgAtN).toFixed(1)}% ± ${(100 * r.stderr).toFixed(1)} (${r.items} items)`);
-  if (result.ablation) for (const a of result.ablation.arms) lines.push(`  ablation ${a.name}: ${(100 * a.mean).toFixed(1)}% ± ${(100 * a.spread).toFixed(1)}`);
+  if (result.ablation) {
+    for (const a of result.ablation.arms) lines.push(`  ablation ${a.name.padEnd(13)} ${(100 * a.mean).toFixed(1)}% (95% CI ${(100 * a.low).toFixed(1)}–${(100 * a.high).toFixed(1)}), ${a.tokens.toFixed(0)} tokens, ${a.seconds.toFixed(0)} s`);
+    for (const v of result.ablation.verdicts) lines.push(`  ${v.verdict.toUpperCase()}: ${v.claim} — ${v.detail}`);
+  }
   const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
   lines.push(`  steps run: ${result.executed.join(", ") || "none"}; skipped: ${result.skipped.join(", ") || "none"}; step time ${total.toFixed(0)} s`);
   return `${lines.join("\n")}\n`;
@@ -64,14 +71,15 @@ async function main(): Promise<number> {
   const smoke = values.smoke;
   const config = resolveDemoConfig(
     {
-      outDir: values.out ?? resolve(repoRoot, smoke ? "runs/demo-smoke" : "runs/demo"),
+      outDir: values.out ?? resolve(repoRoot, smoke ? "runs/demo-smoke" : values.ablation ? "runs/demo-ablation" : "runs/demo"),
       seed,
       force: values.force,
       pools: values.pools,
       ...(values.problems === undefined ? {} : { pool: Number(values.problems) }),
       ...(values.budget === undefined ? {} : { budget: Number(values.budget) }),
+      ...(values.arms === undefined ? {} : { ablation: { arms: values.arms.split(",").map((a) => a.trim()) } }),
     },
-    smoke ? "smoke" : "default",
+    smoke ? "smoke" : values.ablation ? "ablation" : "default",
   );
   const quiet = isCI();
   const log = quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
@@ -100,6 +108,7 @@ function parse() {
       seed: { type: "string", default: "0" },
       problems: { type: "string" },
       budget: { type: "string" },
+      arms: { type: "string" },
       pools: { type: "boolean", default: false },
       ablation: { type: "boolean", default: false },
       force: { type: "boolean", default: false },

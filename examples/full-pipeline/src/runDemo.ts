@@ -6,7 +6,8 @@ import { join, resolve } from "node:path";
 import { writeFileAtomic } from "@infialign/data";
 import type { DemoConfig } from "./config.js";
 import { renderDemoReport } from "./report/renderReport.js";
-import { type AblationResult, runAblation } from "./steps/ablation.js";
+import { runAblation } from "./steps/ablation.js";
+import type { AblationReport } from "./steps/ablationStats.js";
 import { type CurateResult, runCurateStep } from "./steps/curate.js";
 import { type DpoResult, runDpoStep } from "./steps/dpo.js";
 import { type EvaluateResult, type Evaluator, readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
@@ -40,7 +41,7 @@ export interface DemoRunResult {
   sft: SftResult;
   dpo: DpoResult;
   evaluation: EvaluateResult;
-  ablation?: AblationResult;
+  ablation?: AblationReport;
 }
 
 /** The real pools of the project's shared data (examples/curate uses the same files). */
@@ -55,8 +56,8 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
   const sources = await runner.run({
     name: "sources",
     after: [],
-    params: { seed: config.seed, pool: config.pool, heldOutFraction: config.heldOutFraction },
-    run: (dir) => writeSources({ seed: config.seed, outDir: dir, pool: config.pool, heldOutFraction: config.heldOutFraction }),
+    params: { world: "procedural-arithmetic-v1", seed: config.seed, pool: config.pool, heldOut: config.heldOut },
+    run: (dir) => writeSources({ seed: config.seed, outDir: dir, pool: config.pool, heldOut: config.heldOut }),
   });
 
   const poolFiles = config.pools ? [join(POOLS_DIR, "gsm8k-train.jsonl"), join(POOLS_DIR, "math-test.jsonl")] : [];
@@ -82,7 +83,7 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
     name: "dpo",
     after: ["sft"],
     params: { seed: config.seed, dpo: config.dpo },
-    run: (dir, resume) => runDpoStep(dir, { config, sftDir: sft.finalDir, sftId: runner.keyOf("sft"), samples: curate.files.selected, resume, progress, log }),
+    run: (dir, resume) => runDpoStep(dir, { config, sftDir: sft.finalDir, sftId: runner.keyOf("sft"), samples: curate.files.unselected, resume, progress, log }),
   });
 
   const items = await readHeldOut(sources.heldOut, config.evaluation.items);
@@ -107,7 +108,17 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
   });
 
   const ablation = options.ablation
-    ? await runAblation({ config, runner, selected: curate.files.selected, pool: curate.files.pool, items, progress, log, ...(options.evaluator ? { evaluator: options.evaluator } : {}) })
+    ? await runAblation({
+        config,
+        runner,
+        curate,
+        items,
+        main: { sft, dpo, evaluation },
+        progress,
+        log,
+        ...(sources.leakedHeldOut ? { leakedHeldOut: sources.leakedHeldOut } : {}),
+        ...(options.evaluator ? { evaluator: options.evaluator } : {}),
+      })
     : undefined;
 
   const reportPath = join(config.outDir, "report.html");
@@ -120,6 +131,7 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
       const html = renderDemoReport({
         title: "InfiAlign-TS full pipeline",
         defects: sources.defects,
+        sources,
         curate,
         sft,
         dpo,

@@ -14,8 +14,8 @@ describe("resolveDemoConfig", () => {
   });
 
   it("reports every invalid field at once", () => {
-    expect(() => resolveDemoConfig({ pool: 0, heldOutFraction: 1.5, model: { heads: 3 }, sft: { maxLength: 4096 } })).toThrow(
-      /5 invalid fields:[\s\S]*pool[\s\S]*heldOutFraction[\s\S]*model\.heads[\s\S]*sft\.maxLength/,
+    expect(() => resolveDemoConfig({ pool: 0, heldOut: 1.5, model: { heads: 3 }, sft: { maxLength: 4096 }, ablation: { arms: ["curated", "bogus"] } })).toThrow(
+      /6 invalid fields:[\s\S]*pool[\s\S]*heldOut[\s\S]*model\.heads[\s\S]*sft\.maxLength[\s\S]*ablation\.arms: expected some of full, curated/,
     );
   });
 });

@@ -1,6 +1,7 @@
 import { renderInChromium } from "@infialign/test-utils/vitest";
 import { describe, expect, it } from "vitest";
 import { type DemoReportData, renderDemoReport, stageForDefect } from "../src/report/renderReport.js";
+import type { AblationReport, ArmRun } from "../src/steps/ablationStats.js";
 import type { FunnelRow } from "../src/steps/curate.js";
 
 const funnel: FunnelRow[] = [
@@ -11,7 +12,23 @@ const funnel: FunnelRow[] = [
   { stage: "near-dup", in: 86, out: 80, rejected: 0, deduplicated: 6, rejectedByReason: {}, seconds: 0.1 },
   { stage: "select", in: 80, out: 40, rejected: 40, deduplicated: 0, rejectedByReason: { over_cluster_quota: 40 }, seconds: 0.1 },
 ];
-const evaluation = (model: string, avg: number) => ({ model, items: 10, samplesPerItem: 2, avgAtN: avg, stderr: 0.05, byDifficulty: { "1": { items: 5, avgAtN: avg } }, perItem: {}, noAnswer: 1, seconds: 1 });
+const evaluation = (model: string, avg: number) => ({ model, items: 10, samplesPerItem: 2, avgAtN: avg, stderr: 0.05, byDifficulty: { "1": { items: 5, avgAtN: avg }, "2": { items: 5, avgAtN: avg / 2 } }, byDomain: { "math/algebra": { items: 6, avgAtN: avg }, "math/<geometry>": { items: 4, avgAtN: avg / 2 } }, perItem: {}, noAnswer: 1, seconds: 1 });
+
+const run = (seed: number, accuracy: number): ArmRun => ({ seed, accuracy, perItem: { a: accuracy, b: accuracy }, tokens: 4000, seconds: 8 });
+const arm = (name: string, description: string, accuracies: number[], mean: number, low: number, high: number) => ({ name, description, runs: accuracies.map((a, i) => run(i, a)), seeds: accuracies.length, items: 2, tokens: 4000, seconds: 8, mean, low, high });
+const ABLATION: AblationReport = {
+  seeds: [0, 1, 2],
+  items: 2,
+  arms: [arm("curated", "curated <subset>", [0.1, 0.2, 0.3], 0.2, 0.05, 0.4), arm("full", "whole pool", [0.1, 0.1, 0.1], 0.1, 0.02, 0.15)],
+  verdicts: [
+    { claim: "curated beats full", arms: ["curated", "full"], kind: "greater", margin: 0, difference: { mean: 0.1, low: 0.01, high: 0.2 }, verdict: "supported", detail: "curated − full = +10.0 pts (95% CI +1.0 … +20.0); 3 vs 3 seeds, 2 held-out items." },
+    { claim: "curated is no worse than full", arms: ["curated", "full"], kind: "non-inferior", margin: 0.02, difference: { mean: -0.05, low: -0.1, high: -0.03 }, verdict: "not supported", detail: "curated − full = −5.0 pts" },
+    { claim: "DPO beats SFT", arms: ["dpo", "sft"], kind: "greater", margin: 0, difference: { mean: 0, low: -0.1, high: 0.1 }, verdict: "inconclusive", detail: "dpo − sft = 0.0 pts" },
+  ],
+  contamination: { arm: "contaminated", leaked: { items: 1, accuracy: 0.9 }, unseen: { items: 1, accuracy: 0.3 }, difference: { mean: 0.6, low: 0.4, high: 0.8 } },
+  scale: "Qwen2 123k parameters, 2 epochs",
+  devSplit: "dev <split>",
+};
 
 export const REPORT_FIXTURE: DemoReportData = {
   title: "Test <report>",
@@ -19,8 +36,9 @@ export const REPORT_FIXTURE: DemoReportData = {
   curate: {
     funnel,
     composition: { difficultyLabels: ["Q1 ≤ 48", "Q2 > 48"], metric: "response_tokens", before: { "math/algebra": [10, 20], other: [50, 0] }, after: { "math/algebra": [10, 10], other: [20, 0] } },
-    files: { selected: "s", easy: "e", hard: "h", pool: "p" },
-    counts: { selected: 40, easy: 20, hard: 20, pool: 80 },
+    files: { selected: "s", easy: "e", hard: "h", pool: "p", raw: "r", unverified: "u", unselected: "n" },
+    counts: { selected: 40, easy: 20, hard: 20, pool: 80, raw: 100, unverified: 90, unselected: 40 },
+    sizes: { raw: { records: 100, tokens: 9000 }, pool: { records: 80, tokens: 7000 }, selected: { records: 40, tokens: 2500 } },
     contaminationByBenchmark: { heldout: 5 },
   },
   sft: {
@@ -33,7 +51,7 @@ export const REPORT_FIXTURE: DemoReportData = {
       { name: "phase2-hard", trainSamples: 20, steps: 4, tokens: 4000, tokensPerSecond: 1000, seconds: 4, finalTrainLoss: 2.5, loss: [[6, 2.8], [8, 2.5]] },
     ],
   },
-  dpo: { finalDir: "d", prompts: 8, pairs: 6, rejectedByReason: { length_ratio: 2 }, samplingEngine: "onnx", samplingSeconds: 1, trainSeconds: 1, steps: 2, loss: [[1, 0.69], [2, 0.6]], margins: [[1, 0], [2, 0.2]], accuracies: [[1, 0.5], [2, 1]] },
+  dpo: { finalDir: "d", prompts: 8, pairs: 6, rejectedByReason: { length_ratio: 2 }, samplingEngine: "onnx", samplingSeconds: 1, trainSeconds: 1, trainTokens: 500, steps: 2, loss: [[1, 0.69], [2, 0.6]], margins: [[1, 0], [2, 0.2]], accuracies: [[1, 0.5], [2, 1]] },
   evaluation: {
     protocol: { samples: 2, temperature: 0.6, topP: 0.95, maxTokens: 64, seed: 0 },
     engine: "onnx",
@@ -41,11 +59,20 @@ export const REPORT_FIXTURE: DemoReportData = {
     flips: [{ from: "sft", to: "dpo", wrongToCorrect: 2, correctToWrong: 1, bothCorrect: 1, bothWrong: 6 }],
   },
   timings: { sources: 1, curate: 2, sft: 8, dpo: 2, evaluate: 3 },
-  ablation: { seeds: [0, 1, 2], arms: [{ name: "curated", samples: 40, perSeed: [0.1, 0.2, 0.3], mean: 0.2, spread: 0.1 }] },
+  sources: {
+    files: [],
+    heldOut: "h",
+    defects: {},
+    records: 100,
+    poolByDomain: { addition: 60, subtraction: 14, multiplication: 13, comparison: 13 },
+    poolByDifficulty: { "2": 50, "3": 30, "4": 20 },
+    flaws: { multiplication: "drops the <carry>" },
+  },
+  ablation: ABLATION,
 };
 
-// funnel bars, composition by domain and by difficulty, SFT loss, DPO loss, DPO rewards, results bars, ablation bars
-const CHARTS = 8;
+// raw pool per family, funnel bars, composition by domain and by difficulty, SFT loss, DPO loss, DPO rewards, results bars, per-family bars, ablation bars
+const CHARTS = 10;
 
 describe("renderDemoReport", () => {
   const html = renderDemoReport(REPORT_FIXTURE);
@@ -56,6 +83,38 @@ describe("renderDemoReport", () => {
     expect(html).toContain("Test &#60;report&#62;");
     expect((html.match(/<svg /g) ?? []).length).toBe(CHARTS);
     for (const text of ["Data funnel", "missing_final_answer: 6", "Injected defects", "After selection", "SFT training loss", "DPO rewards", "avg@n", "Answer flips", "Ablation"]) expect(html).toContain(text);
+  });
+
+  it("shows the task world: pool shape, the teacher's flaw escaped, and the curated share of raw tokens", () => {
+    expect(html).toContain("Task world");
+    expect(html).toContain("<td>multiplication</td><td>drops the &#60;carry&#62;</td>");
+    expect(html).toContain("<td>curated subset</td><td>40</td><td>2,500</td><td>27.8%</td>");
+  });
+
+  it("shows per-family and per-difficulty accuracy for every evaluated model", () => {
+    expect(html).toContain("Accuracy per family");
+    expect(html).toContain("Accuracy per difficulty");
+    expect(html).toContain("<td>math/&#60;geometry&#62;</td><td>4</td><td>0.0</td><td>10.0</td><td>12.5</td>");
+    expect(html).toContain("<td>2</td><td>5</td><td>0.0</td><td>10.0</td><td>12.5</td>");
+    expect(html).toContain("<title>avg@n per family (%)</title>");
+  });
+
+  it("shows the ablation arms with intervals, computed verdict badges, the contamination check and the scale", () => {
+    expect(html).toContain("curated &#60;subset&#62;");
+    expect(html).toContain("<td>5.0 – 40.0</td>");
+    expect(html).toContain("<td>0: 10.0, 1: 20.0, 2: 30.0</td>");
+    expect(html).toContain("larger half-width of the 95% interval");
+    expect(html).toContain('<span class="badge supported">supported</span> <strong>curated beats full</strong>');
+    expect(html).toContain('<span class="badge not-supported">not supported</span>');
+    expect(html).toContain('<span class="badge inconclusive">inconclusive</span>');
+    expect(html).toContain("curated − full = +10.0 pts (95% CI +1.0 … +20.0)");
+    expect(html).toContain("curated ≥ full − 2 pts");
+    expect(html).toContain("Contamination check");
+    expect(html).toContain("leaked − unseen = +60.0 pts (95% CI +40.0 … +80.0)");
+    expect(html).toContain("Qwen2 123k parameters, 2 epochs");
+    expect(html).toContain("Tuned on: <code>dev &#60;split&#62;</code>");
+    expect(html).toContain("n = 2 held-out items");
+    expect(html).toContain("seeded two-level bootstrap over seeds and items");
   });
 
   it("maps each injected defect to the stage meant to catch it", () => {

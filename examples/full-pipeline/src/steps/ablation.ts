@@ -1,41 +1,44 @@
-// --ablation: InfiAlign's claims at small scale. (a) SFT on the curated subset vs the whole deduplicated pool vs a
-// random subset of the curated size; (b) SFT vs SFT + DPO. Every arm runs over several seeds; each (arm, seed) is a
-// step with its own marker, so an interrupted ablation resumes.
+// --ablation: InfiAlign's claims at small scale, each arm trained over several seeds and evaluated on the same held-out
+// items, with bootstrap intervals and computed verdicts (ablationStats.ts). Every (arm, seed) is a step with its own
+// marker, so an interrupted ablation resumes; the curated arm's first seed is the main run itself.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sample } from "@infialign/data";
-import { createRng } from "@infialign/kernels";
 import type { DemoConfig } from "../config.js";
-import { splitByDifficulty, writeJsonl } from "./curate.js";
-import { runDpoStep } from "./dpo.js";
-import { type Evaluator, type HeldOutItem, runEvaluateStep } from "./evaluate.js";
-import { runSftStep } from "./sft.js";
+import { type AblationReport, type ArmRun, type ArmSummary, type ClaimVerdict, contaminationCheck, judgeClaim, summarizeArm } from "./ablationStats.js";
+import { type CurateResult, randomSubset, runSelectVariant, type SelectVariant, splitByDifficulty, writeJsonl } from "./curate.js";
+import { type DpoResult, runDpoStep } from "./dpo.js";
+import { type EvaluateResult, type Evaluator, type HeldOutItem, type ModelEvaluation, runEvaluateStep } from "./evaluate.js";
+import { runSftStep, type SftResult } from "./sft.js";
 import type { StepRunner } from "./stepRunner.js";
 
-export interface AblationArm {
-  name: string;
-  /** SFT training samples of the arm. */
-  samples: number;
-  perSeed: number[];
-  mean: number;
-  /** Half the min–max range over seeds. */
-  spread: number;
-}
+/** What each arm trains on and how; shown in the report. */
+export const ARM_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  full: "every parseable record of the raw pool, no curation (duplicates, flawed teacher, held-out copies included)",
+  curated: "the full curation: dedup, decontamination, verification, near-dup removal, balanced diversity + difficulty selection",
+  random: "a seeded random subset of the raw pool, as many records as the curated subset",
+  "no-qc": "the curation without verification-based quality control (the flawed teacher's solutions stay)",
+  "no-difficulty": "the curation with random instead of hardest-first order within clusters (no difficulty sampling)",
+  proportional: "the curation with domain quotas proportional to the pool (addition stays 60%) instead of balanced",
+  "one-phase": "the curated subset in one phase at the two-phase run's token count (no curriculum)",
+  "curated+dpo": "the curated SFT model, then DPO on pairs of its own errors against verified solutions",
+};
 
-export interface AblationResult {
-  seeds: number[];
-  arms: AblationArm[];
+export interface AblationMain {
+  sft: SftResult;
+  dpo: DpoResult;
+  evaluation: EvaluateResult;
 }
 
 export interface AblationOptions {
   config: DemoConfig;
   runner: StepRunner;
-  /** Curated subset and whole pool (canonical samples), from the curate step. */
-  selected: string;
-  pool: string;
+  curate: CurateResult;
   items: readonly HeldOutItem[];
-  /** @default [0, 1, 2] offsets added to config.seed */
-  seeds?: number[];
+  /** Held-out ids the generator copied into the pool (the contamination check). */
+  leakedHeldOut?: readonly string[];
+  /** The main run: the curated arm (and curated+dpo) at seed `config.seed`. */
+  main?: AblationMain;
   evaluator?: Evaluator;
   progress?: boolean;
   log?: (line: string) => void;
@@ -48,69 +51,156 @@ async function readSamples(path: string): Promise<Sample[]> {
     .map((l) => JSON.parse(l) as Sample);
 }
 
-/** A seeded subset of `k` records (partial Fisher–Yates), in pool order. */
-export function randomSubset<T>(pool: readonly T[], k: number, seed: number): T[] {
-  const rng = createRng(seed);
-  const index = pool.map((_, i) => i);
-  const n = Math.min(k, pool.length);
-  for (let i = 0; i < n; i++) {
-    const j = i + rng.nextInt(index.length - i);
-    [index[i], index[j]] = [index[j] as number, index[i] as number];
-  }
-  return index
-    .slice(0, n)
-    .sort((a, b) => a - b)
-    .map((i) => pool[i] as T);
+const SELECT_VARIANTS: Readonly<Record<string, { input: "unverified" | "pool"; nearDup: boolean; variant: SelectVariant }>> = {
+  "no-qc": { input: "unverified", nearDup: true, variant: {} },
+  "no-difficulty": { input: "pool", nearDup: false, variant: { order: "random" } },
+  proportional: { input: "pool", nearDup: false, variant: { domainQuotas: "proportional" } },
+};
+
+const sftTokens = (sft: SftResult) => sft.phases.reduce((n, p) => n + p.tokens, 0);
+const sftSeconds = (sft: SftResult) => sft.phases.reduce((n, p) => n + p.seconds, 0);
+
+function armRun(seed: number, evaluation: ModelEvaluation, tokens: number, seconds: number): ArmRun {
+  return { seed, accuracy: evaluation.avgAtN, perItem: evaluation.perItem, tokens, seconds };
 }
 
-export function summarizeArm(name: string, samples: number, perSeed: number[]): AblationArm {
-  const mean = perSeed.reduce((a, b) => a + b, 0) / Math.max(1, perSeed.length);
-  const spread = perSeed.length > 1 ? (Math.max(...perSeed) - Math.min(...perSeed)) / 2 : 0;
-  return { name, samples, perSeed, mean, spread };
-}
-
-export async function runAblation(options: AblationOptions): Promise<AblationResult> {
-  const { config, runner } = options;
-  const seeds = (options.seeds ?? [0, 1, 2]).map((s) => config.seed + s);
-  const selected = await readSamples(options.selected);
-  const pool = await readSamples(options.pool);
+export async function runAblation(options: AblationOptions): Promise<AblationReport> {
+  const { config, runner, curate } = options;
+  const arms = config.ablation.arms;
+  const seeds = Array.from({ length: config.ablation.seeds }, (_, i) => config.seed + i);
   const protocol = { ...config.evaluation, seed: config.seed };
-  const data: Record<string, Sample[]> = { curated: selected, "full pool": pool };
-  const scores: Record<string, number[]> = { curated: [], "full pool": [], random: [], "curated + DPO": [] };
-  const sizes: Record<string, number> = { curated: selected.length, "full pool": pool.length, random: selected.length, "curated + DPO": selected.length };
+  const progress = options.progress === undefined ? {} : { progress: options.progress };
+  const runs: Record<string, ArmRun[]> = Object.fromEntries(arms.map((a) => [a, []]));
+
+  /** The arm's phase files (seed-independent except `random`). */
+  const dataOf = async (arm: string, seed: number): Promise<{ easy: string; hard: string }> => {
+    if (arm === "curated" || arm === "one-phase" || arm === "curated+dpo") return { easy: curate.files.easy, hard: curate.files.hard };
+    const name = arm === "random" ? `ablation-data-random-seed${seed}` : `ablation-data-${arm}`;
+    return runner.run({
+      name,
+      after: ["curate"],
+      params: { arm, seed: arm === "random" ? seed : config.seed, budget: config.budget, easyMaxDifficulty: config.sft.easyMaxDifficulty },
+      run: async (dir, resume) => {
+        let samples: Sample[];
+        if (arm === "full") samples = await readSamples(curate.files.raw);
+        else if (arm === "random") samples = randomSubset(await readSamples(curate.files.raw), curate.counts.selected, seed);
+        else {
+          const v = SELECT_VARIANTS[arm];
+          if (!v) throw new Error(`[infialign/example-full-pipeline] ablation: unknown arm "${arm}"`);
+          const { file } = await runSelectVariant(dir, { input: curate.files[v.input], budget: config.budget, seed: config.seed, variant: v.variant, nearDup: v.nearDup, force: !resume, ...progress });
+          samples = await readSamples(file);
+        }
+        const { easy, hard } = splitByDifficulty(samples, config.sft.easyMaxDifficulty);
+        const files = { easy: join(dir, "phase1-easy.jsonl"), hard: join(dir, "phase2-hard.jsonl") };
+        await writeJsonl(files.easy, easy);
+        await writeJsonl(files.hard, hard);
+        return files;
+      },
+    });
+  };
+
   for (const seed of seeds) {
-    data.random = randomSubset(pool, selected.length, seed);
-    for (const arm of ["curated", "full pool", "random"]) {
+    const reuseMain = options.main !== undefined && seed === config.seed;
+    // The curated SFT model is shared by "curated" and "curated+dpo".
+    let curatedSft: { result: SftResult; key: string } | undefined;
+    const curatedModel = async () => {
+      if (curatedSft) return curatedSft;
+      if (reuseMain && options.main) curatedSft = { result: options.main.sft, key: runner.keyOf("sft") };
+      else {
+        const name = `ablation-curated-seed${seed}-sft`;
+        const data = await dataOf("curated", seed);
+        const result = await runner.run({ name, after: ["curate"], params: { arm: "curated", seed, model: config.model, sft: config.sft }, run: (dir, resume) => runSftStep(dir, { config, ...data, resume, seed, ...progress }) });
+        curatedSft = { result, key: runner.keyOf(name) };
+      }
+      return curatedSft;
+    };
+
+    for (const arm of arms) {
       const slug = `ablation-${arm.replace(/\W+/g, "-")}-seed${seed}`;
+      options.log?.(`ablation: ${arm}, seed ${seed}`);
+      if (arm === "curated" || arm === "curated+dpo") {
+        const sft = await curatedModel();
+        if (arm === "curated") {
+          const evaluation = reuseMain && options.main ? options.main.evaluation.results.find((r) => r.model === "sft") : undefined;
+          const result = evaluation ?? (await evaluateOne(runner, slug, sft.result.finalDir, arm, options, protocol));
+          runs[arm]?.push(armRun(seed, result, sftTokens(sft.result), sftSeconds(sft.result)));
+          continue;
+        }
+        const dpo =
+          reuseMain && options.main
+            ? options.main.dpo
+            : await runner.run({
+                name: `${slug}-dpo`,
+                after: [],
+                params: { seed, dpo: config.dpo, sft: sft.key },
+                run: (dir, resume) => runDpoStep(dir, { config, sftDir: sft.result.finalDir, sftId: sft.key, samples: curate.files.unselected, resume, seed, ...progress }),
+              });
+        const evaluation = reuseMain && options.main ? options.main.evaluation.results.find((r) => r.model === "dpo") : undefined;
+        const result = evaluation ?? (await evaluateOne(runner, slug, dpo.finalDir, arm, options, protocol));
+        runs[arm]?.push(armRun(seed, result, sftTokens(sft.result) + dpo.trainTokens, sftSeconds(sft.result) + dpo.samplingSeconds + dpo.trainSeconds));
+        continue;
+      }
+      const data = await dataOf(arm, seed);
       const sft = await runner.run({
         name: `${slug}-sft`,
         after: ["curate"],
-        params: { arm, seed, model: config.model, sft: config.sft },
-        run: async (dir, resume) => {
-          const { easy, hard } = splitByDifficulty(data[arm] as Sample[], config.sft.easyMaxDifficulty);
-          await writeJsonl(join(dir, "easy.jsonl"), easy);
-          await writeJsonl(join(dir, "hard.jsonl"), hard);
-          return runSftStep(dir, { config, easy: join(dir, "easy.jsonl"), hard: join(dir, "hard.jsonl"), resume, seed, ...(options.progress === undefined ? {} : { progress: options.progress }), ...(options.log ? { log: options.log } : {}) });
-        },
+        params: { arm, seed, model: config.model, sft: config.sft, data },
+        run: (dir, resume) => runSftStep(dir, { config, ...data, resume, seed, onePhase: arm === "one-phase", ...progress }),
       });
-      const models = [{ name: arm, dir: sft.finalDir }];
-      if (arm === "curated") {
-        const dpo = await runner.run({
-          name: `${slug}-dpo`,
-          after: [`${slug}-sft`],
-          params: { seed, dpo: config.dpo },
-          run: (dir, resume) => runDpoStep(dir, { config, sftDir: sft.finalDir, sftId: runner.keyOf(`${slug}-sft`), samples: options.selected, resume, seed, ...(options.progress === undefined ? {} : { progress: options.progress }) }),
-        });
-        models.push({ name: "curated + DPO", dir: dpo.finalDir });
-      }
-      const evaluated = await runner.run({
-        name: `${slug}-eval`,
-        after: arm === "curated" ? [`${slug}-sft`, `${slug}-dpo`] : [`${slug}-sft`],
-        params: { protocol, items: options.items.map((i) => i.id) },
-        run: (dir) => runEvaluateStep(dir, { models, items: options.items, protocol, cacheTag: runner.keyOf(`${slug}-eval`), ...(options.evaluator ? { evaluator: options.evaluator } : {}) }),
-      });
-      for (const r of evaluated.results) scores[r.model]?.push(r.avgAtN);
+      const result = await evaluateOne(runner, slug, sft.finalDir, arm, options, protocol);
+      runs[arm]?.push(armRun(seed, result, sftTokens(sft), sftSeconds(sft)));
     }
   }
-  return { seeds, arms: Object.entries(scores).map(([name, perSeed]) => summarizeArm(name, sizes[name] ?? 0, perSeed)) };
+
+  const summaries: Record<string, ArmSummary> = {};
+  for (const arm of arms) summaries[arm] = summarizeArm(arm, ARM_DESCRIPTIONS[arm] ?? arm, runs[arm] ?? []);
+  const verdicts = claimVerdicts(summaries);
+  const leaked = new Set((options.leakedHeldOut ?? []).filter((id) => options.items.some((i) => i.id === id)));
+  const full = runs.full;
+  const contamination = full?.length && leaked.size > 0 && leaked.size < options.items.length ? contaminationCheck("full", full, leaked) : undefined;
+  const m = config.model;
+  return {
+    seeds,
+    items: options.items.length,
+    arms: arms.map((a) => summaries[a] as ArmSummary),
+    verdicts,
+    ...(contamination ? { contamination } : {}),
+    scale: `Qwen2 ${m.layers}×${m.hiddenSize} from scratch; SFT epochs ${config.sft.epochs.join(" + ")} (easy ≤ ${config.sft.easyMaxDifficulty} digits, then hard), batch ${config.sft.batchSize}×${config.sft.maxLength} packed; curated budget ${config.budget} records; greedy decoding, ${options.items.length} held-out items`,
+    devSplit: "dev.jsonl (240 problems balanced over families × difficulties, disjoint from the held-out split)",
+  };
+}
+
+async function evaluateOne(runner: StepRunner, slug: string, dir: string, name: string, options: AblationOptions, protocol: DemoConfig["evaluation"] & { seed: number }): Promise<ModelEvaluation> {
+  const evaluated = await runner.run({
+    name: `${slug}-eval`,
+    after: [],
+    params: { protocol, items: options.items.map((i) => i.id), model: dir },
+    run: (d) => runEvaluateStep(d, { models: [{ name, dir }], items: options.items, protocol, cacheTag: runner.keyOf(`${slug}-eval`), ...(options.evaluator ? { evaluator: options.evaluator } : {}) }),
+  });
+  const result = evaluated.results[0];
+  if (!result) throw new Error(`[infialign/example-full-pipeline] ablation: evaluation of ${name} returned no result`);
+  return result;
+}
+
+/** InfiAlign's claims, each judged from the arms' intervals (only claims whose arms ran). */
+export function claimVerdicts(arms: Readonly<Record<string, ArmSummary>>): ClaimVerdict[] {
+  const out: ClaimVerdict[] = [];
+  const both = (a: string, b: string) => arms[a] !== undefined && arms[b] !== undefined && (arms[a]?.runs.length ?? 0) > 0 && (arms[b]?.runs.length ?? 0) > 0;
+  if (both("curated", "full")) {
+    const c = arms.curated as ArmSummary;
+    const f = arms.full as ArmSummary;
+    const ratio = f.tokens > 0 ? c.tokens / f.tokens : Number.NaN;
+    const verdict = judgeClaim(`Curated data reaches the full raw pool's accuracy (within 2 points) with ≤ 35% of its training tokens (here ${(100 * ratio).toFixed(0)}%)`, c, f, "non-inferior", 0.02);
+    out.push(ratio > 0.35 && verdict.verdict === "supported" ? { ...verdict, verdict: "not supported", detail: `${verdict.detail} But it used ${(100 * ratio).toFixed(0)}% of the full pool's tokens (> 35%).` } : verdict);
+  }
+  const greater: Array<[string, string, string]> = [
+    ["curated", "random", "Curated selection beats a random subset of the same size"],
+    ["curated", "no-qc", "Verification-based quality control adds accuracy"],
+    ["curated", "no-difficulty", "Difficulty sampling adds accuracy"],
+    ["curated", "proportional", "Balanced domain quotas beat the pool's proportions"],
+    ["curated", "one-phase", "The two-phase curriculum beats one phase at equal tokens"],
+    ["curated+dpo", "curated", "DPO on the SFT model's own errors adds accuracy"],
+  ];
+  for (const [a, b, claim] of greater) if (both(a, b)) out.push(judgeClaim(claim, arms[a] as ArmSummary, arms[b] as ArmSummary, "greater"));
+  return out;
 }

@@ -6,7 +6,9 @@ import { isAbsolute, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { exactDedupStage, normalizeStage, readShards, resolveInputs, runPipeline, type Sample, type StageCounts, type StageRunSummary } from "@infialign/data";
 import { benchmarkDecontamStage, loadBenchmarkFile, loadShippedBenchmarks } from "@infialign/decontam";
+import { createRng } from "@infialign/kernels";
 import { nearDupStage, qualityStage, selectStage } from "@infialign/sampling";
+import { domainOfProblem } from "../generator/domains.js";
 
 /** Counts of one data stage, for the funnel. */
 export interface FunnelRow extends StageCounts {
@@ -38,18 +40,71 @@ export interface CurateOptions {
   progress?: boolean;
 }
 
+/** Training-data size: records and UTF-8 bytes of prompt + response (= tokens of the byte-level model, chat markup aside). */
+export interface DataSize {
+  records: number;
+  tokens: number;
+}
+
 export interface CurateResult {
   funnel: FunnelRow[];
   /** Composition of the pool offered to selection and of the selected subset. */
   composition: Composition;
-  /** Canonical sample files: the selected subset, its phase split, and the whole deduplicated pool (ablation). */
-  files: { selected: string; easy: string; hard: string; pool: string };
-  counts: { selected: number; easy: number; hard: number; pool: number };
+  /**
+   * Canonical sample files: the selected subset and its phase split; the cleaned pool offered to selection; and, for
+   * the ablation, every parseable record before any filtering (`raw`) and the pool before verification (`unverified`);
+   * `unselected`: verified pool records the selection left out (DPO draws its prompts there, unseen by SFT).
+   */
+  files: { selected: string; easy: string; hard: string; pool: string; raw: string; unverified: string; unselected: string };
+  counts: { selected: number; easy: number; hard: number; pool: number; raw: number; unverified: number; unselected: number };
+  /** Size of the raw pool and of the selected subset (the data-efficiency ratio). */
+  sizes: { raw: DataSize; pool: DataSize; selected: DataSize };
   /** Records the decontamination stage removed per benchmark. */
   contaminationByBenchmark: Record<string, number>;
 }
 
 const CHARACTERS = { name: "characters", count: (text: string) => text.length };
+
+export function dataSize(samples: readonly Sample[]): DataSize {
+  return { records: samples.length, tokens: samples.reduce((n, s) => n + Buffer.byteLength(s.prompt) + Buffer.byteLength(s.response ?? ""), 0) };
+}
+
+/** The task world's families, read from each prompt (the taxonomy labeler knows only subject areas). */
+export const domainOfSample = (sample: Pick<Sample, "prompt">): string | undefined => domainOfProblem(sample.prompt);
+
+export interface SelectVariant {
+  /** @default "balanced" */
+  domainQuotas?: "balanced" | "proportional";
+  /** "random" = diversity sampling without difficulty sampling. @default "hardest" */
+  order?: "hardest" | "random";
+}
+
+/** The selection stage as the demo configures it (characters as the difficulty proxy, families as domains). */
+export function demoSelectStage(budget: number, seed: number, variant: SelectVariant = {}) {
+  return selectStage({ budget, domainQuotas: variant.domainQuotas ?? "balanced", order: variant.order ?? "hardest", seed, tokenizer: CHARACTERS, domainOf: { id: "task-world-families-v1", label: domainOfSample } });
+}
+
+/**
+ * An ablation's selection: `input` (canonical samples) → [near-dup removal] → selection with `variant`, in its own run
+ * directory; returns the selected samples' file.
+ */
+export async function runSelectVariant(dir: string, options: { input: string; budget: number; seed: number; variant: SelectVariant; nearDup: boolean; force: boolean; progress?: boolean }): Promise<{ file: string; size: DataSize }> {
+  const result = await runPipeline({
+    name: "select",
+    runsDir: dir,
+    source: { files: await resolveInputs(options.input), decode: "samples" },
+    stages: [...(options.nearDup ? [nearDupStage({ field: "prompt" })] : []), demoSelectStage(options.budget, options.seed, options.variant)],
+    force: options.force,
+    seed: options.seed,
+    ...(options.progress === undefined ? {} : { progress: options.progress }),
+  });
+  const last = result.stages.at(-1);
+  if (!last) throw new Error("[infialign/example-full-pipeline] select variant: the pipeline returned no stage");
+  const selected = await readStage(last);
+  const file = join(dir, "selected.jsonl");
+  await writeJsonl(file, selected);
+  return { file, size: dataSize(selected) };
+}
 
 /** A sample's difficulty as the source gave it (MATH-style `level` = reasoning steps of the generator). */
 export function difficultyOf(sample: Pick<Sample, "meta">): number | undefined {
@@ -86,6 +141,21 @@ export function splitByDifficulty(samples: readonly Sample[], easyMaxDifficulty:
   return { easy, hard };
 }
 
+/** A seeded subset of `k` records (partial Fisher–Yates), in pool order. */
+export function randomSubset<T>(pool: readonly T[], k: number, seed: number): T[] {
+  const rng = createRng(seed);
+  const index = pool.map((_, i) => i);
+  const n = Math.min(k, pool.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + rng.nextInt(index.length - i);
+    [index[i], index[j]] = [index[j] as number, index[i] as number];
+  }
+  return index
+    .slice(0, n)
+    .sort((a, b) => a - b)
+    .map((i) => pool[i] as T);
+}
+
 export async function writeJsonl(path: string, records: Iterable<unknown>): Promise<void> {
   const out = createWriteStream(path);
   for (const r of records) if (!out.write(`${JSON.stringify(r)}\n`)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
@@ -109,7 +179,7 @@ export async function runCurateStep(dir: string, options: CurateOptions): Promis
     benchmarkDecontamStage(benchmarks, { fields: ["prompt"] }),
     qualityStage({}),
     nearDupStage({ field: "prompt" }),
-    selectStage({ budget: options.budget, domainQuotas: "balanced", seed: options.seed, tokenizer: CHARACTERS }),
+    demoSelectStage(options.budget, options.seed),
   ];
   const result = await runPipeline({
     name: "stages",
@@ -124,20 +194,41 @@ export async function runCurateStep(dir: string, options: CurateOptions): Promis
   const poolSummary = result.stages.at(-2);
   const selectSummary = result.stages.at(-1);
   if (!poolSummary || !selectSummary) throw new Error("[infialign/example-full-pipeline] curate: the pipeline returned fewer stages than it was given");
+  const stageNamed = (prefix: string) => {
+    const found = result.stages.find((s) => s.name.startsWith(prefix));
+    if (!found) throw new Error(`[infialign/example-full-pipeline] curate: no "${prefix}" stage among ${result.stages.map((s) => s.name).join(", ")}`);
+    return found;
+  };
+  const raw = await readStage(stageNamed("normalize"));
+  const unverified = await readStage(stageNamed("decontam"));
   const pool = await readStage(poolSummary);
   const selected = await readStage(selectSummary);
   const { easy, hard } = splitByDifficulty(selected, options.easyMaxDifficulty);
-  const files = { selected: join(dir, "selected.jsonl"), easy: join(dir, "phase1-easy.jsonl"), hard: join(dir, "phase2-hard.jsonl"), pool: join(dir, "pool.jsonl") };
+  const files = {
+    selected: join(dir, "selected.jsonl"),
+    easy: join(dir, "phase1-easy.jsonl"),
+    hard: join(dir, "phase2-hard.jsonl"),
+    pool: join(dir, "pool.jsonl"),
+    raw: join(dir, "raw.jsonl"),
+    unverified: join(dir, "unverified.jsonl"),
+    unselected: join(dir, "unselected.jsonl"),
+  };
+  const chosen = new Set(selected.map((s) => s.id));
+  const unselected = pool.filter((s) => !chosen.has(s.id));
   await writeJsonl(files.selected, selected);
   await writeJsonl(files.easy, easy);
   await writeJsonl(files.hard, hard);
   await writeJsonl(files.pool, pool);
+  await writeJsonl(files.raw, raw);
+  await writeJsonl(files.unverified, unverified);
+  await writeJsonl(files.unselected, unselected);
   const decontam = result.stages.find((s) => s.name.startsWith("decontam"));
   return {
     funnel,
     composition: compositionFromSelectStats(selectSummary.manifest.stats),
     files,
-    counts: { selected: selected.length, easy: easy.length, hard: hard.length, pool: pool.length },
+    counts: { selected: selected.length, easy: easy.length, hard: hard.length, pool: pool.length, raw: raw.length, unverified: unverified.length, unselected: unselected.length },
+    sizes: { raw: dataSize(raw), pool: dataSize(pool), selected: dataSize(selected) },
     contaminationByBenchmark: decontam ? await contaminationByBenchmark(isAbsolute(decontam.manifest.files.rejects) ? decontam.manifest.files.rejects : join(decontam.dir, decontam.manifest.files.rejects)) : {},
   };
 }

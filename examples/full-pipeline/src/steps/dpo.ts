@@ -8,7 +8,7 @@ import { selectBackend } from "@infialign/kernels/tfjs";
 import { generate } from "@infialign/model";
 import { localSampler, pairConstructionStage, resolveDpoConfig, trainDpo } from "@infialign/train-dpo";
 import type { DemoConfig } from "../config.js";
-import { writeJsonl } from "./curate.js";
+import { randomSubset, writeJsonl } from "./curate.js";
 import { loadEngine } from "./engine.js";
 
 export interface DpoResult {
@@ -21,6 +21,8 @@ export interface DpoResult {
   samplingEngine: string;
   samplingSeconds: number;
   trainSeconds: number;
+  /** Real (non-padding) tokens processed by DPO training. */
+  trainTokens: number;
   steps: number;
   /** `[step, value]` of the logged loss and reward margin / accuracy. */
   loss: Array<[number, number]>;
@@ -34,7 +36,7 @@ export interface DpoStepOptions {
   sftDir: string;
   /** Identifies the SFT weights in the sample cache (the SFT step's key). */
   sftId: string;
-  /** Curated samples to draw prompts from. */
+  /** Verified samples to draw prompts from (the pool's records SFT did not train on). */
   samples: string;
   resume: boolean;
   seed?: number;
@@ -49,8 +51,13 @@ export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<
     .split("\n")
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as Sample);
-  // Verified solutions only: the chosen side must be right.
-  const prompts = all.filter((s) => s.gold && s.response).slice(0, config.dpo.prompts);
+  // Verified solutions only: the chosen side must be right. A seeded sample, so every family and difficulty shows up;
+  // pair construction then keeps the prompts the SFT model gets wrong (challenge selection).
+  const prompts = randomSubset(
+    all.filter((s) => s.gold && s.response),
+    config.dpo.prompts,
+    seed,
+  );
   const promptsFile = join(dir, "prompts.jsonl");
   await writeJsonl(promptsFile, prompts);
 
@@ -98,8 +105,8 @@ export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<
       learningRate: config.dpo.learningRate,
       epochs: config.dpo.epochs,
       batchSize: config.dpo.batchSize,
-      maxLength: config.sft.maxLength + config.dpo.maxTokens,
-      maxPromptLength: config.sft.maxLength,
+      maxLength: 64 + config.dpo.maxTokens,
+      maxPromptLength: 64,
       loss: { beta: config.dpo.beta },
       loggingSteps: 1,
       saveSteps: 0,
@@ -118,6 +125,7 @@ export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<
     samplingEngine: engine.engine,
     samplingSeconds,
     trainSeconds: train.trainSeconds,
+    trainTokens: Math.round(train.tokensPerSecond * train.trainSeconds),
     steps: train.train.globalStep,
     loss: series("loss"),
     margins: series("rewards/margins"),

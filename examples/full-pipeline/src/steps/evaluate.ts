@@ -44,6 +44,8 @@ export interface ModelEvaluation {
   /** Standard error of avgAtN over items (each item's mean over its samples). */
   stderr: number;
   byDifficulty: Record<string, { items: number; avgAtN: number }>;
+  /** Accuracy per family (the held-out items' `domain`). */
+  byDomain: Record<string, { items: number; avgAtN: number }>;
   /** Each item's mean correctness, by item id (for flips). */
   perItem: Record<string, number>;
   /** Samples whose completion had no extractable answer. */
@@ -61,6 +63,16 @@ export function avgAndStderr(perItemMeans: readonly number[]): { avgAtN: number;
   if (m === 1) return { avgAtN, stderr: 0 };
   const variance = perItemMeans.reduce((a, b) => a + (b - avgAtN) ** 2, 0) / (m - 1);
   return { avgAtN, stderr: Math.sqrt(variance / m) };
+}
+
+/** Mean of the per-item means within each group (items without the key go to "?"). */
+export function accuracyBy(items: readonly HeldOutItem[], perItem: Readonly<Record<string, number>>, key: (item: HeldOutItem) => string | number | undefined): Record<string, { items: number; avgAtN: number }> {
+  const groups: Record<string, number[]> = {};
+  for (const item of items) {
+    const mean = perItem[item.id];
+    if (mean !== undefined) (groups[String(key(item) ?? "?")] ??= []).push(mean);
+  }
+  return Object.fromEntries(Object.entries(groups).map(([k, means]) => [k, { items: means.length, avgAtN: avgAndStderr(means).avgAtN }]));
 }
 
 /** The example's adapter: one chat request per sample through the shared client, graded with verifyMath. */
@@ -81,16 +93,15 @@ export const chatEvaluator: Evaluator = async (endpoint, items, protocol, cacheD
       return { item, mean: correct.reduce<number>((a, b) => a + b, 0) / correct.length };
     }),
   );
-  const byDifficultyLists: Record<string, number[]> = {};
-  for (const { item, mean } of outcomes) (byDifficultyLists[String(item.difficulty ?? "?")] ??= []).push(mean);
-  const byDifficulty = Object.fromEntries(Object.entries(byDifficultyLists).map(([d, means]) => [d, { items: means.length, avgAtN: avgAndStderr(means).avgAtN }]));
+  const perItem = Object.fromEntries(outcomes.map((o) => [o.item.id, o.mean]));
   return {
     model: endpoint.model,
     items: items.length,
     samplesPerItem: protocol.samples,
     ...avgAndStderr(outcomes.map((o) => o.mean)),
-    byDifficulty,
-    perItem: Object.fromEntries(outcomes.map((o) => [o.item.id, o.mean])),
+    byDifficulty: accuracyBy(items, perItem, (i) => i.difficulty),
+    byDomain: accuracyBy(items, perItem, (i) => i.domain),
+    perItem,
     noAnswer,
     seconds: (Date.now() - started) / 1000,
   };
@@ -125,14 +136,16 @@ export const evalPackageEvaluator: Evaluator = async (endpoint, items, protocol,
     sums.set(sample.itemId, entry);
     if (sample.grade.reason === "no_answer") noAnswer++;
   }
+  const perItem = Object.fromEntries([...sums].map(([id, { correct, n }]) => [id, correct / n]));
   return {
     model: endpoint.model,
     items: bench?.items ?? 0,
     samplesPerItem: bench?.samplesPerItem ?? protocol.samples,
     avgAtN: bench?.avgAtN ?? 0,
     stderr: bench?.stderr ?? 0,
-    byDifficulty: bench?.byDifficulty ?? {},
-    perItem: Object.fromEntries([...sums].map(([id, { correct, n }]) => [id, correct / n])),
+    byDifficulty: bench?.byDifficulty ?? accuracyBy(items, perItem, (i) => i.difficulty),
+    byDomain: accuracyBy(items, perItem, (i) => i.domain),
+    perItem,
     noAnswer,
     seconds: (Date.now() - started) / 1000,
   };
