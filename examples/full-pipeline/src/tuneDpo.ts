@@ -21,18 +21,24 @@ const { values } = parseArgs({
 const run = resolve(values.run);
 const marker = (step: string) => join(run, step, "step.json");
 for (const step of ["sources", "curate", "sft"]) if (!existsSync(marker(step))) throw new Error(`[infialign/example-full-pipeline] tune-dpo: ${marker(step)} is missing; finish a run first (pnpm demo -- --out ${run}).`);
-const read = async (step: string) => JSON.parse(await readFile(marker(step), "utf8")) as { key: string; result: Record<string, unknown> };
-const [sources, curate, sft] = await Promise.all(["sources", "curate", "sft"].map(read));
-const devPath = (sources?.result as { dev?: string }).dev;
+interface Marker<R> {
+  key: string;
+  result: R;
+}
+const read = async <R>(step: string) => JSON.parse(await readFile(marker(step), "utf8")) as Marker<R>;
+const sources = await read<{ dev?: string }>("sources");
+const curate = await read<{ files: { unselected: string } }>("curate");
+const sft = await read<{ finalDir: string }>("sft");
+const devPath = sources.result.dev;
 if (!devPath) throw new Error("[infialign/example-full-pipeline] tune-dpo: this run's sources have no dev split; rerun the sources step with this version.");
 const dev = await readHeldOut(devPath, Number.POSITIVE_INFINITY);
 const config = resolveDemoConfig({ outDir: run });
 const protocol = { ...config.evaluation, seed: config.seed };
-const sftDir = (sft?.result as { finalDir: string }).finalDir;
-const unselected = (curate?.result as { files: { unselected: string } }).files.unselected;
+const sftDir = sft.result.finalDir;
+const unselected = curate.result.files.unselected;
 const out = join(run, "tune-dpo");
 const rows: Array<{ beta: number; learningRate: number; prompts: number; pairs: number; dev: number; seconds: number }> = [];
-const base = await runEvaluateStep(join(out, "sft-eval"), { models: [{ name: "sft", dir: sftDir }], items: dev, protocol, cacheTag: sft?.key ?? "sft" });
+const base = await runEvaluateStep(join(out, "sft-eval"), { models: [{ name: "sft", dir: sftDir }], items: dev, protocol, cacheTag: sft.key });
 process.stdout.write(`SFT on dev (${dev.length} items): ${(100 * (base.results[0]?.avgAtN ?? 0)).toFixed(1)}%\n`);
 for (const prompts of values.prompts.split(",").map(Number)) {
   for (const beta of values.betas.split(",").map(Number)) {
@@ -40,7 +46,7 @@ for (const prompts of values.prompts.split(",").map(Number)) {
       const dir = join(out, `p${prompts}-b${beta}-lr${learningRate}`);
       await mkdir(dir, { recursive: true });
       const started = Date.now();
-      const dpo = await runDpoStep(dir, { config: { ...config, dpo: { ...config.dpo, prompts, beta, learningRate } }, sftDir, sftId: sft?.key ?? "sft", samples: unselected, resume: true, progress: false });
+      const dpo = await runDpoStep(dir, { config: { ...config, dpo: { ...config.dpo, prompts, beta, learningRate } }, sftDir, sftId: sft.key, samples: unselected, resume: true, progress: false });
       const evaluated = await runEvaluateStep(join(dir, "dev-eval"), { models: [{ name: "dpo", dir: dpo.finalDir }], items: dev, protocol, cacheTag: `${prompts}-${beta}-${learningRate}` });
       const row = { beta, learningRate, prompts, pairs: dpo.pairs, dev: evaluated.results[0]?.avgAtN ?? 0, seconds: (Date.now() - started) / 1000 };
       rows.push(row);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startOpenAIServer } from "@infialign/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
-import { avgAndStderr, chatEvaluator, compareEvaluations, type Evaluator, evalPackageEvaluator, type ModelEvaluation } from "../src/steps/evaluate.js";
+import { avgAndStderr, chatEvaluator, compareEvaluations, type Evaluator, evalPackageEvaluator, type ModelEvaluation, mainVerdicts } from "../src/steps/evaluate.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fp-eval-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,5 +63,22 @@ describe.each<[string, Evaluator]>([
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("mainVerdicts", () => {
+  const model = (name: string, correct: (i: number) => boolean): ModelEvaluation => {
+    const perItem = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`i${i}`, correct(i) ? 1 : 0]));
+    const values = Object.values(perItem);
+    return { model: name, items: 400, samplesPerItem: 1, avgAtN: values.reduce((a, b) => a + b, 0) / 400, stderr: 0, byDifficulty: {}, byDomain: {}, perItem, noAnswer: 0, seconds: 0 };
+  };
+
+  it("judges DPO against SFT on the same items: equal → not supported, clearly better → supported, no dpo → none", () => {
+    const sft = model("sft", (i) => i % 2 === 0);
+    expect(mainVerdicts([sft, model("dpo", (i) => i % 2 === 0)])[0]?.verdict).toBe("not supported");
+    const better = mainVerdicts([sft, model("dpo", (i) => i % 2 === 0 || i % 3 === 0)])[0];
+    expect(better?.verdict).toBe("supported");
+    expect(better?.arms).toEqual(["dpo", "sft"]);
+    expect(mainVerdicts([sft])).toEqual([]);
   });
 });

@@ -57,6 +57,7 @@ export const REPORT_FIXTURE: DemoReportData = {
     engine: "onnx",
     results: [evaluation("base", 0), evaluation("sft", 0.2), evaluation("dpo", 0.25)],
     flips: [{ from: "sft", to: "dpo", wrongToCorrect: 2, correctToWrong: 1, bothCorrect: 1, bothWrong: 6 }],
+    verdicts: [{ claim: "DPO <main> adds accuracy", arms: ["dpo", "sft"], kind: "greater", margin: 0, difference: { mean: 0.05, low: -0.01, high: 0.11 }, verdict: "inconclusive", detail: "dpo − sft = +5.0 pts" }],
   },
   timings: { sources: 1, curate: 2, sft: 8, dpo: 2, evaluate: 3 },
   sources: {
@@ -83,6 +84,11 @@ describe("renderDemoReport", () => {
     expect(html).toContain("Test &#60;report&#62;");
     expect((html.match(/<svg /g) ?? []).length).toBe(CHARTS);
     for (const text of ["Data funnel", "missing_final_answer: 6", "Injected defects", "After selection", "SFT training loss", "DPO rewards", "avg@n", "Answer flips", "Ablation"]) expect(html).toContain(text);
+  });
+
+  it("states the main run's DPO verdict, computed", () => {
+    expect(html).toContain("DPO &#60;main&#62; adds accuracy");
+    expect(html).toMatch(/class="badge inconclusive"[^<]*>inconclusive/);
   });
 
   it("shows the task world: pool shape, the teacher's flaw escaped, and the curated share of raw tokens", () => {

@@ -163,6 +163,7 @@ function resultsSection(data: DemoReportData): string {
       "Accuracy",
     ),
     barFigure({ title: "avg@n with standard error", groups: results.map((r) => r.model), series: [{ name: "avg@n (%)", values: results.map((r) => 100 * r.avgAtN), errors: results.map((r) => 100 * r.stderr) }], yLabel: "%" }),
+    evaluation.verdicts?.length ? `<ul class="verdicts">${evaluation.verdicts.map(verdictItem).join("")}</ul>` : "",
     families.length ? breakdownTable("family", families, results, (r) => r.byDomain ?? {}, "Accuracy per family (avg@n, %)") : "",
     families.length
       ? barFigure({ title: "avg@n per family (%)", groups: families.map((f) => f.replace(/^math\//, "")), series: results.map((r) => ({ name: r.model, values: families.map((f) => { const v = r.byDomain?.[f]; return v ? 100 * v.avgAtN : undefined; }) })), yLabel: "%" })

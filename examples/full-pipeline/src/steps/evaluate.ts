@@ -8,6 +8,7 @@ import { DiskCache, OpenAIChatClient } from "@infialign/data";
 import { customMathBenchmark, endpointRunner, readSamples, resolveProtocol, runEvaluation } from "@infialign/eval";
 import { startServer } from "@infialign/model";
 import { verifyMath } from "@infialign/verify";
+import { type ClaimVerdict, judgeClaim, summarizeArm } from "./ablationStats.js";
 import { loadEngine } from "./engine.js";
 
 /** One line of the generator's `heldout.jsonl`. */
@@ -205,6 +206,17 @@ export interface EvaluateResult {
   engine: string;
   results: ModelEvaluation[];
   flips: Flips[];
+  /** "DPO adds accuracy over SFT", judged from a paired bootstrap over the items (one run each). */
+  verdicts?: ClaimVerdict[];
+}
+
+/** The main run's DPO claim: the dpo model against the sft model on the same items (no seed level: one run each). */
+export function mainVerdicts(results: readonly ModelEvaluation[]): ClaimVerdict[] {
+  const sft = results.find((r) => r.model === "sft");
+  const dpo = results.find((r) => r.model === "dpo");
+  if (!sft || !dpo) return [];
+  const arm = (r: ModelEvaluation) => summarizeArm(r.model, r.model, [{ seed: 0, accuracy: r.avgAtN, perItem: r.perItem, tokens: 0, seconds: 0 }]);
+  return [judgeClaim("DPO on the SFT model's own errors adds accuracy", arm(dpo), arm(sft), "greater")];
 }
 
 export async function runEvaluateStep(dir: string, options: EvaluateStepOptions): Promise<EvaluateResult> {
@@ -225,5 +237,5 @@ export async function runEvaluateStep(dir: string, options: EvaluateStepOptions)
   }
   const flips: Flips[] = [];
   for (let i = 1; i < results.length; i++) flips.push(compareEvaluations(results[i - 1] as ModelEvaluation, results[i] as ModelEvaluation));
-  return { protocol: options.protocol, engine: engineName, results, flips };
+  return { protocol: options.protocol, engine: engineName, results, flips, verdicts: mainVerdicts(results) };
 }
