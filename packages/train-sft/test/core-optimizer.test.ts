@@ -42,6 +42,16 @@ function reference(theta: number[], gradsPerStep: number[][], lrs: number[], o: 
   return th;
 }
 
+// Five steps of gradients and learning rates shared by the tfjs and host AdamW tests.
+const gs = [
+  [0.1, -0.4, 1.5],
+  [-0.2, 0.3, 0.0],
+  [0.05, -0.5, 2.0],
+  [1e-3, 0.2, -1.0],
+  [0.3, -0.1, 0.4],
+];
+const lrs = [1e-2, 2e-2, 3e-2, 2e-2, 1e-2];
+
 describe("AdamW", () => {
   it("first step by hand: decoupled decay then lr·g/(|g|+ε)", () => {
     const v = vars({ "layer.weight": [1.0, -2.0] });
@@ -59,14 +69,6 @@ describe("AdamW", () => {
   it("matches a float64 hand computation over several steps (β2 = 0.95, changing lr and grads)", () => {
     const o = { b1: 0.9, b2: 0.95, eps: 1e-8, wd: 0.1 };
     const theta = [0.3, -1.2, 2.5];
-    const gs = [
-      [0.1, -0.4, 1.5],
-      [-0.2, 0.3, 0.0],
-      [0.05, -0.5, 2.0],
-      [1e-3, 0.2, -1.0],
-      [0.3, -0.1, 0.4],
-    ];
-    const lrs = [1e-2, 2e-2, 3e-2, 2e-2, 1e-2];
     const v = vars({ "mlp.up_proj.weight": theta });
     const opt = new AdamW(v, { beta1: o.b1, beta2: o.b2, epsilon: o.eps, weightDecay: o.wd });
     gs.forEach((g, i) => {
@@ -160,14 +162,6 @@ describe("AdamW", () => {
 
 describe("AdamW.stepHost", () => {
   const o = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 };
-  const gs = [
-    [0.1, -0.4, 1.5],
-    [-0.2, 0.3, 0.0],
-    [0.05, -0.5, 2.0],
-    [1e-3, 0.2, -1.0],
-    [0.3, -0.1, 0.4],
-  ];
-  const lrs = [1e-2, 2e-2, 3e-2, 2e-2, 1e-2];
   const host = (g: number[]) => new Map([["w", { shape: [g.length], data: Float32Array.from(g) }]]);
 
   it("matches the tfjs step path over several steps, and when the two are mixed", () => {

@@ -48,59 +48,40 @@ function number(rng: Rng, digits: number): string {
 const stripZeros = (s: string) => s.replace(/^0+(?=\d)/, "");
 
 /**
- * Column addition from the ones column: `x+y+carry=sum` per column, then the answer. The flawed teacher never carries
- * (every column adds carry 0), so each column that overflows loses 10 in the next one.
+ * A column procedure from the ones column: `column(x, y, carry)` gives the line written for one column, its result
+ * digit and the carry (or borrow) passed to the next column; a final carry is written in front of the answer.
  */
-function columnAddition(a: string, b: string, carries: boolean): { steps: string[]; answer: string } {
+function columns(a: string, b: string | number, column: (x: number, y: number, carry: number) => { line: string; digit: number; carry: number }): { steps: string[]; answer: string } {
   const steps: string[] = [];
   let carry = 0;
   let out = "";
   for (let i = a.length - 1; i >= 0; i--) {
-    const x = Number(a[i]);
-    const y = Number(b[i]);
-    const s = x + y + carry;
-    steps.push(`${x}+${y}+${carry}=${s}`);
-    out = String(s % 10) + out;
-    carry = carries ? Math.floor(s / 10) : 0;
+    const step = column(Number(a[i]), typeof b === "number" ? b : Number(b[i]), carry);
+    steps.push(step.line);
+    out = String(step.digit) + out;
+    carry = step.carry;
   }
   return { steps, answer: stripZeros(`${carry || ""}${out}`) };
 }
+
+/** `x+y+carry=sum` per column. The flawed teacher never carries, so each overflowing column loses 10. */
+const columnAddition = (a: string, b: string, carries: boolean) =>
+  columns(a, b, (x, y, c) => ({ line: `${x}+${y}+${c}=${x + y + c}`, digit: (x + y + c) % 10, carry: carries ? Math.floor((x + y + c) / 10) : 0 }));
 
 /**
- * Column subtraction (a ≥ b): `x-y-borrow=d` per column; a column that goes below zero borrows ten and is written
- * `1x-y-borrow=d`. The flawed teacher borrows ten but never pays the borrow back in the next column.
+ * `x-y-borrow=d` per column (a ≥ b); a column that goes below zero borrows ten and is written `1x-y-borrow=d`. The
+ * flawed teacher borrows ten but never pays the borrow back in the next column. No final carry: a ≥ b.
  */
-function columnSubtraction(a: string, b: string, repays: boolean): { steps: string[]; answer: string } {
-  const steps: string[] = [];
-  let borrow = 0;
-  let out = "";
-  for (let i = a.length - 1; i >= 0; i--) {
-    const x = Number(a[i]);
-    const y = Number(b[i]);
-    let d = x - y - borrow;
-    const lend = d < 0;
-    if (lend) d += 10;
-    steps.push(`${lend ? "1" : ""}${x}-${y}-${borrow}=${d}`);
-    out = String(d) + out;
-    borrow = lend && repays ? 1 : 0;
-  }
-  return { steps, answer: stripZeros(out) };
-}
+const columnSubtraction = (a: string, b: string, repays: boolean) =>
+  columns(a, b, (x, y, borrow) => {
+    const lend = x - y - borrow < 0;
+    const d = x - y - borrow + (lend ? 10 : 0);
+    return { line: `${lend ? "1" : ""}${x}-${y}-${borrow}=${d}`, digit: d, carry: lend && repays ? 1 : 0 };
+  });
 
-/** Multiplication by one digit: `x*m+carry=p` per column. The flawed teacher drops the carry. */
-function columnMultiplication(a: string, m: number, carries: boolean): { steps: string[]; answer: string } {
-  const steps: string[] = [];
-  let carry = 0;
-  let out = "";
-  for (let i = a.length - 1; i >= 0; i--) {
-    const x = Number(a[i]);
-    const p = x * m + carry;
-    steps.push(`${x}*${m}+${carry}=${p}`);
-    out = String(p % 10) + out;
-    carry = carries ? Math.floor(p / 10) : 0;
-  }
-  return { steps, answer: stripZeros(`${carry || ""}${out}`) };
-}
+/** `x*m+carry=p` per column. The flawed teacher drops the carry. */
+const columnMultiplication = (a: string, m: number, carries: boolean) =>
+  columns(a, m, (x, y, c) => ({ line: `${x}*${y}+${c}=${x * y + c}`, digit: (x * y + c) % 10, carry: carries ? Math.floor((x * y + c) / 10) : 0 }));
 
 const addition: DomainSpec = {
   difficulties: DIFFICULTIES,
