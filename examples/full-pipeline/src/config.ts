@@ -113,19 +113,7 @@ export const SMOKE_OVERRIDES = {
   ablation: { seeds: 2, arms: ["full", "curated", "random", "no-qc", "no-difficulty", "proportional", "one-phase", "curated+dpo"] },
 } satisfies Partial<DemoConfig>;
 
-/**
- * `--ablation` preset: the whole run (main pipeline and every arm) at a smaller data scale, so that 8 arms × 3 seeds
- * fit in about 45 minutes on 2 cores. The full-pool arm alone trains ~3× the curated tokens per seed.
- */
-export const ABLATION_OVERRIDES = {
-  outDir: "runs/demo-ablation",
-  pool: 8000,
-  budget: 2400,
-  sft: { easyMaxDifficulty: 3, epochs: [2, 6], learningRate: [3e-3, 3e-3], batchSize: 16, maxLength: 256 },
-  dpo: { prompts: 800, k: 4, maxTokens: 64, epochs: 1, learningRate: 5e-5, beta: 0.5, batchSize: 16 },
-} satisfies Partial<DemoConfigInput>;
-
-export type DemoPreset = "default" | "smoke" | "ablation";
+export type DemoPreset = "default" | "smoke";
 
 export type DemoConfigInput = Partial<Omit<DemoConfig, "model" | "sft" | "dpo" | "evaluation" | "ablation">> & {
   model?: Partial<DemoModelConfig>;
@@ -135,9 +123,9 @@ export type DemoConfigInput = Partial<Omit<DemoConfig, "model" | "sft" | "dpo" |
   ablation?: Partial<DemoConfig["ablation"]>;
 };
 
-/** Defaults (then the smoke or ablation preset, when asked) under the caller's fields; checks the numbers, naming every bad field at once. */
+/** Defaults (then the smoke preset, when asked) under the caller's fields; checks the numbers, naming every bad field at once. */
 export function resolveDemoConfig(input: DemoConfigInput = {}, preset: DemoPreset = "default"): DemoConfig {
-  const base: DemoConfig = preset === "smoke" ? mergeConfig(DEFAULT_DEMO_CONFIG, SMOKE_OVERRIDES) : preset === "ablation" ? mergeConfig(DEFAULT_DEMO_CONFIG, ABLATION_OVERRIDES as DemoConfigInput) : DEFAULT_DEMO_CONFIG;
+  const base: DemoConfig = preset === "smoke" ? mergeConfig(DEFAULT_DEMO_CONFIG, SMOKE_OVERRIDES) : DEFAULT_DEMO_CONFIG;
   const config = mergeConfig(base, input);
   const problems: string[] = [];
   const positiveInt = (path: string, v: number) => {

@@ -26,10 +26,11 @@ Options:
   --problems <n>  distinct problems in the raw pool (default: 24000; 600 with --smoke)
   --budget <n>    records the selection keeps (default: 6000; 150 with --smoke)
   --pools         also feed the real pools in ../shared/data/pools to the data stages
-  --ablation      run at the ablation scale (pool 8,000, budget 2,400; runs/demo-ablation) and add the arms: full pool,
-                  curated, random, no QC, no difficulty sampling, proportional domains, one phase, SFT+DPO;
-                  3 seeds each, bootstrap intervals and computed verdicts (with --smoke: the smoke scale)
+  --ablation      also train and evaluate the arms (full pool, curated, random, no QC, no difficulty sampling,
+                  proportional domains, one phase, SFT+DPO) over 3 seeds, with bootstrap intervals and computed
+                  verdicts; the main run is the curated arm's first seed. Hours on 2 cores: use --arms / --seeds
   --arms <list>   comma-separated subset of the ablation arms
+  --seeds <n>     seeds per ablation arm (default: 3)
   --force         rerun every step
   --smoke         CI mode: tiny sizes; checks the invariants, then reruns and fails unless nothing is recomputed
   -h, --help      this help
@@ -70,17 +71,20 @@ async function main(): Promise<number> {
     return 2;
   }
   const smoke = values.smoke;
+
   const config = resolveDemoConfig(
     {
-      outDir: values.out ?? resolve(repoRoot, smoke ? "runs/demo-smoke" : values.ablation ? "runs/demo-ablation" : "runs/demo"),
+      outDir: values.out ?? resolve(repoRoot, smoke ? "runs/demo-smoke" : "runs/demo"),
       seed,
       force: values.force,
       pools: values.pools,
       ...(values.problems === undefined ? {} : { pool: Number(values.problems) }),
       ...(values.budget === undefined ? {} : { budget: Number(values.budget) }),
-      ...(values.arms === undefined ? {} : { ablation: { arms: values.arms.split(",").map((a) => a.trim()) } }),
+      ...(values.arms === undefined && values.seeds === undefined
+        ? {}
+        : { ablation: { ...(values.arms === undefined ? {} : { arms: values.arms.split(",").map((a) => a.trim()) }), ...(values.seeds === undefined ? {} : { seeds: Number(values.seeds) }) } }),
     },
-    smoke ? "smoke" : values.ablation ? "ablation" : "default",
+    smoke ? "smoke" : "default",
   );
   const quiet = isCI();
   const log = quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
@@ -110,6 +114,7 @@ function parse() {
       problems: { type: "string" },
       budget: { type: "string" },
       arms: { type: "string" },
+      seeds: { type: "string" },
       pools: { type: "boolean", default: false },
       ablation: { type: "boolean", default: false },
       force: { type: "boolean", default: false },

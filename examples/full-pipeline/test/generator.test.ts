@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DIFFICULTIES, DOMAIN_SPECS, DOMAINS, type Domain, domainOfProblem } from "../src/generator/domains.js";
 import { answerLine, canonicalText, generateProblems, type Problem } from "../src/generator/generateProblems.js";
-import { lightlyReformat, MIN_SIBLING_JACCARD, reformat, rewordSibling, shingleJaccard } from "../src/generator/rewrite.js";
+import { lightlyReformat, reformat, shingleJaccard } from "../src/generator/rewrite.js";
 
 /** The operands of a problem statement and the true answer, computed from the text alone (BigInt), not from the solution. */
 function operands(problem: string): { domain: Domain; a: string; b: string; truth: string } {
@@ -186,7 +186,6 @@ describe("task world: each family's procedure", () => {
   });
 
   it("the flaws are described for the report, comparison has none", () => {
-    for (const d of DOMAINS) expect(DOMAIN_SPECS[d].difficulties).toEqual(DIFFICULTIES);
     expect(DOMAIN_SPECS.addition.flaw).toMatch(/carr/);
     expect(DOMAIN_SPECS.subtraction.flaw).toMatch(/borrow/);
     expect(DOMAIN_SPECS.multiplication.flaw).toMatch(/carry/);
@@ -295,8 +294,6 @@ describe("generateProblems", () => {
         const light = lightlyReformat(rng, p.problem);
         expect(domainOfProblem(light), light).toBe(p.domain);
       }
-      const sibling = rewordSibling(rng, p.problem);
-      expect(domainOfProblem(sibling), sibling).toBe(p.domain);
     }
     expect(domainOfProblem("Tell me a joke.")).toBeUndefined();
   });
@@ -304,15 +301,6 @@ describe("generateProblems", () => {
 
 describe("rewrites", () => {
   const problems = generateProblems({ seed: 21, count: 600 });
-
-  it("reworded siblings differ from the original yet share most shingles", () => {
-    const rng = createRng(3);
-    for (const p of problems) {
-      const sibling = rewordSibling(rng, p.problem);
-      expect(sibling).not.toBe(p.problem);
-      expect(shingleJaccard(sibling, p.problem), sibling).toBeGreaterThanOrEqual(MIN_SIBLING_JACCARD);
-    }
-  });
 
   it("reformatting keeps the canonical text; light reformatting keeps the full word sequence", () => {
     const rng = createRng(4);

@@ -22,7 +22,6 @@ export interface DrawnProblem {
 }
 
 interface DomainSpec {
-  difficulties: readonly number[];
   /** A problem with `digits`-digit operands. */
   draw(rng: Rng, digits: number): DrawnProblem;
   /** Which rule the flawed teacher breaks, for the report. Undefined when the family has no flawed variant. */
@@ -84,7 +83,6 @@ const columnMultiplication = (a: string, m: number, carries: boolean) =>
   columns(a, m, (x, y, c) => ({ line: `${x}*${y}+${c}=${x * y + c}`, digit: (x * y + c) % 10, carry: carries ? Math.floor((x * y + c) / 10) : 0 }));
 
 const addition: DomainSpec = {
-  difficulties: DIFFICULTIES,
   flaw: "never carries",
   draw(rng, digits) {
     const a = number(rng, digits);
@@ -94,7 +92,6 @@ const addition: DomainSpec = {
 };
 
 const subtraction: DomainSpec = {
-  difficulties: DIFFICULTIES,
   flaw: "borrows without paying back",
   draw(rng, digits) {
     let a = number(rng, digits);
@@ -105,7 +102,6 @@ const subtraction: DomainSpec = {
 };
 
 const multiplication: DomainSpec = {
-  difficulties: DIFFICULTIES,
   flaw: "drops the carry",
   draw(rng, digits) {
     const a = number(rng, digits);
@@ -116,7 +112,6 @@ const multiplication: DomainSpec = {
 
 /** Two numbers of the same length that agree up to a random column; digits compared from the left until they differ. */
 const comparison: DomainSpec = {
-  difficulties: DIFFICULTIES,
   draw(rng, digits) {
     const a = number(rng, digits);
     const b = a.split("");

@@ -29,41 +29,6 @@ export function reformat(text: string): string {
 }
 
 const PREFIXES = ["Question: ", "Problem: "];
-const SUFFIXES = [" Show your work.", " Explain each step."];
-const SYNONYMS: [RegExp, string][] = [
-  [/^Compute /, "Calculate "],
-  [/ for x\.$/, " to find x."],
-  [/What is the remainder\?$/, "Find the remainder."],
-  [/How many different picks are there\?$/, "How many different picks can be made?"],
-  [/What is the new price\?$/, "What is the price now?"],
-  [/What is term (\d+)\?$/, "Find term $1."],
-];
-
-/**
- * Minimum exact shingle Jaccard of a reworded sibling. Above the near-dup stage's default
- * MinHash threshold (≈ 0.72 for 14 × 8 bands) with a margin for the estimate's noise
- * (standard error ≈ 0.035 at J = 0.85 over 112 hashes).
- */
-export const MIN_SIBLING_JACCARD = 0.85;
-
-/**
- * A reworded sibling of `text` that MinHash catches: a prefix, a suffix or a synonym
- * phrasing when it keeps the shingle Jaccard ≥ MIN_SIBLING_JACCARD (long problems),
- * else `reformat(text)` (short problems, where one changed word breaks most shingles).
- */
-export function rewordSibling(rng: Rng, text: string): string {
-  const candidates = [
-    `${PREFIXES[rng.nextInt(PREFIXES.length)]}${text}`,
-    `${text}${SUFFIXES[rng.nextInt(SUFFIXES.length)]}`,
-    ...SYNONYMS.filter(([re]) => re.test(text)).map(([re, to]) => text.replace(re, to)),
-  ];
-  // Fisher-Yates, so every kind of rewording shows up.
-  for (let i = candidates.length - 1; i > 0; i--) {
-    const j = rng.nextInt(i + 1);
-    [candidates[i], candidates[j]] = [candidates[j] as string, candidates[i] as string];
-  }
-  return candidates.find((c) => c !== text && shingleJaccard(c, text) >= MIN_SIBLING_JACCARD) ?? reformat(text);
-}
 
 /** A light reformatting that keeps the problem's full word sequence: reformatted, or with a prefix. */
 export function lightlyReformat(rng: Rng, text: string): string {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Decontaminator } from "@infialign/decontam";
 import { createRng, type Rng } from "@infialign/kernels";
-import { DIFFICULTIES, DOMAIN_SPECS, DOMAINS, type Domain } from "./domains.js";
+import { DOMAIN_SPECS, DOMAINS, type Domain } from "./domains.js";
 import { answerLine, canonicalText, generateProblems, type Problem } from "./generateProblems.js";
 import { lightlyReformat, reformat } from "./rewrite.js";
 
@@ -13,9 +13,6 @@ import { lightlyReformat, reformat } from "./rewrite.js";
  */
 export const SOURCES = ["math", "messages", "teacher"] as const;
 export type Source = (typeof SOURCES)[number];
-/** @deprecated the source files; kept as the name earlier versions exported. */
-export const SCHEMAS = SOURCES;
-export type Schema = Source;
 
 export const DEFECT_KINDS = ["exactDuplicates", "nearDuplicates", "wrongSolutions", "answerless", "malformed", "contaminated"] as const;
 export type DefectKind = (typeof DEFECT_KINDS)[number];
@@ -379,4 +376,3 @@ export async function writeSources(options: WriteSourcesOptions): Promise<Source
   return manifest;
 }
 
-export { DIFFICULTIES, DOMAINS };
