@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sample } from "@infialign/data";
 import type { DemoConfig } from "../config.js";
-import { type AblationReport, type ArmRun, type ArmSummary, type ClaimVerdict, contaminationCheck, judgeClaim, summarizeArm } from "./ablationStats.js";
+import { type AblationReport, type ArmRun, type ArmSummary, type ClaimVerdict, contaminationCheck, DEFAULT_NON_INFERIORITY_MARGIN, judgeClaim, summarizeArm } from "./ablationStats.js";
 import { type CurateResult, randomSubset, runSelectVariant, type SelectVariant, splitByDifficulty, writeJsonl } from "./curate.js";
 import { type DpoResult, runDpoStep } from "./dpo.js";
 import { type EvaluateResult, type Evaluator, type HeldOutItem, type ModelEvaluation, runEvaluateStep } from "./evaluate.js";
@@ -165,8 +165,8 @@ export async function runAblation(options: AblationOptions): Promise<AblationRep
     arms: arms.map((a) => summaries[a] as ArmSummary),
     verdicts,
     ...(contamination ? { contamination } : {}),
-    scale: `Qwen2 ${m.layers}×${m.hiddenSize} from scratch; SFT epochs ${config.sft.epochs.join(" + ")} (easy ≤ ${config.sft.easyMaxDifficulty} digits, then hard), batch ${config.sft.batchSize}×${config.sft.maxLength} packed; curated budget ${config.budget} records; greedy decoding, ${options.items.length} held-out items`,
-    devSplit: "dev.jsonl (240 problems balanced over families × difficulties, disjoint from the held-out split)",
+    scale: `Qwen2 ${m.layers}×${m.hiddenSize} from scratch; SFT epochs ${config.sft.epochs.join(" + ")} (phase 1: ≤ ${config.sft.easyMaxDifficulty} digits; phase 2: all), batch ${config.sft.batchSize}×${config.sft.maxLength} packed; curated budget ${config.budget} records; greedy decoding, ${options.items.length} held-out items`,
+    devSplit: "dev.jsonl (balanced over families × difficulties, disjoint from the held-out split; pnpm tune:dpo)",
   };
 }
 
@@ -190,7 +190,8 @@ export function claimVerdicts(arms: Readonly<Record<string, ArmSummary>>): Claim
     const c = arms.curated as ArmSummary;
     const f = arms.full as ArmSummary;
     const ratio = f.tokens > 0 ? c.tokens / f.tokens : Number.NaN;
-    const verdict = judgeClaim(`Curated data reaches the full raw pool's accuracy (within 2 points) with ≤ 35% of its training tokens (here ${(100 * ratio).toFixed(0)}%)`, c, f, "non-inferior", 0.02);
+    const margin = DEFAULT_NON_INFERIORITY_MARGIN;
+    const verdict = judgeClaim(`Curated data reaches the full raw pool's accuracy (within ${100 * margin} points) with ≤ 35% of its training tokens (here ${(100 * ratio).toFixed(0)}%)`, c, f, "non-inferior", margin);
     out.push(ratio > 0.35 && verdict.verdict === "supported" ? { ...verdict, verdict: "not supported", detail: `${verdict.detail} But it used ${(100 * ratio).toFixed(0)}% of the full pool's tokens (> 35%).` } : verdict);
   }
   const greater: Array<[string, string, string]> = [
