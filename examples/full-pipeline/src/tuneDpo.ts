@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { resolveDemoConfig } from "./config.js";
-import { runDpoStep } from "./steps/dpo.js";
+import { buildDpoPairs, trainDpoOnPairs } from "./steps/dpo.js";
 import { readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
 
 const { values } = parseArgs({
@@ -41,16 +41,21 @@ const rows: Array<{ beta: number; learningRate: number; prompts: number; pairs: 
 const base = await runEvaluateStep(join(out, "sft-eval"), { models: [{ name: "sft", dir: sftDir }], items: dev, protocol, cacheTag: sft.key });
 process.stdout.write(`SFT on dev (${dev.length} items): ${(100 * (base.results[0]?.avgAtN ?? 0)).toFixed(1)}%\n`);
 for (const prompts of values.prompts.split(",").map(Number)) {
+  // One pair construction per prompt count: β and the learning rate do not change what the SFT model samples.
+  const pairsRoot = join(out, `p${prompts}`);
+  await mkdir(pairsRoot, { recursive: true });
+  const step = { config: { ...config, dpo: { ...config.dpo, prompts } }, sftDir, sftId: sft.key, samples: unselected, resume: true, progress: false };
+  const pairs = await buildDpoPairs(pairsRoot, step);
   for (const beta of values.betas.split(",").map(Number)) {
     for (const learningRate of values.lrs.split(",").map(Number)) {
-      const dir = join(out, `p${prompts}-b${beta}-lr${learningRate}`);
+      const dir = join(pairsRoot, `b${beta}-lr${learningRate}`);
       await mkdir(dir, { recursive: true });
       const started = Date.now();
-      const dpo = await runDpoStep(dir, { config: { ...config, dpo: { ...config.dpo, prompts, beta, learningRate } }, sftDir, sftId: sft.key, samples: unselected, resume: true, progress: false });
+      const dpo = await trainDpoOnPairs(dir, pairs, { ...step, config: { ...step.config, dpo: { ...step.config.dpo, beta, learningRate } } });
       const evaluated = await runEvaluateStep(join(dir, "dev-eval"), { models: [{ name: "dpo", dir: dpo.finalDir }], items: dev, protocol, cacheTag: `${prompts}-${beta}-${learningRate}` });
       const row = { beta, learningRate, prompts, pairs: dpo.pairs, dev: evaluated.results[0]?.avgAtN ?? 0, seconds: (Date.now() - started) / 1000 };
       rows.push(row);
-      process.stdout.write(`β ${beta}  lr ${learningRate}  prompts ${prompts}  pairs ${row.pairs}  dev ${(100 * row.dev).toFixed(1)}%  (${row.seconds.toFixed(0)} s)\n`);
+      process.stdout.write(`β ${beta}  lr ${learningRate}  prompts ${prompts}  pairs ${row.pairs}  dev ${(100 * row.dev).toFixed(1)}%  (${row.seconds.toFixed(0)} s of training + evaluation)\n`);
     }
   }
 }

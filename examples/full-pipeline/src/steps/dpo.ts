@@ -44,7 +44,18 @@ export interface DpoStepOptions {
   log?: (line: string) => void;
 }
 
-export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<DpoResult> {
+/** Pair construction's outcome: the pairs stage's directory and what it kept and dropped. */
+export interface DpoPairs {
+  pairsDir: string;
+  prompts: number;
+  pairs: number;
+  rejectedByReason: Record<string, number>;
+  samplingEngine: string;
+  samplingSeconds: number;
+}
+
+/** Samples the SFT model on `config.dpo.prompts` verified prompts and pairs its wrong answers with the solutions. */
+export async function buildDpoPairs(dir: string, options: DpoStepOptions): Promise<DpoPairs> {
   const { config } = options;
   const seed = options.seed ?? config.seed;
   const all = (await readFile(options.samples, "utf8"))
@@ -63,9 +74,6 @@ export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<
 
   const started = Date.now();
   const engine = await loadEngine(options.sftDir);
-  let pairs: number;
-  let pairsDir: string;
-  let rejectedByReason: Record<string, number>;
   try {
     const sampler = localSampler({ generate, model: engine.model, tokenizer: engine.tokenizer, modelId: options.sftId, temperature: 0.8, topP: 0.95, maxTokens: config.dpo.maxTokens, seed });
     const result = await runPipeline({
@@ -79,29 +87,38 @@ export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<
       seed,
       ...(options.progress === undefined ? {} : { progress: options.progress }),
     });
-    pairsDir = result.stages[0]?.dir ?? join(dir, "pairs", "dpo-pairs");
     const counts = result.stages[0]?.manifest.counts;
-    pairs = counts?.out ?? 0;
-    rejectedByReason = counts?.rejectedByReason ?? {};
+    const built: DpoPairs = {
+      pairsDir: result.stages[0]?.dir ?? join(dir, "pairs", "dpo-pairs"),
+      prompts: prompts.length,
+      pairs: counts?.out ?? 0,
+      rejectedByReason: counts?.rejectedByReason ?? {},
+      samplingEngine: engine.engine,
+      samplingSeconds: (Date.now() - started) / 1000,
+    };
+    if (built.pairs === 0) {
+      throw new Error(
+        `[infialign/example-full-pipeline] dpo: pair construction kept 0 of ${prompts.length} prompts (dropped: ${JSON.stringify(built.rejectedByReason)}); see ${join(dir, "pairs", "rejects.jsonl")}. Raise dpo.prompts or dpo.maxTokens.`,
+      );
+    }
+    return built;
   } finally {
     engine.dispose();
   }
-  const samplingSeconds = (Date.now() - started) / 1000;
-  if (pairs === 0) {
-    throw new Error(
-      `[infialign/example-full-pipeline] dpo: pair construction kept 0 of ${prompts.length} prompts (dropped: ${JSON.stringify(rejectedByReason)}); see ${join(dir, "pairs", "rejects.jsonl")}. Raise dpo.prompts or dpo.maxTokens.`,
-    );
-  }
+}
 
+/** DPO from the SFT model on built pairs (β, learning rate, epochs from `config.dpo`), into `<dir>/train`. */
+export async function trainDpoOnPairs(dir: string, pairs: DpoPairs, options: DpoStepOptions): Promise<DpoResult> {
+  const { config } = options;
   // trainDpo builds tfjs tensors and, unlike trainSft, leaves the backend choice to its caller.
   await selectBackend();
   const outputDir = join(dir, "train");
   const dpoConfig = resolveDpoConfig(
     {
       model: options.sftDir,
-      pairs: pairsDir,
+      pairs: pairs.pairsDir,
       outputDir,
-      seed,
+      seed: options.seed ?? config.seed,
       learningRate: config.dpo.learningRate,
       epochs: config.dpo.epochs,
       batchSize: config.dpo.batchSize,
@@ -117,13 +134,10 @@ export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<
   if (!train.finalDir) throw new Error("[infialign/example-full-pipeline] dpo: training stopped before the end; rerun to resume.");
   const metrics = train.train.logHistory;
   const series = (name: string) => metrics.filter((r) => typeof r[name] === "number").map((r) => [r.step, r[name] as number] as [number, number]);
+  const { pairsDir: _pairsDir, ...built } = pairs;
   return {
     finalDir: train.finalDir,
-    prompts: prompts.length,
-    pairs,
-    rejectedByReason,
-    samplingEngine: engine.engine,
-    samplingSeconds,
+    ...built,
     trainSeconds: train.trainSeconds,
     trainTokens: Math.round(train.tokensPerSecond * train.trainSeconds),
     steps: train.train.globalStep,
@@ -131,4 +145,8 @@ export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<
     margins: series("rewards/margins"),
     accuracies: series("rewards/accuracies"),
   };
+}
+
+export async function runDpoStep(dir: string, options: DpoStepOptions): Promise<DpoResult> {
+  return trainDpoOnPairs(dir, await buildDpoPairs(dir, options), options);
 }

@@ -89,6 +89,13 @@ function rowsOut(
   return { assignments, scores };
 }
 
+/** Checks a mini-batch step's arguments (both engines): row count of `data`, centers, the batch's output buffers. */
+function miniBatchArgs(data: Float32Array, rows: Int32Array, centers: MiniBatchCenters, dim: number, out?: AssignmentBuffers) {
+  const total = rowCount(data, dim, "mini-batch-step", "data");
+  const k = centerCount(centers, dim, "mini-batch-step");
+  return { total, k, m: rows.length, result: rowsOut(total, rows, out, "mini-batch-step") };
+}
+
 /** Scratch of one engine's mini-batch steps, grown on demand (the engines are synchronous, so one set serves all calls). */
 class StepScratch {
   counts = new Int32Array(0);
@@ -129,10 +136,7 @@ function jsEngine(threads: number): VectorEngine {
       return assign(gather(data, rows, dim), centroids, dim, result);
     },
     miniBatchStep(data, rows, centers, dim, out) {
-      const total = rowCount(data, dim, "mini-batch-step", "data");
-      const k = centerCount(centers, dim, "mini-batch-step");
-      const result = rowsOut(total, rows, out, "mini-batch-step");
-      const m = rows.length;
+      const { k, m, result } = miniBatchArgs(data, rows, centers, dim, out);
       if (m === 0) return { ...result, shift: 0 };
       // The batch stays gathered (and in cache) for the sums.
       const batch = gather(data, rows, dim);
@@ -173,10 +177,7 @@ function onnxEngine(products: OnnxruntimeProducts): VectorEngine {
       return result;
     },
     miniBatchStep(data, rows, centers, dim, out) {
-      const total = rowCount(data, dim, "mini-batch-step", "data");
-      const k = centerCount(centers, dim, "mini-batch-step");
-      const result = rowsOut(total, rows, out, "mini-batch-step");
-      const m = rows.length;
+      const { total, k, m, result } = miniBatchArgs(data, rows, centers, dim, out);
       if (m === 0) return { ...result, shift: 0 };
       const { counts, sums32 } = step.fit(m, k, dim, "onnxruntime");
       products.assignRows(data, total, rows, centers.centroids, k, dim, result.assignments, result.scores);
