@@ -19,7 +19,7 @@ describe("gradeMath", () => {
   });
 
   it("reports the verifier's reason codes and the extracted answer", () => {
-    expect(gradeMath("\\frac{1}{2}", "\\boxed{0.5}")).toEqual({ correct: true, reason: "equal_numeric", extracted: "0.5" });
+    expect(gradeMath("\\frac{1}{2}", "\\boxed{0.5}")).toEqual({ correct: true, reason: "equal_exact", extracted: "0.5" });
     expect(gradeMath("4", "\\boxed{4}")).toEqual({ correct: true, reason: "equal_exact", extracted: "4" });
     expect(gradeMath("4", "\\boxed{5}")).toEqual({ correct: false, reason: "unequal", extracted: "5" });
     // Only reasoning, cut off inside <think>: nothing to grade.

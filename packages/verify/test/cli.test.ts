@@ -15,7 +15,7 @@ describe("infialign-verify CLI", () => {
     const { code, lines } = await run(["math"], input);
     expect(code).toBe(0);
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatchObject({ correct: true, reason: "equal_numeric", extracted: "0.5" });
+    expect(lines[0]).toMatchObject({ correct: true, reason: "equal_exact", extracted: "0.5" });
     expect(lines[1]).toMatchObject({ correct: false, reason: "parse_error" });
     expect(lines[1]!.error).toMatch(/invalid JSON/);
     expect(lines[2]!.error).toMatch(/prediction/);

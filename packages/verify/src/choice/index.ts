@@ -1,2 +1,2 @@
-export { extractChoice, verifyChoice } from "./extractChoice.js";
 export type { ChoiceExtraction, ChoiceOptions, ChoiceVerdict } from "./extractChoice.js";
+export { extractChoice, verifyChoice } from "./extractChoice.js";

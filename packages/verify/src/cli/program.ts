@@ -1,5 +1,5 @@
-import { mapJsonLines } from "@infialign/data";
 import type { Readable, Writable } from "node:stream";
+import { mapJsonLines } from "@infialign/data";
 import { verifyChoice } from "../choice/extractChoice.js";
 import { verifyMath } from "../math/verifyMath.js";
 

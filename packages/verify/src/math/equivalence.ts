@@ -1,203 +1,30 @@
 import type { Deadline } from "./deadline.js";
-import { type Node, type Rat, rat } from "./parse.js";
+import { type C, cDiv, cx, evalC, evalRat, freeSymbols, isLabel, mentionsI } from "./evaluate.js";
+import type { Node } from "./parse.js";
+import { inequalityBounds, spansEqual, toSpans } from "./realSets.js";
 
-/** How two parsed answers matched; false when they did not. */
-export type Match = "numeric" | "symbolic" | false;
+/**
+ * How two parsed answers matched, strongest first: `exact` (equal rationals or identical
+ * structure), `numeric` (within NUMERIC_TOLERANCE, a side being a rounded decimal), `symbolic`
+ * (identity at sample points); false when they did not.
+ */
+export type Match = "exact" | "numeric" | "symbolic" | false;
 
 /**
  * Relative tolerance of the numeric comparison: |a − b| ≤ 1e-6 · max(1, |a|, |b|).
  * Close to Math-Verify's `float_rounding=6` but symmetric and scale-aware.
  */
 export const NUMERIC_TOLERANCE = 1e-6;
-/** Random points at which expressions with free variables are compared (fixed seed). */
-const SAMPLE_POINTS = 6;
-const MAX_BITS = 4096n;
+/** Points at which expressions with free variables are compared (fixed seed); the first few are all positive. */
+const SAMPLE_POINTS = 10;
+const POSITIVE_POINTS = 4;
+/** Points where both sides are defined and agree, needed to call two expressions identical. */
+const MIN_AGREEING_POINTS = 3;
 
-type C = { re: number; im: number };
-
-// ---------- exact rational evaluation ----------
-
-function ratAdd(a: Rat, b: Rat): Rat {
-  return rat(a.n * b.d + b.n * a.d, a.d * b.d);
-}
-function ratMul(a: Rat, b: Rat): Rat {
-  return rat(a.n * b.n, a.d * b.d);
-}
-function bits(x: bigint): bigint {
-  return BigInt((x < 0n ? -x : x).toString(16).length * 4);
-}
-
-function isqrt(n: bigint): bigint | undefined {
-  if (n < 0n) return undefined;
-  if (n < 2n) return n;
-  let x = BigInt(Math.floor(Math.sqrt(Number(n))));
-  while (x * x > n) x--;
-  while ((x + 1n) * (x + 1n) <= n) x++;
-  return x * x === n ? x : undefined;
-}
-
-/** Value as an exact rational when only rational arithmetic is involved; undefined otherwise. */
-export function evalRat(n: Node, dl: Deadline): Rat | undefined {
-  dl.check();
-  switch (n.k) {
-    case "num":
-      return n.v;
-    case "neg": {
-      const a = evalRat(n.a, dl);
-      return a && { n: -a.n, d: a.d };
-    }
-    case "add": {
-      let acc = rat(0n);
-      for (const t of n.a) {
-        const v = evalRat(t, dl);
-        if (!v) return undefined;
-        acc = ratAdd(acc, v);
-      }
-      return acc;
-    }
-    case "mul": {
-      let acc = rat(1n);
-      for (const t of n.a) {
-        const v = evalRat(t, dl);
-        if (!v) return undefined;
-        acc = ratMul(acc, v);
-        if (bits(acc.n) + bits(acc.d) > MAX_BITS) return undefined;
-      }
-      return acc;
-    }
-    case "div": {
-      const a = evalRat(n.a, dl);
-      const b = evalRat(n.b, dl);
-      if (!a || !b || b.n === 0n) return undefined;
-      return rat(a.n * b.d, a.d * b.n);
-    }
-    case "pow": {
-      const a = evalRat(n.a, dl);
-      const b = evalRat(n.b, dl);
-      if (!a || !b || b.d !== 1n) return undefined;
-      const e = b.n < 0n ? -b.n : b.n;
-      // Bound the result size before computing it: 10^{10^{10}} must not be expanded.
-      if (e > 10_000n || (bits(a.n) + bits(a.d)) * e > MAX_BITS) return undefined;
-      if (b.n < 0n && a.n === 0n) return undefined;
-      const r = rat(a.n ** e, a.d ** e);
-      return b.n < 0n ? rat(r.d, r.n) : r;
-    }
-    case "fn": {
-      if (n.name !== "sqrt") return undefined;
-      const a = evalRat(n.a[0]!, dl);
-      if (!a) return undefined;
-      const rn = isqrt(a.n);
-      const rd = isqrt(a.d);
-      return rn !== undefined && rd !== undefined ? rat(rn, rd) : undefined;
-    }
-    default:
-      return undefined;
-  }
-}
-
-// ---------- complex floating-point evaluation ----------
-
-const cx = (re: number, im = 0): C => ({ re, im });
-const NAN = cx(Number.NaN, Number.NaN);
-const cAdd = (a: C, b: C) => cx(a.re + b.re, a.im + b.im);
-const cMul = (a: C, b: C) => cx(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
-function cDiv(a: C, b: C): C {
-  const d = b.re * b.re + b.im * b.im;
-  if (d === 0) return NAN;
-  return cx((a.re * b.re + a.im * b.im) / d, (a.im * b.re - a.re * b.im) / d);
-}
-function cLog(a: C): C {
-  return cx(Math.log(Math.hypot(a.re, a.im)), Math.atan2(a.im, a.re));
-}
-function cExp(a: C): C {
-  const m = Math.exp(a.re);
-  return cx(m * Math.cos(a.im), m * Math.sin(a.im));
-}
-function cPow(a: C, b: C): C {
-  if (a.im === 0 && b.im === 0 && (a.re >= 0 || Number.isInteger(b.re))) return cx(a.re ** b.re);
-  if (a.re === 0 && a.im === 0) return cx(0);
-  return cExp(cMul(b, cLog(a)));
-}
-function realFn(f: (x: number) => number, a: C): C {
-  return Math.abs(a.im) > 1e-12 ? NAN : cx(f(a.re));
-}
-function factorial(x: number): number {
-  if (!Number.isInteger(x) || x < 0 || x > 170) return Number.NaN;
-  let r = 1;
-  for (let k = 2; k <= x; k++) r *= k;
-  return r;
-}
-
-/** Real functions evaluated on the real part (the answers they appear in are real). */
-const REAL_FUNCTIONS: Record<string, (x: number) => number> = {
-  sin: Math.sin,
-  cos: Math.cos,
-  tan: Math.tan,
-  cot: (x) => 1 / Math.tan(x),
-  sec: (x) => 1 / Math.cos(x),
-  csc: (x) => 1 / Math.sin(x),
-  arcsin: Math.asin,
-  arccos: Math.acos,
-  arctan: Math.atan,
-  sinh: Math.sinh,
-  cosh: Math.cosh,
-  tanh: Math.tanh,
-  floor: Math.floor,
-  ceil: Math.ceil,
-};
-
-/** Complex value of `n` with `env` giving free variables; NaN parts when undefined. */
-export function evalC(n: Node, env: Map<string, C>, dl: Deadline): C {
-  dl.check();
-  switch (n.k) {
-    case "num":
-      return cx(Number(n.v.n) / Number(n.v.d));
-    case "const":
-      return n.name === "pi" ? cx(Math.PI) : n.name === "e" ? cx(Math.E) : n.name === "i" ? cx(0, 1) : cx(Number.POSITIVE_INFINITY);
-    case "sym":
-      return env.get(n.name) ?? NAN;
-    case "neg": {
-      const a = evalC(n.a, env, dl);
-      return cx(-a.re, -a.im);
-    }
-    case "add":
-      return n.a.reduce((acc, t) => cAdd(acc, evalC(t, env, dl)), cx(0));
-    case "mul":
-      return n.a.reduce((acc, t) => cMul(acc, evalC(t, env, dl)), cx(1));
-    case "div":
-      return cDiv(evalC(n.a, env, dl), evalC(n.b, env, dl));
-    case "pow":
-      return cPow(evalC(n.a, env, dl), evalC(n.b, env, dl));
-    case "fn": {
-      const a = evalC(n.a[0]!, env, dl);
-      switch (n.name) {
-        case "sqrt":
-          return cPow(a, cx(0.5));
-        case "abs":
-          return cx(Math.hypot(a.re, a.im));
-        case "exp":
-          return cExp(a);
-        case "ln":
-          return cLog(a);
-        case "log": {
-          const base = n.a[1] ? evalC(n.a[1], env, dl) : cx(10);
-          return cDiv(cLog(a), cLog(base));
-        }
-        case "fact":
-          return realFn(factorial, a);
-        case "binom": {
-          const b = evalC(n.a[1]!, env, dl);
-          return cx(factorial(a.re) / (factorial(b.re) * factorial(a.re - b.re)));
-        }
-        default: {
-          const fn = Object.hasOwn(REAL_FUNCTIONS, n.name) ? REAL_FUNCTIONS[n.name] : undefined;
-          return fn ? realFn(fn, a) : NAN;
-        }
-      }
-    }
-    default:
-      return NAN;
-  }
+const RANK: Record<Exclude<Match, false>, number> = { exact: 0, numeric: 1, symbolic: 2 };
+/** The weaker of two matches (a structure is only as exact as its least exact part). */
+function weaker(a: Exclude<Match, false>, b: Exclude<Match, false>): Exclude<Match, false> {
+  return RANK[a] >= RANK[b] ? a : b;
 }
 
 function close(a: C, b: C): boolean {
@@ -211,23 +38,10 @@ function finite(a: C): boolean {
 
 function hasDecimal(n: Node): boolean {
   if (n.k === "num") return n.text.includes(".");
-  if (n.k === "neg") return hasDecimal(n.a);
+  if (n.k === "neg" || n.k === "pct") return hasDecimal(n.a);
   if (n.k === "div" || n.k === "pow") return hasDecimal(n.a) || hasDecimal(n.b);
   if (n.k === "add" || n.k === "mul" || n.k === "fn") return n.a.some(hasDecimal);
   return false;
-}
-
-export function freeSymbols(n: Node, out = new Set<string>()): Set<string> {
-  let kids: Node[] = [];
-  if (n.k === "sym") out.add(n.name);
-  else if (n.k === "neg") kids = [n.a];
-  else if (n.k === "div" || n.k === "pow" || n.k === "pm") kids = [n.a, n.b];
-  else if (n.k === "add" || n.k === "mul" || n.k === "fn" || n.k === "union") kids = n.a;
-  else if (n.k === "brack" || n.k === "set" || n.k === "list") kids = n.items;
-  else if (n.k === "rel") kids = n.terms;
-  else if (n.k === "matrix") kids = n.rows.flat();
-  for (const k of kids) freeSymbols(k, out);
-  return out;
 }
 
 /** Deterministic PRNG (mulberry32) so symbolic checks are reproducible. */
@@ -242,6 +56,25 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * Sample points: the first POSITIVE_POINTS in (0.3, 2.5) for every variable (the domain of √x and
+ * log x), the rest with random signs and magnitudes up to 12, so |x| ≢ x and √(x²) ≢ x.
+ */
+function samplePoints(vars: string[], seed: number): Array<Map<string, C>> {
+  const rand = mulberry32(seed);
+  const points: Array<Map<string, C>> = [];
+  for (let k = 0; k < SAMPLE_POINTS; k++) {
+    const env = new Map<string, C>();
+    for (const v of vars) {
+      const magnitude = k < POSITIVE_POINTS || k % 2 === 0 ? 0.3 + 2.2 * rand() : 2.5 + 9.5 * rand();
+      const sign = k < POSITIVE_POINTS || rand() < 0.5 ? 1 : -1;
+      env.set(v, cx(sign * magnitude));
+    }
+    points.push(env);
+  }
+  return points;
+}
+
 const isInf = (n: Node): -1 | 1 | 0 =>
   n.k === "const" && n.name === "inf" ? 1 : n.k === "neg" && n.a.k === "const" && n.a.name === "inf" ? -1 : 0;
 
@@ -249,11 +82,12 @@ const isInf = (n: Node): -1 | 1 | 0 =>
 export function exprEqual(a: Node, b: Node, dl: Deadline): Match {
   const ia = isInf(a);
   const ib = isInf(b);
-  if (ia || ib) return ia === ib ? "numeric" : false;
+  if (ia || ib) return ia === ib ? "exact" : false;
+  if (a.k === "based" || b.k === "based") return basedEqual(a, b);
   const ra = evalRat(a, dl);
   const rb = evalRat(b, dl);
   if (ra && rb) {
-    if (ra.n === rb.n && ra.d === rb.d) return "numeric";
+    if (ra.n === rb.n && ra.d === rb.d) return "exact";
     // A rounded decimal ("0.333333" for 1/3) gets the numeric tolerance; exact values do not,
     // so 1000000 and 1000001 stay different.
     if (!hasDecimal(a) && !hasDecimal(b)) return false;
@@ -262,66 +96,34 @@ export function exprEqual(a: Node, b: Node, dl: Deadline): Match {
     return close(cx(fa), cx(fb)) ? "numeric" : false;
   }
   const vars = [...freeSymbols(a, freeSymbols(b))].sort();
+  const real = !mentionsI(a) && !mentionsI(b);
   if (vars.length === 0) {
     const va = evalC(a, new Map(), dl);
     const vb = evalC(b, new Map(), dl);
     return finite(va) && finite(vb) && close(va, vb) ? "numeric" : false;
   }
-  const rand = mulberry32(0x1f2e3d4c);
   let agreed = 0;
-  for (let k = 0; k < SAMPLE_POINTS; k++) {
+  for (const env of samplePoints(vars, 0x1f2e3d4c)) {
     dl.check();
-    const env = new Map<string, C>();
-    for (const v of vars) env.set(v, cx(0.3 + 2.2 * rand()));
-    const va = evalC(a, env, dl);
-    const vb = evalC(b, env, dl);
-    if (!finite(va) || !finite(vb)) {
-      if (finite(va) !== finite(vb)) return false;
-      continue;
-    }
+    const va = evalC(a, env, dl, real);
+    const vb = evalC(b, env, dl, real);
+    // Compared only where both sides are defined.
+    if (!finite(va) || !finite(vb)) continue;
     if (!close(va, vb)) return false;
     agreed++;
   }
-  return agreed >= 3 ? "symbolic" : false;
+  return agreed >= MIN_AGREEING_POINTS ? "symbolic" : false;
+}
+
+/** `52_8` ≡ `52_{8}`; against a bare integer, the digits must match (the base is the question's). */
+function basedEqual(a: Node, b: Node): Match {
+  if (a.k === "based" && b.k === "based") return a.digits === b.digits && a.base === b.base ? "exact" : false;
+  const based = (a.k === "based" ? a : b) as Extract<Node, { k: "based" }>;
+  const other = a.k === "based" ? b : a;
+  return other.k === "num" && other.text.replace(/^0+(?=\d)/, "") === based.digits.replace(/^0+(?=\d)/, "") ? "exact" : false;
 }
 
 // ---------- structures ----------
-
-type Interval = { lo: Node; hi: Node; loClosed: boolean; hiClosed: boolean };
-const NEG_INF: Node = { k: "neg", a: { k: "const", name: "inf" } };
-const POS_INF: Node = { k: "const", name: "inf" };
-
-/** `x < 3` → (-∞, 3); `1 \le x < 2` → [1, 2); undefined when it is not a one-variable inequality. */
-function inequalityToInterval(n: Node): Interval | undefined {
-  if (n.k !== "rel" || n.ops.some((o) => o === "=" || o === "!=")) return undefined;
-  const isVar = (t: Node | undefined) => t?.k === "sym";
-  if (n.ops.length === 1) {
-    const [l, r] = n.terms as [Node, Node];
-    let op = n.ops[0]!;
-    let bound: Node;
-    if (isVar(l) && !isVar(r)) bound = r;
-    else if (isVar(r) && !isVar(l)) {
-      bound = l;
-      op = op.replace("<", "#").replace(">", "<").replace("#", ">");
-    } else return undefined;
-    return op.startsWith("<")
-      ? { lo: NEG_INF, hi: bound, loClosed: false, hiClosed: op === "<=" }
-      : { lo: bound, hi: POS_INF, loClosed: op === ">=", hiClosed: false };
-  }
-  if (n.ops.length === 2 && isVar(n.terms[1])) {
-    const [o1, o2] = n.ops as [string, string];
-    const [a, , c] = n.terms as [Node, Node, Node];
-    if (o1.startsWith("<") && o2.startsWith("<")) return { lo: a, hi: c, loClosed: o1 === "<=", hiClosed: o2 === "<=" };
-    if (o1.startsWith(">") && o2.startsWith(">")) return { lo: c, hi: a, loClosed: o2 === ">=", hiClosed: o1 === ">=" };
-  }
-  return undefined;
-}
-
-function asInterval(n: Node): Interval | undefined {
-  if (n.k === "brack" && n.items.length === 2)
-    return { lo: n.items[0]!, hi: n.items[1]!, loClosed: n.open === "[", hiClosed: n.close === "]" };
-  return inequalityToInterval(n);
-}
 
 /** `a \pm b` → [a+b, a−b]; a node without ± → [node]. Bounded to 2^5 combinations. */
 export function expandPm(n: Node, budget = { left: 32 }): Node[] {
@@ -353,6 +155,10 @@ export function expandPm(n: Node, budget = { left: 32 }): Node[] {
       for (const a of expandPm(n.a, budget)) for (const b of expandPm(n.b, budget)) out.push({ ...n, a, b } as Node);
       return out;
     }
+    case "rel":
+      // `x = 1 \pm \sqrt{19}`: the roots.
+      if (n.ops.length === 1 && n.ops[0] === "=" && isLabel(n.terms[0]!) && hasPm(n.terms[1]!)) return expandPm(n.terms[1]!, budget);
+      return [n];
     default:
       return [n];
   }
@@ -363,100 +169,302 @@ function hasPm(n: Node): boolean {
   if (n.k === "neg") return hasPm(n.a);
   if (n.k === "div" || n.k === "pow") return hasPm(n.a) || hasPm(n.b);
   if (n.k === "add" || n.k === "mul" || n.k === "fn") return n.a.some(hasPm);
+  if (n.k === "rel") return n.ops.length === 1 && n.ops[0] === "=" && isLabel(n.terms[0]!) && hasPm(n.terms[1]!);
   return false;
 }
 
-/** Unordered collection view: sets, bare comma lists, `or` lists, ± expressions, unions. */
+/** Unordered collection view: sets, bare comma lists, `or` lists, ± expressions. */
 function asUnordered(n: Node): Node[] | undefined {
   if (n.k === "set" || n.k === "list") return n.items.flatMap((t) => (hasPm(t) ? expandPm(t) : [t]));
-  if (n.k === "union") return n.a;
   if (hasPm(n)) return expandPm(n);
   return undefined;
 }
 
-/** `x = 2` → 2: an equation whose left (or right) side is a lone variable, when compared with a value. */
-function stripVarEq(n: Node): Node {
-  if (n.k === "rel" && n.ops.length === 1 && n.ops[0] === "=") {
-    const [l, r] = n.terms as [Node, Node];
-    if (l.k === "sym" || (l.k === "fn" && l.a[0]?.k === "sym")) return r;
-    if (r.k === "sym") return l;
+/**
+ * The value a relation states: `x = 2` → 2, `x \in [1,2)` → [1,2), `5 = x` → 5, and for a chain
+ * `x = 5+5+1 = 1/3 \approx 0.33` the last exact term (1/3). A prediction's `2 + 3 = 5` states 5;
+ * a gold `2x + z = 1` is an equation in its own right. Undefined when nothing is stated.
+ */
+function statedValue(n: Node, prediction: boolean): Node | undefined {
+  if (n.k !== "rel") return undefined;
+  if (n.ops.length === 1 && n.ops[0] === "in") return n.terms[1];
+  if (n.ops.some((o) => o !== "=" && o !== "~")) return undefined;
+  const [l, r] = n.terms as [Node, Node];
+  if (n.ops.length === 1) {
+    if (isLabel(l)) return r;
+    if (isLabel(r)) return l;
+    return prediction ? r : undefined;
   }
-  return n;
+  const firstApprox = n.ops.indexOf("~");
+  const last = firstApprox === -1 ? n.terms.length - 1 : firstApprox;
+  return last === 0 ? n.terms[1] : n.terms[last];
 }
 
-function equationEqual(a: Node, b: Node, dl: Deadline): Match {
-  if (a.k !== "rel" || b.k !== "rel" || a.ops.length !== 1 || b.ops.length !== 1 || a.ops[0] !== "=" || b.ops[0] !== "=") return false;
-  const da: Node = { k: "add", a: [a.terms[0]!, { k: "neg", a: a.terms[1]! }] };
-  const db: Node = { k: "add", a: [b.terms[0]!, { k: "neg", a: b.terms[1]! }] };
-  return exprEqual(da, db, dl) || exprEqual(da, { k: "neg", a: db }, dl) || proportional(da, db, dl);
+/** `p = 6, q = 31, r = -1` → names and values; undefined unless every item assigns a distinct name. */
+function assignments(n: Node): { names: string[]; values: Node[] } | undefined {
+  if (n.k !== "list") return undefined;
+  const names: string[] = [];
+  const values: Node[] = [];
+  for (const item of n.items) {
+    if (item.k !== "rel" || item.ops.length !== 1 || item.ops[0] !== "=" || item.terms[0]!.k !== "sym") return undefined;
+    names.push((item.terms[0] as Extract<Node, { k: "sym" }>).name);
+    values.push(item.terms[1]!);
+  }
+  return new Set(names).size === names.length ? { names, values } : undefined;
 }
 
-/** `2y = 4x + 2` ≡ `y = 2x + 1`: the two differences are a constant non-zero multiple of each other. */
-function proportional(a: Node, b: Node, dl: Deadline): Match {
+/** `(p, q) = (3, 2)` → names and values. */
+function labeledTuple(n: Node): { names: string[]; values: Node[] } | undefined {
+  if (n.k !== "rel" || n.ops.length !== 1 || n.ops[0] !== "=") return undefined;
+  const [l, r] = n.terms as [Node, Node];
+  if (l.k !== "brack" || r.k !== "brack" || l.items.length !== r.items.length || !l.items.every((t) => t.k === "sym")) return undefined;
+  return { names: l.items.map((t) => (t as Extract<Node, { k: "sym" }>).name), values: r.items };
+}
+
+/**
+ * A list of assignments against a tuple: by name when the other side names its components
+ * (`(p,q,r)=(6,31,-1)`, or another list of assignments), otherwise in the order written.
+ */
+function assignmentsEqual(a: Node, b: Node, dl: Deadline): Match | undefined {
+  const aa = assignments(a) ?? labeledTuple(a);
+  const ab = assignments(b) ?? labeledTuple(b);
+  if (!aa && !ab) return undefined;
+  if (aa && ab) {
+    if (aa.names.length !== ab.names.length || !aa.names.every((n) => ab.names.includes(n))) return false;
+    return pairwise(aa.values, aa.names.map((n) => ab.values[ab.names.indexOf(n)]!), dl);
+  }
+  const named = (aa ?? ab)!;
+  const other = aa ? b : a;
+  if (other.k !== "brack" || other.open !== "(" || !assignments(aa ? a : b)) return undefined;
+  return pairwise(named.values, other.items, dl);
+}
+
+/** The relation `l op r` as `d op' 0` with op' in {<, <=, !=, =}. */
+function toZeroForm(n: Extract<Node, { k: "rel" }>): { d: Node; op: string } | undefined {
+  if (n.ops.length !== 1) return undefined;
+  const [l, r] = n.terms as [Node, Node];
+  const op = n.ops[0]!;
+  if (op === "in" || op === "~") return undefined;
+  const diff: Node = { k: "add", a: [l, { k: "neg", a: r }] };
+  if (op === ">" || op === ">=") return { d: { k: "neg", a: diff }, op: op === ">" ? "<" : "<=" };
+  return { d: diff, op };
+}
+
+/**
+ * Two relations state the same condition: equations whose differences are constant non-zero
+ * multiples (`2y = 4x + 2` ≡ `y = 2x + 1`), inequalities whose differences are positive multiples
+ * (`-x > -1` ≡ `x < 1`, `5 \ge x` ≡ `x \le 5`).
+ */
+function relationEqual(a: Extract<Node, { k: "rel" }>, b: Extract<Node, { k: "rel" }>, dl: Deadline): Match {
+  const za = toZeroForm(a);
+  const zb = toZeroForm(b);
+  if (za && zb && za.op === zb.op) {
+    const ratio = proportionality(za.d, zb.d, dl);
+    if (ratio !== undefined && (za.op === "=" || za.op === "!=" || ratio > 0)) return ratio === 1 ? "exact" : "symbolic";
+  }
+  if (a.ops.length > 1 && a.ops.join() === b.ops.join()) return pairwise(a.terms, b.terms, dl);
+  return false;
+}
+
+/**
+ * The constant c with a ≡ c·b (real, non-zero), from exact values or sample points; undefined
+ * when there is none.
+ */
+function proportionality(a: Node, b: Node, dl: Deadline): number | undefined {
   const vars = [...freeSymbols(a, freeSymbols(b))].sort();
-  if (vars.length === 0) return false;
-  const rand = mulberry32(0x5eed);
+  const real = !mentionsI(a) && !mentionsI(b);
   let ratio: C | undefined;
   let agreed = 0;
-  for (let k = 0; k < SAMPLE_POINTS; k++) {
-    const env = new Map<string, C>();
-    for (const v of vars) env.set(v, cx(0.3 + 2.2 * rand()));
-    const r = cDiv(evalC(a, env, dl), evalC(b, env, dl));
+  const points = vars.length ? samplePoints(vars, 0x5eed) : [new Map<string, C>()];
+  for (const env of points) {
+    dl.check();
+    const r = cDiv(evalC(a, env, dl, real), evalC(b, env, dl, real));
     if (!finite(r)) continue;
     if (ratio === undefined) ratio = r;
-    else if (!close(r, ratio)) return false;
+    else if (!close(r, ratio)) return undefined;
     agreed++;
   }
-  return agreed >= 3 && ratio !== undefined && Math.hypot(ratio.re, ratio.im) > 1e-9 ? "symbolic" : false;
+  if (ratio === undefined || agreed < Math.min(MIN_AGREEING_POINTS, points.length)) return undefined;
+  if (Math.abs(ratio.im) > 1e-9 || Math.abs(ratio.re) < 1e-9) return undefined;
+  return Math.abs(ratio.re - 1) <= NUMERIC_TOLERANCE ? 1 : ratio.re;
 }
 
+/**
+ * Set equality of two collections: every item of each has an equal item in the other
+ * (duplicates count once, as in a set).
+ */
 function matchAll(as: Node[], bs: Node[], dl: Deadline): Match {
-  if (as.length !== bs.length) return false;
-  const used = new Array<boolean>(bs.length).fill(false);
-  let kind: Match = "numeric";
+  let kind: Exclude<Match, false> = "exact";
+  const covered = new Array<boolean>(bs.length).fill(false);
   for (const x of as) {
     let found = false;
     for (let j = 0; j < bs.length; j++) {
-      if (used[j]) continue;
       const m = answersEqual(x, bs[j]!, dl);
       if (m) {
-        used[j] = true;
+        covered[j] = true;
         found = true;
-        if (m === "symbolic") kind = m;
-        break;
+        kind = weaker(kind, m);
+        // Keep looking only for items not yet covered.
+        if (covered.every(Boolean)) break;
       }
     }
     if (!found) return false;
+  }
+  for (let j = 0; j < bs.length; j++) {
+    if (covered[j]) continue;
+    const m = as.some((x) => answersEqual(x, bs[j]!, dl));
+    if (!m) return false;
+  }
+  return kind;
+}
+
+/** Every item of `items` equals `one`. */
+function sameValue(one: Node, items: Node[], dl: Deadline): Match {
+  let kind: Exclude<Match, false> = "exact";
+  for (const item of items) {
+    const m = answersEqual(one, item, dl);
+    if (!m) return false;
+    kind = weaker(kind, m);
   }
   return kind;
 }
 
 function pairwise(as: Node[], bs: Node[], dl: Deadline): Match {
   if (as.length !== bs.length) return false;
-  let kind: Match = "numeric";
+  let kind: Exclude<Match, false> = "exact";
   for (let j = 0; j < as.length; j++) {
     const m = answersEqual(as[j]!, bs[j]!, dl);
     if (!m) return false;
-    if (m === "symbolic") kind = m;
+    kind = weaker(kind, m);
   }
   return kind;
+}
+
+type Matrix = Node[][];
+
+/**
+ * Folds matrix arithmetic into one matrix: scalar × matrix, matrix + matrix, matrix × matrix,
+ * matrix / scalar. Undefined when the node has no matrix or the shapes do not fit.
+ */
+function foldMatrix(n: Node): Matrix | undefined {
+  switch (n.k) {
+    case "matrix":
+      return n.rows;
+    case "neg": {
+      const m = foldMatrix(n.a);
+      return m?.map((r) => r.map((e): Node => ({ k: "neg", a: e })));
+    }
+    case "div": {
+      const m = foldMatrix(n.a);
+      if (!m || foldMatrix(n.b)) return undefined;
+      return m.map((r) => r.map((e): Node => ({ k: "div", a: e, b: n.b })));
+    }
+    case "add": {
+      const ms = n.a.map((t) => ({ t, m: foldMatrix(t) }));
+      if (!ms.some((x) => x.m)) return undefined;
+      if (!ms.every((x) => x.m)) return undefined;
+      const first = ms[0]!.m!;
+      if (!ms.every((x) => x.m!.length === first.length && x.m!.every((r, i) => r.length === first[i]!.length))) return undefined;
+      return first.map((r, i) => r.map((_, j): Node => ({ k: "add", a: ms.map((x) => x.m![i]![j]!) })));
+    }
+    case "mul": {
+      let acc: Matrix | undefined;
+      const scalars: Node[] = [];
+      for (const t of n.a) {
+        const m = foldMatrix(t);
+        if (!m) scalars.push(t);
+        else if (!acc) acc = m;
+        else {
+          const inner = acc[0]?.length;
+          if (inner !== m.length) return undefined;
+          const left = acc;
+          acc = left.map((row) => m[0]!.map((_, j): Node => ({ k: "add", a: row.map((e, k) => ({ k: "mul", a: [e, m[k]![j]!] }) as Node) })));
+        }
+      }
+      if (!acc) return undefined;
+      return scalars.length ? acc.map((r) => r.map((e): Node => ({ k: "mul", a: [...scalars, e] }))) : acc;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A column or row vector's entries, for comparison with a tuple `(a, b, c)`. */
+function vectorEntries(m: Matrix): Node[] | undefined {
+  if (m.length === 1) return m[0];
+  if (m.every((r) => r.length === 1)) return m.map((r) => r[0]!);
+  return undefined;
+}
+
+/** `x\%` against a value: equal when x or x/100 equals it; both in percent: compare the numbers. */
+function percentEqual(a: Node, b: Node, dl: Deadline): Match {
+  if (a.k === "pct" && b.k === "pct") return answersEqual(a.a, b.a, dl);
+  const pct = (a.k === "pct" ? a : b) as Extract<Node, { k: "pct" }>;
+  const other = a.k === "pct" ? b : a;
+  const hundredth: Node = { k: "div", a: pct.a, b: { k: "num", v: { n: 100n, d: 1n }, text: "100" } };
+  return answersEqual(pct.a, other, dl) || answersEqual(hundredth, other, dl);
 }
 
 /** Structural equality of two parsed answers (gold first). */
 export function answersEqual(a: Node, b: Node, dl: Deadline): Match {
   dl.check();
+  if (a.k === "pct" || b.k === "pct") return percentEqual(a, b, dl);
+
+  const assigned = assignmentsEqual(a, b, dl);
+  if (assigned !== undefined) return assigned;
+
+  if (a.k === "rel" || b.k === "rel") {
+    if (a.k === "rel" && b.k === "rel") {
+      const m = relationEqual(a, b, dl);
+      if (m) return m;
+    }
+    const va = statedValue(a, false) ?? a;
+    const vb = statedValue(b, true) ?? b;
+    if (va !== a || vb !== b) return answersEqual(va, vb, dl);
+    if (a.k === "rel" && b.k === "rel") return false;
+  }
+
+  // A tuple against a bare list (`(1,3)` vs `1, 3`): the list read in order.
+  if (a.k === "brack" && a.open === "(" && b.k === "list" && a.items.length === b.items.length) return pairwise(a.items, b.items, dl);
+  if (b.k === "brack" && b.open === "(" && a.k === "list" && a.items.length === b.items.length) return pairwise(a.items, b.items, dl);
+
   const ua = asUnordered(a);
   const ub = asUnordered(b);
   if (ua || ub) {
     const la = ua ?? [a];
     const lb = ub ?? [b];
-    return matchAll(la, lb, dl) || matchAll(la.map(stripVarEq), lb.map(stripVarEq), dl);
+    const m = matchAll(la, lb, dl);
+    if (m) return m;
+    // Alternative forms of one value (`\boxed{15\frac{39}{40}}` or `\boxed{\frac{639}{40}}`).
+    const same = la.length === 1 && lb.length > 1 ? sameValue(la[0]!, lb, dl) : lb.length === 1 && la.length > 1 ? sameValue(lb[0]!, la, dl) : false;
+    if (same) return same;
   }
-  if (a.k === "matrix" || b.k === "matrix") {
-    if (a.k !== "matrix" || b.k !== "matrix" || a.rows.length !== b.rows.length) return false;
-    if (!a.rows.every((r, i) => r.length === b.rows[i]!.length)) return false;
-    return pairwise(a.rows.flat(), b.rows.flat(), dl);
+
+  if (a.k === "union" || b.k === "union" || a.k === "setminus" || b.k === "setminus" || ua || ub) {
+    if (a.k === "union" && b.k === "union") {
+      const m = matchAll(a.a, b.a, dl);
+      if (m) return m;
+    }
+    const sa = toSpans(a, dl);
+    const sb = toSpans(b, dl);
+    return sa && sb && spansEqual(sa, sb) ? "numeric" : false;
   }
+
+  const ma = foldMatrix(a);
+  const mb = foldMatrix(b);
+  if (ma || mb) {
+    if (ma && mb) {
+      if (ma.length !== mb.length || !ma.every((r, i) => r.length === mb[i]!.length)) return false;
+      return pairwise(ma.flat(), mb.flat(), dl);
+    }
+    const vector = vectorEntries((ma ?? mb)!);
+    const other = ma ? b : a;
+    if (!vector || other.k !== "brack") return false;
+    return ma ? pairwise(vector, other.items, dl) : pairwise(other.items, vector, dl);
+  }
+
+  if (a.k === "ratio" || b.k === "ratio") return ratioEqual(a, b, dl);
+
   const ia = asInterval(a);
   const ib = asInterval(b);
   if (ia && ib) {
@@ -467,16 +475,32 @@ export function answersEqual(a: Node, b: Node, dl: Deadline): Match {
     if (a.k !== "brack" || b.k !== "brack" || a.open !== b.open || a.close !== b.close) return false;
     return pairwise(a.items, b.items, dl);
   }
-  if (a.k === "rel" || b.k === "rel") {
-    if (a.k === "rel" && b.k === "rel") {
-      const eq = equationEqual(a, b, dl);
-      if (eq) return eq;
-      if (a.ops.join() === b.ops.join()) return pairwise(a.terms, b.terms, dl);
-    }
-    const sa = stripVarEq(a);
-    const sb = stripVarEq(b);
-    if ((sa !== a || sb !== b) && sa.k !== "rel" && sb.k !== "rel") return answersEqual(sa, sb, dl);
-    return false;
-  }
+  if (a.k === "set" || b.k === "set" || a.k === "list" || b.k === "list") return false;
   return exprEqual(a, b, dl);
+}
+
+type Interval = { lo: Node; hi: Node; loClosed: boolean; hiClosed: boolean };
+const NEG_INF: Node = { k: "neg", a: { k: "const", name: "inf" } };
+const POS_INF: Node = { k: "const", name: "inf" };
+
+function asInterval(n: Node): Interval | undefined {
+  if (n.k === "brack" && n.items.length === 2)
+    return { lo: n.items[0]!, hi: n.items[1]!, loClosed: n.open === "[", hiClosed: n.close === "]" };
+  const bounds = inequalityBounds(n);
+  return bounds && { lo: bounds.lo ?? NEG_INF, hi: bounds.hi ?? POS_INF, loClosed: bounds.loClosed, hiClosed: bounds.hiClosed };
+}
+
+/** `7:32` against `7:32`, `14:64` or `\frac{7}{32}`: proportional terms, or the quotient of a two-term ratio. */
+function ratioEqual(a: Node, b: Node, dl: Deadline): Match {
+  if (a.k === "ratio" && b.k === "ratio") {
+    if (a.terms.length !== b.terms.length) return false;
+    // a_i / a_0 = b_i / b_0 for every term.
+    const quotients = (r: Node[]) => r.slice(1).map((t): Node => ({ k: "div", a: t, b: r[0]! }));
+    return pairwise(quotients(a.terms), quotients(b.terms), dl);
+  }
+  const r = (a.k === "ratio" ? a : b) as Extract<Node, { k: "ratio" }>;
+  const other = a.k === "ratio" ? b : a;
+  if (r.terms.length !== 2) return false;
+  const q: Node = { k: "div", a: r.terms[0]!, b: r.terms[1]! };
+  return a.k === "ratio" ? answersEqual(q, other, dl) : answersEqual(other, q, dl);
 }

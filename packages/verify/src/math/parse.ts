@@ -30,7 +30,15 @@ export type Node =
   | { k: "list"; items: Node[] }
   | { k: "rel"; ops: string[]; terms: Node[] }
   | { k: "matrix"; rows: Node[][] }
-  | { k: "union"; a: Node[] };
+  | { k: "union"; a: Node[] }
+  /** `A \setminus B`. */
+  | { k: "setminus"; a: Node; b: Node }
+  /** `a : b : c`, compared as proportions. */
+  | { k: "ratio"; terms: Node[] }
+  /** `x\%`: compared as x or as x/100 (see answersEqual). */
+  | { k: "pct"; a: Node }
+  /** A numeral with a base subscript, `52_8`: compared by its digits and base, never by value. */
+  | { k: "based"; digits: string; base: string };
 
 type Tok = { t: "num" | "id" | "cmd" | "op"; v: string };
 
@@ -40,7 +48,18 @@ const FUNCS = new Set([
   "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
   "ln", "log", "exp", "sqrt", "abs", "floor", "ceil",
 ]);
-const RELOPS: Record<string, string> = { "=": "=", "<": "<", ">": ">", "\\le": "<=", "\\ge": ">=", "\\ne": "!=", "\\approx": "=", "\\equiv": "=" };
+// `≈` stays apart from `=`: in a chain `x = 1/3 ≈ 0.33` the answer is the last exact term.
+const RELOPS: Record<string, string> = {
+  "=": "=",
+  "<": "<",
+  ">": ">",
+  "\\le": "<=",
+  "\\ge": ">=",
+  "\\ne": "!=",
+  "\\approx": "~",
+  "\\equiv": "=",
+  "\\in": "in",
+};
 const IGNORED = new Set(["\\mathbf", "\\mathrm", "\\text", "\\boldsymbol", "\\mathit", "\\bf", "\\rm", "\\it", "\\operatorname", "\\textbf", "\\mbox"]);
 
 export function gcd(a: bigint, b: bigint): bigint {
@@ -115,12 +134,10 @@ function tokenize(s: string, dl: Deadline): Tok[] {
       i++;
       continue;
     }
-    if (c === "<" || c === ">") {
-      if (s[i + 1] === "=") {
-        out.push({ t: "cmd", v: c === "<" ? "\\le" : "\\ge" });
-        i += 2;
-        continue;
-      }
+    if ((c === "<" || c === ">" || c === "!") && s[i + 1] === "=") {
+      out.push({ t: "cmd", v: c === "<" ? "\\le" : c === ">" ? "\\ge" : "\\ne" });
+      i += 2;
+      continue;
     }
     if (c === "*" && s[i + 1] === "*") {
       out.push({ t: "op", v: "^" });
@@ -163,16 +180,22 @@ export function parseLatex(src: string, dl: Deadline): Node {
   }
 
   function unionExpr(): Node {
-    const parts = [relation()];
-    while (isOp(peek(), "\\cup") || isOp(peek(), "U")) {
-      next();
-      parts.push(relation());
+    let parts = [relation()];
+    const joined = (): Node => (parts.length === 1 ? parts[0]! : { k: "union", a: parts });
+    for (;;) {
+      if (isOp(peek(), "\\cup")) {
+        next();
+        parts.push(relation());
+      } else if (isOp(peek(), "\\setminus")) {
+        next();
+        parts = [{ k: "setminus", a: joined(), b: relation() }];
+      } else break;
     }
-    return parts.length === 1 ? parts[0]! : { k: "union", a: parts };
+    return joined();
   }
 
   function relation(): Node {
-    const terms = [sum()];
+    const terms = [ratio()];
     const ops: string[] = [];
     for (;;) {
       const t = peek();
@@ -185,9 +208,18 @@ export function parseLatex(src: string, dl: Deadline): Node {
         op = "<=";
       }
       ops.push(op);
-      terms.push(sum());
+      terms.push(ratio());
     }
     return ops.length ? { k: "rel", ops, terms } : terms[0]!;
+  }
+
+  function ratio(): Node {
+    const terms = [sum()];
+    while (isOp(peek(), ":")) {
+      next();
+      terms.push(sum());
+    }
+    return terms.length === 1 ? terms[0]! : { k: "ratio", terms };
   }
 
   function sum(): Node {
@@ -220,7 +252,7 @@ export function parseLatex(src: string, dl: Deadline): Node {
   function startsPrimary(t: Tok | undefined): boolean {
     if (!t) return false;
     if (t.t === "num" || t.t === "id") return true;
-    if (t.t === "cmd") return !RELOPS[t.v] && !["\\cdot", "\\times", "\\div", "\\pm", "\\mp", "\\cup", "\\end", "\\to"].includes(t.v);
+    if (t.t === "cmd") return !RELOPS[t.v] && !["\\cdot", "\\times", "\\div", "\\pm", "\\mp", "\\cup", "\\setminus", "\\end", "\\to"].includes(t.v);
     return t.v === "(" || t.v === "{" || t.v === "\\{" || t.v === "[";
   }
 
@@ -291,6 +323,9 @@ export function parseLatex(src: string, dl: Deadline): Node {
       if (isOp(peek(), "!")) {
         next();
         n = { k: "fn", name: "fact", a: [n] };
+      } else if (isOp(peek(), "%")) {
+        next();
+        n = { k: "pct", a: n };
       } else if (isOp(peek(), "'")) next();
       else break;
     }
@@ -331,7 +366,15 @@ export function parseLatex(src: string, dl: Deadline): Node {
   function primaryInner(): Node {
     dl.check();
     const t = next();
-    if (t.t === "num") return { k: "num", v: decimalToRat(t.v), text: t.v };
+    if (t.t === "num") {
+      if (isOp(peek(), "_") && /^\d+$/.test(t.v)) {
+        next();
+        const base = subscriptName().replace(/[()]/g, "");
+        if (!/^\d+$/.test(base)) throw new ParseError(`base ${base} is not a number`);
+        return { k: "based", digits: t.v, base };
+      }
+      return { k: "num", v: decimalToRat(t.v), text: t.v };
+    }
     if (t.t === "id") {
       let name = t.v;
       if (name === "i" || name === "e") return { k: "const", name };
@@ -383,13 +426,15 @@ export function parseLatex(src: string, dl: Deadline): Node {
 
   function bracket(open: string): Node {
     const items = [unionExpr()];
-    while (isOp(peek(), ",")) {
+    // `(0;-2;6)`: some write tuples with semicolons.
+    while (isOp(peek(), ",") || isOp(peek(), ";")) {
       next();
       items.push(unionExpr());
     }
     const close = next().v;
     if (close !== ")" && close !== "]") throw new ParseError(`expected ) or ], got ${close}`);
-    if (items.length === 1 && open === "(" && close === ")") return items[0]!;
+    // `\left[\begin{array}…\end{array}\right]`: the brackets are the matrix's delimiters.
+    if (items.length === 1 && (items[0]!.k === "matrix" || (open === "(" && close === ")"))) return items[0]!;
     return { k: "brack", open, close, items };
   }
 

@@ -1,8 +1,8 @@
-import { createDeadline, VerifyTimeout } from "./deadline.js";
-import { answersEqual } from "./equivalence.js";
-import { type ExtractOptions, extractAnswer } from "./extract.js";
+import { createDeadline, type Deadline, VerifyTimeout } from "./deadline.js";
+import { answersEqual, type Match } from "./equivalence.js";
+import { type ExtractOptions, extractAnswer, referenceAnswer } from "./extract.js";
 import { compactAnswer, normalizeAnswer } from "./normalize.js";
-import { parseLatex } from "./parse.js";
+import { type Node, parseLatex } from "./parse.js";
 
 export type MathReason = "equal_exact" | "equal_numeric" | "equal_symbolic" | "unequal" | "no_answer" | "parse_error" | "timeout";
 
@@ -24,6 +24,22 @@ export interface VerifyMathOptions extends ExtractOptions {
   now?: () => number;
 }
 
+const REASON: Record<Exclude<Match, false>, MathReason> = { exact: "equal_exact", numeric: "equal_numeric", symbolic: "equal_symbolic" };
+
+const isNumber = (n: Node) => n.k === "num" || (n.k === "neg" && n.a.k === "num");
+/** `2,74` written without a space: a decimal comma, when the other side is a single number. */
+const DECIMAL_COMMA = /^-?\d+,\d+$/;
+
+/**
+ * Decimal commas (see README, "Conventions"): `1,22` is a list of two numbers unless the other
+ * side is a single number, then it is also read as 1.22.
+ */
+function decimalCommaEqual(g: string, gt: Node, p: string, pt: Node, dl: Deadline): Match {
+  if (DECIMAL_COMMA.test(p) && isNumber(gt)) return answersEqual(gt, parseLatex(p.replace(",", "."), dl), dl);
+  if (DECIMAL_COMMA.test(g) && isNumber(pt)) return answersEqual(parseLatex(g.replace(",", "."), dl), pt, dl);
+  return false;
+}
+
 /**
  * Whether `prediction` (a model output) states the same answer as `gold`. Gold first,
  * as in Math-Verify. Never throws: every failure is a verdict with a reason.
@@ -34,7 +50,7 @@ export function verifyMath(gold: string, prediction: string, opts: VerifyMathOpt
   try {
     const found = extractAnswer(String(prediction ?? ""), opts);
     extracted = found?.answer;
-    const g = normalizeAnswer(String(gold ?? ""));
+    const g = normalizeAnswer(referenceAnswer(String(gold ?? "")));
     goldAnswer = g;
     if (extracted === undefined || !extracted.trim()) return { correct: false, reason: "no_answer", gold: g };
     const base = { extracted, gold: g };
@@ -48,8 +64,8 @@ export function verifyMath(gold: string, prediction: string, opts: VerifyMathOpt
       return { correct: p.toLowerCase() === g.toLowerCase(), reason: p.toLowerCase() === g.toLowerCase() ? "equal_exact" : "unequal", ...base };
     }
     const dl = createDeadline(opts.timeoutMs ?? 1000, opts.now);
-    let gt: ReturnType<typeof parseLatex>;
-    let pt: ReturnType<typeof parseLatex>;
+    let gt: Node;
+    let pt: Node;
     try {
       gt = parseLatex(g, dl);
       pt = parseLatex(p, dl);
@@ -57,9 +73,10 @@ export function verifyMath(gold: string, prediction: string, opts: VerifyMathOpt
       if (e instanceof VerifyTimeout) throw e;
       return { correct: false, reason: "parse_error", ...base };
     }
-    const m = answersEqual(gt, pt, dl);
+    let m = answersEqual(gt, pt, dl);
+    if (!m) m = decimalCommaEqual(g, gt, p, pt, dl);
     if (!m) return { correct: false, reason: "unequal", ...base };
-    return { correct: true, reason: m === "symbolic" ? "equal_symbolic" : "equal_numeric", ...base };
+    return { correct: true, reason: REASON[m], ...base };
   } catch (e) {
     const base = { ...(extracted !== undefined && { extracted }), ...(goldAnswer !== undefined && { gold: goldAnswer }) };
     if (e instanceof VerifyTimeout) return { correct: false, reason: "timeout", ...base };
