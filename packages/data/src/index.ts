@@ -1,65 +1,69 @@
 // Public API of @infialign/data. Every export is named here; nothing internal leaks through `export *`.
 
-export { DataError } from "./errors.js";
-export { VERSION } from "./version.js";
-
-// Canonical record
-export {
-  computeSampleId,
-  makeSample,
-  MessageSchema,
-  normalizeForHash,
-  SampleMetaSchema,
-  SampleSchema,
-  TokenCountsSchema,
-} from "./schema/sample.js";
-export type { Message, Sample, SampleInit, SampleMeta, TokenCounts } from "./schema/sample.js";
-
-// Readers and writers
-export {
-  boundedJsonValue,
-  DEFAULT_MAX_DEPTH,
-  DEFAULT_MAX_RECORD_BYTES,
-  detectFormat,
-  exceedsJsonDepth,
-  readCsv,
-  readJsonArray,
-  readJsonl,
-  readParquet,
-  readRecords,
-  resolveInputs,
-} from "./readers/index.js";
-export type { InputFile, InputFormat, ReadOptions, RecordStream, ResolveInputsOptions } from "./readers/index.js";
-export {
-  DEFAULT_SHARD_MAX_BYTES,
-  DEFAULT_SHARD_MAX_RECORDS,
-  ParquetShardWriter,
-  ShardedJsonlWriter,
-  syncDir,
-  tempPathFor,
-  writeFileAtomic,
-  writeParquet,
-} from "./writers/index.js";
-export type { ParquetShardWriterOptions, ParquetWriteOptions, ShardedJsonlWriterOptions, ShardInfo } from "./writers/index.js";
-
+export type { AdaptContext, AdapterIdentity, AdaptFailure, AdaptResult, FieldResult, SourceAdapter } from "./adapters/index.js";
 // Source adapters
 export {
   ADAPTERS,
-  alpacaAdapter,
+  alpacaAdapter,baseMeta, 
   canonicalAdapter,
   competitionAnswerAdapter,
-  detectAdapter,
+  detectAdapter,failure, 
   getAdapter,
   gsm8kAdapter,
-  mathAdapter,
-  openaiMessagesAdapter,
+  mathAdapter,missingField, 
+  openaiMessagesAdapter,optionalString, 
   preferenceAdapter,
-  r1Adapter,
-  sharegptAdapter,
+  r1Adapter,requireString, 
+  sharegptAdapter,wrongType 
 } from "./adapters/index.js";
-export { baseMeta, failure, missingField, optionalString, requireString, wrongType } from "./adapters/index.js";
-export type { AdaptContext, AdaptFailure, AdaptResult, FieldResult, SourceAdapter } from "./adapters/index.js";
-
+export type {
+  BenchmarkDefinition,
+  BenchmarkFormat,
+  BenchmarkItem,
+  BenchmarkKind,
+  BenchmarkLicence,
+  BenchmarkParseContext,
+  BenchmarkRecord,
+  BenchmarkTask,
+  CodeTestCase,
+  LiveCodeBenchFilter,
+  LoadBenchmarkOptions,
+  RegisteredBenchmark,
+} from "./benchmarks/index.js";
+// Benchmarks: one registry and one parser per format, read by evaluation and decontamination
+export {
+  BENCHMARK_FORMATS,
+  decodeTestCases,
+  defineBenchmark,
+  gpqaFormat,
+  gsm8kFormat,
+  hasBenchmark,
+  LCB_RELEASE_WINDOWS,
+  listBenchmarks,
+  liveCodeBenchFormat,
+  loadBenchmarkItems,
+  MMLU_PRO_CATEGORIES,
+  matchesFilter,
+  mathFormat,
+  mmluProFormat,
+  PickleError,
+  readPickledString,
+  registerBenchmark,
+  releaseWindow,
+  repairLatexEscapes,
+  resolveBenchmark,
+  shippedBenchmarkDir,
+  textFormat,
+  unregisterBenchmark,
+} from "./benchmarks/index.js";
+export { DataError } from "./errors.js";
+export type {
+  ChatTemplateMessage,
+  ChatTemplateRenderInput,
+  NormalizeSampleOptions,
+  TextTokenizer,
+  ThinkSplit,
+} from "./normalize/index.js";
 // Normalization, tokenizer, chat templates
 export {
   ChatTemplate,
@@ -74,25 +78,33 @@ export {
   splitThink,
   stripCalculatorAnnotations,
 } from "./normalize/index.js";
-export type {
-  ChatTemplateMessage,
-  ChatTemplateRenderInput,
-  NormalizeSampleOptions,
-  TextTokenizer,
-  ThinkSplit,
-} from "./normalize/index.js";
-
+export type { InputFile, InputFormat, ReadOptions, RecordStream, ResolveInputsOptions } from "./readers/index.js";
+// Readers and writers
+export {
+  boundedJsonValue,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_RECORD_BYTES,
+  detectFormat,
+  exceedsJsonDepth,
+  readCsv,
+  readJsonArray,
+  readJsonl,
+  readParquet,
+  readRecords,
+  resolveInputs,
+} from "./readers/index.js";
 // Stage runtime
 export { canonicalJson, sha256Hex } from "./runtime/canonicalJson.js";
 export { createLogger, silentLogger } from "./runtime/logger.js";
-export { mapJsonLines } from "./runtime/mapJsonLines.js";
-export { readCheckpoint, readManifest } from "./runtime/manifest.js";
 export type { StageCheckpoint, StageCounts, StageManifest } from "./runtime/manifest.js";
-export { ensureWritableDir, outputDirError, outputDirProblem } from "./runtime/outputDir.js";
+export { readCheckpoint, readManifest } from "./runtime/manifest.js";
+export { mapJsonLines } from "./runtime/mapJsonLines.js";
 export type { EnsureWritableDirOptions, OutputDirFs } from "./runtime/outputDir.js";
+export { ensureWritableDir, outputDirError, outputDirProblem } from "./runtime/outputDir.js";
+export type { PipelineResult, PipelineSource, ProgressFactory, RunPipelineOptions, StageRunSummary } from "./runtime/pipeline.js";
 export { readShards, runPipeline, StrictModeError } from "./runtime/pipeline.js";
-export type { PipelineResult, PipelineSource, RunPipelineOptions, StageRunSummary } from "./runtime/pipeline.js";
-export { createProgress, isCI, noProgress, shouldShowProgress } from "./runtime/progress.js";
+export type { ProgressLine, ProgressOptions, ProgressStream } from "./runtime/progress.js";
+export { createProgress, createProgressLine, isCI, noProgress, shouldShowProgress } from "./runtime/progress.js";
 export type {
   DuplicateEntry,
   Logger,
@@ -104,15 +116,40 @@ export type {
   Stage,
   StageContext,
 } from "./runtime/types.js";
-
+export type { Message, Sample, SampleInit, SampleMeta, TokenCounts } from "./schema/sample.js";
+// Canonical record
+export {
+  computeSampleId,
+  MessageSchema,
+  makeSample,
+  normalizeForHash,
+  SampleMetaSchema,
+  SampleSchema,
+  TokenCountsSchema,
+} from "./schema/sample.js";
+export type { ExactDedupParams } from "./stages/exactDedupStage.js";
 // Stages
 export { ExactDedupParamsSchema, exactDedupStage } from "./stages/exactDedupStage.js";
-export type { ExactDedupParams } from "./stages/exactDedupStage.js";
+export type { NormalizeOptions, NormalizeParams, NormalizeStageParams } from "./stages/normalizeStage.js";
 export { NormalizeParamsSchema, normalizeStage, sourceName } from "./stages/normalizeStage.js";
-export type { NormalizeParams } from "./stages/normalizeStage.js";
-export { Distribution, StatsCollector, statsStage } from "./stages/statsStage.js";
 export type { DatasetStats, DistributionSummary } from "./stages/statsStage.js";
-
+export { Distribution, StatsCollector, statsStage } from "./stages/statsStage.js";
+export type {
+  BackoffConfig,
+  ChatChoice,
+  ChatClientOptions,
+  ChatRequest,
+  ChatResponse,
+  ChatUsage,
+  FinalFailure,
+  JsonRequestSettings,
+  PostJsonOptions,
+  RetryInfo,
+  TeacherConfig,
+  TeacherOptions,
+  TeacherParams,
+  TeacherStageHooks,
+} from "./teacher/index.js";
 // Teacher chain-of-thought generation
 export {
   backoffDelay,
@@ -130,19 +167,15 @@ export {
   TeacherRequestError,
   teacherStage,
 } from "./teacher/index.js";
-export type {
-  BackoffConfig,
-  ChatChoice,
-  ChatClientOptions,
-  ChatRequest,
-  ChatResponse,
-  ChatUsage,
-  FinalFailure,
-  JsonRequestSettings,
-  PostJsonOptions,
-  RetryInfo,
-  TeacherConfig,
-  TeacherOptions,
-  TeacherParams,
-  TeacherStageHooks,
-} from "./teacher/index.js";
+export { VERSION } from "./version.js";
+export type { ParquetShardWriterOptions, ParquetWriteOptions, ShardedJsonlWriterOptions, ShardInfo } from "./writers/index.js";
+export {
+  DEFAULT_SHARD_MAX_BYTES,
+  DEFAULT_SHARD_MAX_RECORDS,
+  ParquetShardWriter,
+  ShardedJsonlWriter,
+  syncDir,
+  tempPathFor,
+  writeFileAtomic,
+  writeParquet,
+} from "./writers/index.js";

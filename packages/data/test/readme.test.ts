@@ -40,5 +40,14 @@ describeReadme(pkgDir, {
       },
     },
     { contains: "postJsonWithRetry({", check: ({ stdout }) => expect(stdout.trim()).toBe("2 1") },
+    { contains: "adapters: [quizAdapter]", check: ({ stdout }) => expect(stdout).toMatch(/in: 2,\s+out: 1,\s+rejected: 1,[\s\S]*wrong_type: 1/) },
+    {
+      contains: "registerBenchmark({",
+      check: ({ stdout }) => {
+        expect(stdout).toMatch(/benchmark: 'my-olympiad',\s+id: 'o1',\s+text: 'Find x if 2x = 6.'/);
+        expect(stdout).toMatch(/answer: '3'/);
+        expect(stdout).toContain('benchmark "gpqa-diamond" needs the path of your GPQA CSV (gated:');
+      },
+    },
   ],
 });

@@ -12,7 +12,7 @@ describe("shipped benchmarks", () => {
   it("loads every shipped benchmark with its ids and text", async () => {
     const counts: Record<string, number> = {};
     for (const it of await loadShippedBenchmarks()) counts[it.benchmark] = (counts[it.benchmark] ?? 0) + 1;
-    expect(counts).toEqual({ aime24: 30, aime25: 30, amc23: 40, math500: 500, "gsm8k-test": 1319 });
+    expect(counts).toEqual({ aime24: 30, aime25: 30, amc23: 40, math500: 500, gsm8k: 1319 });
     const math = await loadBenchmark("math500");
     expect(math[0]).toMatchObject({ id: "test/precalculus/807.json" });
     expect(math[0]!.text).toMatch(/^Convert the point \$\(0,3\)\$/);
@@ -51,7 +51,7 @@ describe("loadBenchmarkFile", () => {
     const path = join(dir, "bad.jsonl");
     writeFileSync(path, `${JSON.stringify({ problem: "ok" })}\n${JSON.stringify({ q: "x", answer: "1" })}\n`);
     await expect(loadBenchmarkFile(path, { name: "bad" })).rejects.toThrow(
-      `[infialign/decontam] benchmarks: benchmark file "${path}" line 2 has no "problem" / "question" / "Question" / "prompt" / "text" text field (fields seen: q, answer)`,
+      `[infialign/data] benchmarks: benchmark file "${path}" line 2 has no "problem" / "question" / "Question" / "prompt" / "text" text field (fields seen: q, answer)`,
     );
     await expect(loadBenchmarkFile(path, { name: "bad", field: "q" })).rejects.toThrow(/line 1 has no "q" text field \(fields seen: problem\)/);
   });

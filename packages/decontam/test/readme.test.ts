@@ -1,6 +1,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { shippedBenchmarkDir } from "@infialign/data";
 import { describeReadme } from "@infialign/test-utils/vitest";
 import { expect } from "vitest";
 
@@ -9,7 +10,7 @@ const pkgDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 describeReadme(pkgDir, {
   setup(dir) {
     // The quick start's pool: 4 MATH-500 problems copied verbatim among 20 clean ones, all MATH-style records.
-    const leaked = readFileSync(join(pkgDir, "data", "math500.jsonl"), "utf8").split("\n").slice(0, 4);
+    const leaked = readFileSync(join(shippedBenchmarkDir(), "math500.jsonl"), "utf8").split("\n").slice(0, 4);
     const clean = Array.from({ length: 20 }, (_, i) =>
       JSON.stringify({
         problem: `A gardener plants ${i + 7} rows of tulips with ${2 * i + 5} bulbs in each row and then gives away ${i + 3} bulbs. How many bulbs are planted in the garden now?`,

@@ -1,5 +1,5 @@
-import type { SampleInit } from "../schema/sample.js";
 import type { RejectCode, SourceLocation } from "../runtime/types.js";
+import type { SampleInit } from "../schema/sample.js";
 
 export interface AdaptContext {
   /** Source name written into `Sample.source` (defaults to the file's base name). */
@@ -17,6 +17,11 @@ export type AdaptResult =
 export interface SourceAdapter {
   /** Stable name used with `--adapter` (e.g. "math", "gsm8k", "openai-messages"). */
   name: string;
+  /**
+   * Bump when `adapt` changes what it produces: a stage that uses the adapter keys its cache on name and version, so
+   * its outputs are rebuilt. @default "1"
+   */
+  version?: string;
   description: string;
   /** Fields whose presence identifies the schema; used for auto-detection and error messages. */
   signature: readonly string[];

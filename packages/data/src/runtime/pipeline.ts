@@ -19,7 +19,7 @@ import {
   writeJsonFile,
 } from "./manifest.js";
 import { ensureWritableDir } from "./outputDir.js";
-import { createProgress, noProgress, shouldShowProgress } from "./progress.js";
+import { createProgressLine, shouldShowProgress } from "./progress.js";
 import type { Logger, ProgressReporter, RawRecord, RejectEntry, Stage, StageContext } from "./types.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a pipeline chains stages of different record types.
@@ -57,11 +57,21 @@ export interface RunPipelineOptions {
   seed?: number;
   signal?: AbortSignal;
   logger?: Logger;
-  /** Progress bars; default: on for a TTY, off under CI=true. */
-  progress?: boolean;
+  /**
+   * Progress on stderr: the input's records/s and ETA, and what each stage reports through `ctx.progress`, on one
+   * line. `true`/`false` force it on or off; a function supplies the reporters instead (see `ProgressFactory`).
+   * @default on for a TTY, off under CI=true
+   */
+  progress?: boolean | ProgressFactory;
   /** Package versions recorded in manifests. */
   versions?: Record<string, string>;
 }
+
+/**
+ * Makes the reporter for the pipeline's input (`role: "input"`, `stage` = the first stage that runs) or for one
+ * stage's own reports (`role: "stage"`, handed to the stage as `ctx.progress`).
+ */
+export type ProgressFactory = (stage: string, role: "input" | "stage") => ProgressReporter;
 
 export interface StageRunSummary {
   name: string;
@@ -141,10 +151,17 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   }
   if (firstTodo === plans.length) return { runDir, stages: summaries };
 
-  const progressEnabled = options.progress ?? shouldShowProgress();
+  const progressEnabled = typeof options.progress === "function" || (options.progress ?? shouldShowProgress());
+  const progressFor: ProgressFactory =
+    typeof options.progress === "function"
+      ? options.progress
+      : (() => {
+          const line = createProgressLine({ enabled: progressEnabled });
+          return (stage, role) => (role === "input" ? line.input : line.stage(stage));
+        })();
   // A log line while a bar is drawn would be glued to it: clear the bar's line first;
   // the bar redraws itself on its next update.
-  const log: Logger = progressEnabled ? clearingLogger(logger) : logger;
+  const log: Logger = progressEnabled && typeof options.progress !== "function" ? clearingLogger(logger) : logger;
   const runners: StageRunner[] = [];
   for (let i = firstTodo; i < plans.length; i++) {
     const plan = plans[i]!;
@@ -158,6 +175,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       cacheDir: join(runDir, ".cache", plan.stage.name),
       versions: options.versions ?? {},
       inputs: i === 0 ? inputs : undefined,
+      progress: progressFor(plan.stage.name, "stage"),
     });
     runners.push(runner);
   }
@@ -169,11 +187,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const totalBytes = options.source.files.every((f) => f.compression === "none")
       ? options.source.files.reduce((sum, f) => sum + f.size, 0)
       : undefined;
-    const progress = progressEnabled ? createProgress({ enabled: true }) : noProgress;
+    const progress = progressFor(head.stage.name, "input");
     head.setInput((from) => skip(sourceRecords(options.source, head, progress, totalBytes), from));
   } else {
     const upstream = plans[firstTodo - 1]!;
-    const progress = progressEnabled ? createProgress({ enabled: true }) : noProgress;
+    const progress = progressFor(head.stage.name, "input");
     head.setInput((from) => withProgress(readShards(upstream.manifest!.shards, upstream.dir, from), progress, upstream.manifest!.counts.out, head.stage.name));
   }
   for (let i = 1; i < runners.length; i++) {
@@ -254,6 +272,8 @@ interface RunnerOptions {
   cacheDir: string;
   versions: Record<string, string>;
   inputs: StageManifest["inputs"];
+  /** The stage's own reporter (`ctx.progress`). */
+  progress: ProgressReporter;
 }
 
 /** Owns one stage's directory: shards, rejects, duplicates, checkpoint and manifest. */
@@ -268,12 +288,30 @@ class StageRunner {
   private suppress = { out: 0, rejected: 0, deduplicated: 0 };
   private startAt = 0;
   private started = false;
+  /** The stage's `ctx.progress`, stopped when the stage ends in case the stage did not stop it. */
+  private readonly progress: ProgressReporter;
+  private progressRunning = false;
 
   private constructor(
     readonly plan: StagePlan,
     private readonly opts: RunnerOptions,
     private readonly checkpoint: StageCheckpoint | undefined,
-  ) {}
+  ) {
+    this.progress = {
+      start: (total, label) => {
+        this.progressRunning = true;
+        opts.progress.start(total, label);
+      },
+      update: (done, records) => {
+        if (this.progressRunning) opts.progress.update(done, records);
+      },
+      stop: () => {
+        if (!this.progressRunning) return;
+        this.progressRunning = false;
+        opts.progress.stop();
+      },
+    };
+  }
 
   get stage(): AnyStage {
     return this.plan.stage;
@@ -368,30 +406,34 @@ class StageRunner {
       },
     });
 
-    for await (const record of stage.run(counted, ctx)) {
-      this.opts.signal.throwIfAborted();
-      if (lastWritten.record !== record || typeof record !== "object" || record === null) {
-        let line: string;
-        try {
-          line = JSON.stringify(record);
-        } catch (error) {
-          // A record no shard can hold (nested past the stack, a BigInt) is rejected, not fatal.
-          const deep = error instanceof RangeError;
-          const loc = locOf(record);
-          const where = loc ? ` (${loc.file}${loc.line ? `:${loc.line}` : loc.row !== undefined ? ` row ${loc.row}` : ""})` : "";
-          ctx.reject(boundedJsonValue(record), deep ? "too_deep" : "unserializable", `output record${where} cannot be written as JSON: ${(error as Error).message}${deep ? ". It nests too deeply; lower --max-depth to reject such records when they are read." : ""}`, { loc });
+    try {
+      for await (const record of stage.run(counted, ctx)) {
+        this.opts.signal.throwIfAborted();
+        if (lastWritten.record !== record || typeof record !== "object" || record === null) {
+          let line: string;
+          try {
+            line = JSON.stringify(record);
+          } catch (error) {
+            // A record no shard can hold (nested past the stack, a BigInt) is rejected, not fatal.
+            const deep = error instanceof RangeError;
+            const loc = locOf(record);
+            const where = loc ? ` (${loc.file}${loc.line ? `:${loc.line}` : loc.row !== undefined ? ` row ${loc.row}` : ""})` : "";
+            ctx.reject(boundedJsonValue(record), deep ? "too_deep" : "unserializable", `output record${where} cannot be written as JSON: ${(error as Error).message}${deep ? ". It nests too deeply; lower --max-depth to reject such records when they are read." : ""}`, { loc });
+            continue;
+          }
+          lastWritten = { record, line };
+        }
+        this.counts.out++;
+        if (this.suppress.out > 0) {
+          this.suppress.out--;
+          yield record;
           continue;
         }
-        lastWritten = { record, line };
-      }
-      this.counts.out++;
-      if (this.suppress.out > 0) {
-        this.suppress.out--;
+        await writer.writeLine(lastWritten.line);
         yield record;
-        continue;
       }
-      await writer.writeLine(lastWritten.line);
-      yield record;
+    } finally {
+      this.progress.stop();
     }
     await writer.close();
     const stats = (await stage.finish?.()) ?? {};
@@ -465,7 +507,7 @@ class StageRunner {
         this.counters[name] = (this.counters[name] ?? 0) + by;
       },
       logger: this.opts.logger,
-      progress: noProgress,
+      progress: this.progress,
       signal: this.opts.signal,
       cacheDir: this.opts.cacheDir,
       seed: this.opts.seed,

@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import { z } from "zod";
-import { detectAdapter, getAdapter } from "../adapters/registry.js";
+import { type AdapterIdentity, adapterIdentity, detectAdapter, getAdapter, withAdapters } from "../adapters/registry.js";
 import type { SourceAdapter } from "../adapters/types.js";
 import { DataError } from "../errors.js";
 import { normalizeSample } from "../normalize/normalizeSample.js";
@@ -26,14 +26,29 @@ export const NormalizeParamsSchema = z.object({
 });
 export type NormalizeParams = z.input<typeof NormalizeParamsSchema>;
 
+/** Options of `normalizeStage`: the serializable params plus your own adapters. */
+export interface NormalizeOptions extends NormalizeParams {
+  /**
+   * Your own source adapters, detected alongside the built-in ones (higher `priority` first; yours first on a tie) and
+   * usable by name in `adapter`. Each one's name, version, signature and priority go into the stage's params, so
+   * adding, removing or re-versioning an adapter reruns the stage. @default none
+   */
+  adapters?: readonly SourceAdapter[];
+}
+
+/** The stage's resolved params as hashed into its cache key; `adapters` only when custom adapters are given. */
+export type NormalizeStageParams = z.output<typeof NormalizeParamsSchema> & { adapters?: AdapterIdentity[] };
+
 /**
  * Source records → canonical Samples: per-file schema detection, adapter mapping,
  * text normalization and optional token counts. Read problems (malformed JSON, invalid
  * UTF-8, empty files, oversized records) and adapter failures become rejects.
  */
-export function normalizeStage(params: NormalizeParams = {}): Stage<RawRecord, Sample, z.output<typeof NormalizeParamsSchema>> {
+export function normalizeStage(options: NormalizeOptions = {}): Stage<RawRecord, Sample, NormalizeStageParams> {
+  const { adapters: custom = [], ...params } = options;
   const resolved = NormalizeParamsSchema.parse(params);
-  const forced = resolved.adapter ? getAdapter(resolved.adapter) : undefined;
+  const adapters = withAdapters(custom);
+  const forced = resolved.adapter ? getAdapter(resolved.adapter, adapters) : undefined;
   let tokenizer: TextTokenizer | undefined;
   const adapterCounts: Record<string, number> = {};
 
@@ -53,7 +68,7 @@ export function normalizeStage(params: NormalizeParams = {}): Stage<RawRecord, S
     let result = using.adapt(record, adaptCtx);
     if (!result.ok && result.code === "missing_field" && !forced) {
       // Files that mix schemas (concatenated pools) get the adapter of the record's own fields.
-      const own = detectOwnAdapter(record);
+      const own = detectOwnAdapter(record, adapters);
       if (own && own !== using) {
         using = own;
         result = own.adapt(record, adaptCtx);
@@ -74,7 +89,8 @@ export function normalizeStage(params: NormalizeParams = {}): Stage<RawRecord, S
   return {
     name: "normalize",
     version: "1",
-    params: resolved,
+    // Without custom adapters the params (and so existing cache keys) stay what they were.
+    params: custom.length > 0 ? { ...resolved, adapters: custom.map(adapterIdentity) } : resolved,
     preflight() {
       if (resolved.tokenizer) checkTokenizer(resolved.tokenizer);
     },
@@ -88,7 +104,7 @@ export function normalizeStage(params: NormalizeParams = {}): Stage<RawRecord, S
           // Detection peeks at the file's first records through a second reader instead of
           // buffering the stream: the stage then never reads ahead, so a crash resumes
           // exactly at the last checkpoint.
-          adapter = forced ?? (await detectForFile(file, resolved.detectWindow));
+          adapter = forced ?? (await detectForFile(file, resolved.detectWindow, adapters));
           if (!forced && adapter) ctx.logger.info(`normalize: ${file} → adapter "${adapter.name}"`);
         }
         const sample = convert(raw, adapter, ctx);
@@ -104,7 +120,7 @@ export function normalizeStage(params: NormalizeParams = {}): Stage<RawRecord, S
  * records; undefined when the file holds no object record at all (everything in it is
  * rejected by the reader or as not_an_object, so no adapter is needed).
  */
-async function detectForFile(file: string, window: number): Promise<SourceAdapter | undefined> {
+async function detectForFile(file: string, window: number, adapters: readonly SourceAdapter[]): Promise<SourceAdapter | undefined> {
   const [input] = await resolveInputs(file);
   const fields = new Set<string>();
   let seen = 0;
@@ -113,12 +129,12 @@ async function detectForFile(file: string, window: number): Promise<SourceAdapte
     for (const key of Object.keys(raw.value)) fields.add(key);
     if (++seen >= window) break;
   }
-  return seen === 0 ? undefined : detectAdapter(fields, undefined, file);
+  return seen === 0 ? undefined : detectAdapter(fields, undefined, file, adapters);
 }
 
-function detectOwnAdapter(record: Record<string, unknown>): SourceAdapter | undefined {
+function detectOwnAdapter(record: Record<string, unknown>, adapters: readonly SourceAdapter[]): SourceAdapter | undefined {
   try {
-    return detectAdapter(Object.keys(record));
+    return detectAdapter(Object.keys(record), undefined, undefined, adapters);
   } catch {
     return undefined;
   }

@@ -1,5 +1,5 @@
-import { extractBoxed } from "../normalize/answer.js";
 import { join } from "node:path";
+import { extractBoxed } from "../normalize/answer.js";
 import type { RejectCode, Stage, StageContext } from "../runtime/types.js";
 import { computeSampleId, type Message, type Sample } from "../schema/sample.js";
 import { type ChatClientOptions, type ChatResponse, OpenAIChatClient, TeacherRequestError } from "./chatClient.js";
@@ -64,6 +64,9 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
       const stop = new AbortController();
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const window: Array<Promise<Outcome>> = [];
+      // Requests finish out of order and ahead of what is emitted: report them as they settle.
+      let settled = 0;
+      ctx.progress.start(undefined, "records done");
       const emit = function* (outcome: Outcome): Generator<Sample> {
         if ("error" in outcome) throw outcome.error;
         if ("reject" in outcome) {
@@ -74,7 +77,11 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
       try {
         for await (const record of records) {
           ctx.signal.throwIfAborted();
-          window.push(generate(record, client, signal, ctx).catch((error: unknown) => ({ error })));
+          window.push(
+            generate(record, client, signal, ctx)
+              .catch((error: unknown) => ({ error }))
+              .finally(() => ctx.progress.update(++settled)),
+          );
           while (window.length >= config.concurrency * 2) yield* emit(await window.shift()!);
         }
         while (window.length > 0) yield* emit(await window.shift()!);
@@ -83,6 +90,7 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
         stop.abort(new Error("teacher stage stopped"));
         await Promise.allSettled(window);
         await client.close();
+        ctx.progress.stop();
       }
     },
   };

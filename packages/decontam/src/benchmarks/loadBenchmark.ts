@@ -1,44 +1,15 @@
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { readRecords, resolveInputs } from "@infialign/data";
+import { type BenchmarkItem, canonicalJson, loadBenchmarkItems, resolveBenchmark, shippedBenchmarkDir } from "@infialign/data";
 
-/** One benchmark problem as the index sees it. */
-export interface BenchmarkItem {
-  /** Benchmark name, e.g. `"math500"`. */
-  benchmark: string;
-  /** The item's id in its file (`id`, `unique_id`, or the 1-based line number when the file has none). */
-  id: string;
-  /** The problem / question text that is matched. */
-  text: string;
-  /** Loader-specific facts kept for reports (MMLU-Pro `category`, LiveCodeBench `contestDate`, ...); never matched. */
-  meta?: Record<string, unknown>;
-}
+/** One benchmark problem as the index sees it: `@infialign/data`'s benchmark item (only benchmark, id, text are matched). */
+export type { BenchmarkItem };
 
-/** Benchmarks shipped in this package's `data/` folder (see `data/README.md` for origin and licence). */
-export const SHIPPED_BENCHMARKS = ["aime24", "aime25", "amc23", "math500", "gsm8k-test"] as const;
+/** The benchmarks shipped with `@infialign/data` (see its `data/benchmarks/README.md` for origin and licence). */
+export const SHIPPED_BENCHMARKS = ["aime24", "aime25", "amc23", "math500", "gsm8k"] as const;
 export type ShippedBenchmark = (typeof SHIPPED_BENCHMARKS)[number];
 
-const SHIPPED_FIELDS: Record<ShippedBenchmark, string> = {
-  aime24: "problem",
-  aime25: "problem",
-  amc23: "problem",
-  math500: "problem",
-  "gsm8k-test": "question",
-};
-
-/** Text fields tried, in order, when `field` is not given. */
-const DEFAULT_TEXT_FIELDS = ["problem", "question", "Question", "prompt", "text"];
-const ID_FIELDS = ["id", "unique_id", "Record ID", "idx"];
-
-/** The package's `data/` folder, found from this module (src/benchmarks in dev, dist/ when built). */
+/** The folder of the shipped benchmark files (now `@infialign/data`'s `data/benchmarks/`). */
 export function shippedDataDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (existsSync(join(dir, "data", "math500.jsonl"))) return join(dir, "data");
-    dir = dirname(dir);
-  }
-  throw new Error("[infialign/decontam] benchmarks: shipped data folder not found next to the package; reinstall @infialign/decontam");
+  return shippedBenchmarkDir();
 }
 
 /** Options of `loadBenchmarkFile`. */
@@ -49,47 +20,38 @@ export interface LoadBenchmarkFileOptions {
   field?: string;
 }
 
-/** Loads a user benchmark file: JSON Lines, JSON, CSV or Parquet (gzip/zstd too), format from the extension. */
+/**
+ * Loads a user benchmark file of problem texts (`@infialign/data`'s `text` format): JSON Lines, JSON, CSV or Parquet
+ * (gzip/zstd too), format from the extension. To evaluate on the same file as well, register it instead
+ * (`registerBenchmark` in @infialign/data) and load it by name.
+ */
 export async function loadBenchmarkFile(path: string, opts: LoadBenchmarkFileOptions): Promise<BenchmarkItem[]> {
-  const files = await resolveInputs(path).catch((e: unknown) => {
-    throw new Error(`[infialign/decontam] benchmarks: benchmark file "${path}" cannot be opened (${(e as Error).message})`, { cause: e });
-  });
-  const items: BenchmarkItem[] = [];
-  let n = 0;
-  for await (const r of (async function* () {
-    for (const file of files) yield* readRecords(file);
-  })()) {
-    n++;
-    const where = `benchmark file "${r.loc.file}" ${r.loc.line !== undefined ? `line ${r.loc.line}` : `row ${r.loc.row ?? n - 1}`}`;
-    if (!r.ok) throw new Error(`[infialign/decontam] benchmarks: ${where}: ${r.message}`);
-    const rec = r.value as Record<string, unknown>;
-    if (typeof rec !== "object" || rec === null || Array.isArray(rec)) throw new Error(`[infialign/decontam] benchmarks: ${where} is not an object`);
-    const field = opts.field ?? DEFAULT_TEXT_FIELDS.find((f) => typeof rec[f] === "string");
-    const text = field === undefined ? undefined : rec[field];
-    if (typeof text !== "string") {
-      const wanted = opts.field ? `"${opts.field}"` : DEFAULT_TEXT_FIELDS.map((f) => `"${f}"`).join(" / ");
-      throw new Error(
-        `[infialign/decontam] benchmarks: ${where} has no ${wanted} text field (fields seen: ${Object.keys(rec).join(", ") || "none"}). Pass field (CLI --field) naming the problem text.`,
-      );
-    }
-    const idField = ID_FIELDS.find((f) => typeof rec[f] === "string" || typeof rec[f] === "number");
-    const id = idField ? String(rec[idField]) : String(r.loc.line ?? r.loc.row ?? n);
-    items.push({ benchmark: opts.name, id, text });
-  }
-  return items;
+  return loadBenchmarkItems({ id: opts.name, format: "text", ...(opts.field === undefined ? {} : { fields: { text: opts.field } }) }, { path });
 }
 
-/** Loads one shipped benchmark by name. */
-export async function loadBenchmark(name: ShippedBenchmark): Promise<BenchmarkItem[]> {
-  if (!(SHIPPED_BENCHMARKS as readonly string[]).includes(name)) {
-    throw new Error(`[infialign/decontam] benchmarks: unknown benchmark "${name}"; shipped: ${SHIPPED_BENCHMARKS.join(", ")}. Use loadBenchmarkFile for your own.`);
-  }
-  return loadBenchmarkFile(join(shippedDataDir(), `${name}.jsonl`), { name, field: SHIPPED_FIELDS[name] });
+/**
+ * Loads one benchmark of `@infialign/data`'s registry by name, for matching: a shipped one, one you registered with
+ * `registerBenchmark`, or a deprecated alias (`gsm8k-test` → `gsm8k`, with a warning). Only id, text and meta are
+ * read, so gold answers and tests need not be present. `path` reads your copy of a set that ships none
+ * (`gpqa-diamond`, `mmlu-pro`, `livecodebench`).
+ */
+export async function loadBenchmark(name: string, opts: { path?: string } = {}): Promise<BenchmarkItem[]> {
+  return loadBenchmarkItems(name, { textOnly: true, ...(opts.path === undefined ? {} : { path: opts.path }) });
 }
 
-/** Loads the shipped benchmarks (all by default), in `SHIPPED_BENCHMARKS` order. */
-export async function loadShippedBenchmarks(names: readonly ShippedBenchmark[] = SHIPPED_BENCHMARKS): Promise<BenchmarkItem[]> {
+/**
+ * Loads several registered benchmarks (the shipped ones by default), in the order given; a name that resolves to a
+ * benchmark already loaded (an alias next to its id) is loaded once.
+ */
+export async function loadShippedBenchmarks(names: readonly string[] = SHIPPED_BENCHMARKS): Promise<BenchmarkItem[]> {
   const out: BenchmarkItem[] = [];
-  for (const name of names) out.push(...(await loadBenchmark(name)));
+  const loaded = new Set<string>();
+  for (const name of names) {
+    const def = resolveBenchmark(name);
+    const key = `${def.id}\u0000${canonicalJson(def.options)}`;
+    if (loaded.has(key)) continue;
+    loaded.add(key);
+    out.push(...(await loadBenchmark(name)));
+  }
   return out;
 }

@@ -1,9 +1,12 @@
 import { basename } from "node:path";
 import type { ParseArgsConfig } from "node:util";
+import { hasBenchmark, listBenchmarks } from "@infialign/data";
 import { type BenchmarkItem, loadBenchmarkFile, loadShippedBenchmarks, SHIPPED_BENCHMARKS, type ShippedBenchmark } from "../benchmarks/loadBenchmark.js";
 import { loadGpqa, loadLiveCodeBench, loadMmluPro } from "../benchmarks/userBenchmarks.js";
 import { Decontaminator, type DecontaminatorConfig, type DecontaminatorOptions, resolveDecontaminatorConfig } from "../decontaminator.js";
+import { DEFAULT_EMBEDDING_INDEX_CONFIG, type TextEmbedder } from "../embedding/embeddingIndex.js";
 import { DEFAULT_NGRAM_INDEX_CONFIG } from "../ngram/config.js";
+import { type EmbedderFactory, samplingEmbedderFactory } from "./embedderOption.js";
 
 /** Loaders selectable with `--benchmark-file FILE:format`. */
 export const FILE_FORMATS = ["generic", "gpqa", "mmlu-pro", "livecodebench"] as const;
@@ -20,6 +23,8 @@ export const BENCHMARK_ARG_OPTIONS = {
   "mmlu-pro": { type: "string", multiple: true },
   livecodebench: { type: "string", multiple: true },
   "no-paraphrase": { type: "boolean" },
+  embedder: { type: "string" },
+  "embedding-threshold": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
 export const BENCHMARK_HELP = `Benchmark options (check and run):
@@ -33,6 +38,9 @@ export const BENCHMARK_HELP = `Benchmark options (check and run):
   --n <int>                 words per n-gram (default ${DEFAULT_NGRAM_INDEX_CONFIG.n}, as lm-evaluation-harness; open-r1 uses 8)
   --min-item-words <int>    items shorter than this are not indexed (default ${DEFAULT_NGRAM_INDEX_CONFIG.minItemWords})
   --no-paraphrase           n-gram layer only (skip the paraphrase layer)
+  --embedder <spec>         add the embedding layer: hashing | hashing:<dim> | onnx:<model dir> | openai:<base URL>#<model>
+                            (built by @infialign/sampling's createEmbedder; install it to use this option)
+  --embedding-threshold <cos>  minimum cosine of an embedding match (default ${DEFAULT_EMBEDDING_INDEX_CONFIG.threshold}; calibrate per embedder)
 `;
 
 export interface BenchmarkArgValues {
@@ -45,15 +53,19 @@ export interface BenchmarkArgValues {
   "mmlu-pro"?: string[];
   livecodebench?: string[];
   "no-paraphrase"?: boolean;
+  embedder?: string;
+  "embedding-threshold"?: string;
 }
 
-/** A benchmark set with the checker config it will be indexed under. */
+/** A benchmark set with the checker config (and embedder) it will be indexed under. */
 export interface BenchmarkSetup {
   items: BenchmarkItem[];
-  /** Resolved config; hashed into the `run` stage params so a changed default reruns the stage. */
+  /** Resolved config; part of the `run` stage key so a changed default reruns the stage. */
   config: DecontaminatorConfig;
+  /** The `--embedder`, when given. */
+  embedder?: TextEmbedder;
   /** Builds the decontaminator (the index build is the expensive part, so `run` defers it). */
-  build(): Promise<Decontaminator>;
+  build(background?: readonly string[]): Promise<Decontaminator>;
 }
 
 function cliError(message: string): Error {
@@ -80,12 +92,23 @@ function splitFileSpec(spec: string): { file: string; format: FileFormat } {
 
 const fileStem = (file: string) => basename(file).replace(/\.(jsonl|ndjson|csv|json|parquet)(\.gz|\.zst)?$/i, "");
 
-/** Loads every benchmark the options name, in a fixed order: shipped, --benchmark-file, --gpqa, --mmlu-pro, --livecodebench. */
-export async function loadBenchmarkSetup(values: BenchmarkArgValues): Promise<BenchmarkSetup> {
+function cosineOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const x = Number(value);
+  if (value.trim() === "" || !Number.isFinite(x) || x < -1 || x > 1) throw cliError(`--embedding-threshold must be a cosine between -1 and 1, got "${value}"`);
+  return x;
+}
+
+/**
+ * Loads every benchmark the options name, in a fixed order: shipped, --benchmark-file, --gpqa, --mmlu-pro, --livecodebench;
+ * and builds the `--embedder` with `createEmbedder` (default: `@infialign/sampling`'s).
+ */
+export async function loadBenchmarkSetup(values: BenchmarkArgValues, createEmbedder: EmbedderFactory = samplingEmbedderFactory): Promise<BenchmarkSetup> {
   const raw = values.benchmarks?.trim();
   const names = raw === "none" ? [] : (raw?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...SHIPPED_BENCHMARKS]);
-  const unknown = names.filter((s) => !(SHIPPED_BENCHMARKS as readonly string[]).includes(s));
-  if (unknown.length) throw cliError(`unknown benchmark(s) ${unknown.join(", ")} in --benchmarks; shipped: ${SHIPPED_BENCHMARKS.join(", ")} (use --gpqa, --mmlu-pro, --livecodebench or --benchmark-file for others)`);
+  // The registry knows aliases (gsm8k-test) and benchmarks registered in-process, not only the shipped files.
+  const unknown = names.filter((s) => !hasBenchmark(s));
+  if (unknown.length) throw cliError(`unknown benchmark(s) ${unknown.join(", ")} in --benchmarks; known: ${listBenchmarks().map((b) => b.id).join(", ")} (use --gpqa, --mmlu-pro, --livecodebench or --benchmark-file for others)`);
   const items: BenchmarkItem[] = await loadShippedBenchmarks(names as ShippedBenchmark[]);
   for (const spec of values["benchmark-file"] ?? []) {
     const { file, format } = splitFileSpec(spec);
@@ -100,10 +123,14 @@ export async function loadBenchmarkSetup(values: BenchmarkArgValues): Promise<Be
   for (const file of values.livecodebench ?? []) items.push(...(await loadLiveCodeBench(file)));
   if (items.length === 0) throw cliError("no benchmark items to check against; drop --benchmarks none or add --gpqa / --mmlu-pro / --livecodebench / --benchmark-file");
 
+  const threshold = cosineOption(values["embedding-threshold"]);
+  if (threshold !== undefined && values.embedder === undefined) throw cliError("--embedding-threshold needs --embedder");
   const options: DecontaminatorOptions = {
     ngram: { n: intOption("n", values.n), minItemWords: intOption("min-item-words", values["min-item-words"]) },
     paraphrase: { enabled: !values["no-paraphrase"] },
+    embedding: { threshold },
   };
   const config = resolveDecontaminatorConfig(options);
-  return { items, config, build: () => Decontaminator.build(items, config) };
+  const embedder = values.embedder === undefined ? undefined : await createEmbedder(values.embedder, { fitTexts: items.map((it) => it.text) });
+  return { items, config, embedder, build: (background) => Decontaminator.build(items, config, { embedder, background }) };
 }

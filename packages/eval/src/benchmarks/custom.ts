@@ -1,7 +1,6 @@
-import { gradeMath } from "../grading/gradeMath.js";
-import type { BenchmarkSpec, EvalItem } from "../types.js";
-import { mathPrompt } from "./prompts.js";
-import { applyLimit, defined, evalError } from "./records.js";
+import { defineBenchmark } from "@infialign/data";
+import type { BenchmarkSpec } from "../types.js";
+import { benchmarkSpec, evalError } from "./spec.js";
 
 /** One problem of a custom math benchmark. */
 export interface CustomMathItem {
@@ -45,21 +44,14 @@ export function customMathBenchmark(opts: CustomMathBenchmarkOptions): Benchmark
     if (typeof it?.answer !== "string" || it.answer.trim() === "") problems.push(`${at}: "answer" must be a non-empty string`);
   });
   if (problems.length > 0) throw evalError(component, `invalid items:\n  ${problems.join("\n  ")}`);
-  // Copied so later changes to the caller's array do not change the benchmark.
-  const items: EvalItem[] = opts.items.map((it) => ({
-    benchmark: opts.name,
-    id: it.id,
-    messages: mathPrompt(it.problem),
-    kind: "math",
-    gold: it.answer,
-    meta: defined({ difficulty: it.difficulty, domain: it.domain }),
-  }));
-  return {
-    name: opts.name,
+  // defineBenchmark copies the records, so later changes to the caller's array do not change the benchmark.
+  const definition = defineBenchmark({
+    id: opts.name,
     title: opts.title,
-    kind: "math",
     column: opts.column ?? opts.title,
-    load: async (options = {}) => applyLimit(items.map((it) => ({ ...it, messages: it.messages.map((m) => ({ ...m })), meta: { ...it.meta } })), options.limit, component),
-    grade: async (item, completion) => gradeMath(item.gold, completion),
-  };
+    format: "math",
+    fields: { problem: "problem", answer: "answer", id: "id" },
+    records: opts.items.map((it) => ({ id: it.id, problem: it.problem, answer: it.answer, ...(it.difficulty !== undefined && { difficulty: it.difficulty }), ...(it.domain !== undefined && { domain: it.domain }) })),
+  });
+  return benchmarkSpec(definition);
 }

@@ -15,3 +15,4 @@ export { PickleError, readPickledString } from "./pickle.js";
 export { CHOICE_LETTERS, gpqaPrompt, liveCodeBenchPrompt, mathPrompt, mmluProPrompt, R1_MATH_INSTRUCTION } from "./prompts.js";
 export { BENCHMARKS, getBenchmark } from "./registry.js";
 export { goldPosition } from "./seededShuffle.js";
+export { benchmarkSpec, toEvalItem } from "./spec.js";

@@ -1,186 +1,23 @@
-import { inflateSync } from "node:zlib";
-import { gradeCode } from "../grading/gradeCode.js";
-import type { BenchmarkSpec, CodeTestCase, EvalItem } from "../types.js";
-import { readPickledString } from "./pickle.js";
-import { liveCodeBenchPrompt } from "./prompts.js";
-import { applyLimit, defined, evalError, type LocatedRecord, optionalText, readBenchmarkFile, requireField } from "./records.js";
+import { decodeTestCases, LCB_RELEASE_WINDOWS, type LiveCodeBenchFilter, liveCodeBenchFormat, loadBenchmarkItems, matchesFilter, releaseWindow, resolveBenchmark } from "@infialign/data";
+import type { BenchmarkSpec, EvalItem } from "../types.js";
+import { benchmarkSpec, toEvalItem } from "./spec.js";
 
-const HINT = 'Expected livecodebench/code_generation_lite JSONL records with "question_id", "question_content", "contest_date", "public_test_cases", "private_test_cases", "metadata".';
+export { decodeTestCases, LCB_RELEASE_WINDOWS, type LiveCodeBenchFilter, matchesFilter, releaseWindow };
 
-/**
- * Contest-date windows of LiveCodeBench releases, `[from, to)` as ISO dates (LiveCodeBench `README.md`: v1 May 2023 –
- * Mar 2024, 400 problems; v2 → May 2024, 511; v3 → Jul 2024, 612; v4 → Sep 2024, 713; v5 → Jan 2025, 880; v6 → Apr
- * 2025, 1055). `vN` is the increment a release added (file `test{N}.jsonl`), `release_vN` everything up to it.
- */
-export const LCB_RELEASE_WINDOWS: Record<string, readonly [string, string]> = {
-  v1: ["2023-05-01", "2024-04-01"],
-  v2: ["2024-04-01", "2024-06-01"],
-  v3: ["2024-06-01", "2024-08-01"],
-  v4: ["2024-08-01", "2024-10-01"],
-  v5: ["2024-10-01", "2025-02-01"],
-  v6: ["2025-02-01", "2025-05-01"],
-};
-
-/** Filters of a LiveCodeBench load. Each filter applies to `contest_date`; all given filters must hold. */
-export interface LiveCodeBenchFilter {
-  /**
-   * Release: `release_v1`…`release_v6` (cumulative from May 2023), `v1`…`v6` (one release's increment) or `vA_vB`
-   * (increments A through B, e.g. `v4_v5`, lighteval's `lcb:codegeneration` default). Date windows approximate the
-   * release files; load the matching `test{N}.jsonl` files for exact membership. @default no release filter
-   */
-  release?: string;
-  /** Earliest contest date, inclusive (`YYYY-MM-DD`). @default none */
-  since?: string;
-  /** Latest contest date, inclusive (`YYYY-MM-DD`). @default none */
-  until?: string;
-}
-
-/** The `[from, to)` contest-date window of a release name; throws on an unknown name. */
-export function releaseWindow(release: string): readonly [string, string] {
-  const cumulative = /^release_(v[1-6])$/.exec(release);
-  if (cumulative) return ["2023-05-01", (LCB_RELEASE_WINDOWS[cumulative[1] as string] as readonly [string, string])[1]];
-  const range = /^(v[1-6])(?:_(v[1-6]))?$/.exec(release);
-  if (range) {
-    const a = LCB_RELEASE_WINDOWS[range[1] as string] as readonly [string, string];
-    const b = LCB_RELEASE_WINDOWS[(range[2] ?? range[1]) as string] as readonly [string, string];
-    if (b[1] > a[0]) return [a[0], b[1]];
-  }
-  throw evalError("benchmark livecodebench", `unknown release "${release}"; expected release_v1…release_v6, v1…v6 or vA_vB with A ≤ B (e.g. v4_v5)`);
-}
-
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
-/** Whether a contest date (ISO, e.g. `2024-08-03T00:00:00`) passes the filter. */
-export function matchesFilter(contestDate: string, filter: LiveCodeBenchFilter): boolean {
-  const day = contestDate.slice(0, 10);
-  if (filter.release !== undefined) {
-    const [from, to] = releaseWindow(filter.release);
-    if (day < from || day >= to) return false;
-  }
-  if (filter.since !== undefined && day < filter.since) return false;
-  if (filter.until !== undefined && day > filter.until) return false;
-  return true;
-}
-
-function validateFilter(filter: LiveCodeBenchFilter): void {
-  if (filter.release !== undefined) releaseWindow(filter.release);
-  for (const key of ["since", "until"] as const) {
-    const v = filter[key];
-    if (v !== undefined && !DATE.test(v)) throw evalError("benchmark livecodebench", `${key} must be a date YYYY-MM-DD, got ${JSON.stringify(v)}`);
-  }
-}
-
-/**
- * Decodes LiveCodeBench test cases: a JSON string (public tests, older private tests), or base64 → zlib → a pickle
- * holding a JSON string (`private_test_cases` of code_generation_lite). The pickle is read by `readPickledString`,
- * which understands only a pickled `str` and never executes anything. An empty string means no tests.
- */
-export function decodeTestCases(value: unknown, what = "test cases"): CodeTestCase[] {
-  if (value === undefined || value === null || value === "") return [];
-  let parsed: unknown = value;
-  if (typeof value === "string") {
-    const text = value.trim();
-    if (text.startsWith("[")) parsed = parseJson(text, what);
-    else {
-      let json: string;
-      try {
-        json = readPickledString(inflateSync(Buffer.from(text, "base64")));
-      } catch (e) {
-        throw evalError("benchmark livecodebench", `${what} are neither JSON nor base64 → zlib → pickle (${(e as Error).message})`, e);
-      }
-      parsed = parseJson(json, `${what} (unpickled)`);
-    }
-  }
-  if (!Array.isArray(parsed)) throw evalError("benchmark livecodebench", `${what} must be a list of {input, output, testtype}, got ${typeof parsed}`);
-  return parsed.map((t, i) => {
-    const c = t as Record<string, unknown>;
-    if (typeof c?.input !== "string" || typeof c.output !== "string" || (c.testtype !== "stdin" && c.testtype !== "functional")) {
-      throw evalError("benchmark livecodebench", `${what}[${i}] must be {input: string, output: string, testtype: "stdin" | "functional"}, got ${JSON.stringify(t)?.slice(0, 120)}`);
-    }
-    return { input: c.input, output: c.output, testtype: c.testtype };
-  });
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw evalError("benchmark livecodebench", `${what} are not valid JSON (${(e as Error).message})`, e);
-  }
-}
-
-function funcNameOf(loc: LocatedRecord): string | undefined {
-  const raw = loc.rec.metadata;
-  if (raw === undefined || raw === null || raw === "") return undefined;
-  let meta: unknown = raw;
-  if (typeof raw === "string") {
-    try {
-      meta = JSON.parse(raw);
-    } catch (e) {
-      throw evalError("benchmark livecodebench", `${loc.where} has "metadata" that is not JSON (${(e as Error).message})`, e);
-    }
-  }
-  const fn = (meta as Record<string, unknown> | null)?.func_name;
-  return typeof fn === "string" && fn !== "" ? fn : undefined;
-}
+const filterOptions = (filter: LiveCodeBenchFilter): Record<string, unknown> => Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
 
 /** Loads LiveCodeBench `code_generation_lite` records from the user's JSONL (or Parquet), filtered by contest date. */
 export async function loadLiveCodeBenchItems(path: string, opts: LiveCodeBenchFilter & { name?: string; limit?: number } = {}): Promise<EvalItem[]> {
-  const name = opts.name ?? "livecodebench";
-  const component = `benchmark ${name}`;
-  validateFilter(opts);
-  const items: EvalItem[] = [];
-  // Records hold megabytes of hidden tests; the default 16 MiB record cap would reject some.
-  for await (const loc of readBenchmarkFile(path, component, { maxRecordBytes: 512 * 1024 * 1024 })) {
-    // Parquet exports may carry the date as a timestamp rather than an ISO string.
-    const rawDate = loc.rec.contest_date;
-    const contestDate = rawDate instanceof Date && !Number.isNaN(rawDate.getTime()) ? rawDate.toISOString().slice(0, 19) : requireField(loc, "contest_date", component, HINT);
-    if (!matchesFilter(contestDate, opts)) continue;
-    const id = requireField(loc, "question_id", component, HINT).trim();
-    const content = requireField(loc, "question_content", component, HINT);
-    let cases: CodeTestCase[];
-    try {
-      cases = [...decodeTestCases(loc.rec.public_test_cases, "public_test_cases"), ...decodeTestCases(loc.rec.private_test_cases, "private_test_cases")];
-    } catch (e) {
-      throw evalError(component, `${loc.where} (question_id ${id}): ${(e as Error).message.replace(/^\[infialign\/eval\] [^:]+: /, "")}`, e);
-    }
-    const funcName = funcNameOf(loc);
-    if (funcName === undefined && cases.some((c) => c.testtype === "functional")) {
-      throw evalError(component, `${loc.where} (question_id ${id}) has functional tests but no "metadata" {"func_name": …}`);
-    }
-    const starterCode = optionalText(loc.rec, "starter_code");
-    items.push({
-      benchmark: name,
-      id,
-      messages: liveCodeBenchPrompt(content, starterCode),
-      kind: "code",
-      gold: "",
-      tests: { cases, ...(funcName !== undefined && { funcName }), ...(starterCode !== undefined && { starterCode }) },
-      meta: defined({
-        title: optionalText(loc.rec, "question_title"),
-        platform: optionalText(loc.rec, "platform"),
-        contestId: optionalText(loc.rec, "contest_id"),
-        contestDate,
-        difficulty: optionalText(loc.rec, "difficulty"),
-      }),
-    });
-  }
-  return applyLimit(items, opts.limit, component);
+  const { name, limit, ...filter } = opts;
+  const items = await loadBenchmarkItems(
+    { id: name ?? "livecodebench", format: "livecodebench", options: filterOptions(filter) },
+    { path, ...(limit === undefined ? {} : { limit }) },
+  );
+  return items.map((item) => toEvalItem(item, "livecodebench", 0));
 }
 
 /** LiveCodeBench code generation from the user's `code_generation_lite` file; graded by sandboxed tests. */
 export function liveCodeBenchBenchmark(filter: LiveCodeBenchFilter = {}): BenchmarkSpec {
-  validateFilter(filter);
-  const window = [filter.release, filter.since && `since ${filter.since}`, filter.until && `until ${filter.until}`].filter(Boolean).join(", ");
-  return {
-    name: "livecodebench",
-    title: window ? `LiveCodeBench (${window})` : "LiveCodeBench",
-    kind: "code",
-    column: "LiveCodeBench",
-    load: async (options = {}) => {
-      if (!options.path) throw evalError("benchmark livecodebench", "needs the path of your code_generation_lite JSONL (livecodebench/code_generation_lite, e.g. test5.jsonl)");
-      return loadLiveCodeBenchItems(options.path, { ...filter, limit: options.limit });
-    },
-    grade: async (item, completion) => gradeCode(item.tests?.cases ?? [], completion, item.tests?.funcName === undefined ? {} : { funcName: item.tests.funcName }),
-  };
+  const options = liveCodeBenchFormat.options?.(filterOptions(filter)) ?? {};
+  return benchmarkSpec(resolveBenchmark("livecodebench"), Object.keys(options).length > 0 ? { options } : {});
 }

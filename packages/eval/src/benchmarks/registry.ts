@@ -1,36 +1,30 @@
+import { hasBenchmark, listBenchmarks, resolveBenchmark } from "@infialign/data";
 import type { BenchmarkSpec } from "../types.js";
-import { gpqaDiamondBenchmark } from "./gpqa.js";
-import { liveCodeBenchBenchmark } from "./liveCodeBench.js";
-import { shippedMathBenchmark } from "./math.js";
-import { mmluProBenchmark } from "./mmluPro.js";
+import { benchmarkSpec, evalError } from "./spec.js";
+
+const BUILT_IN = ["aime24", "aime25", "amc23", "math500", "gsm8k", "gpqa-diamond", "mmlu-pro", "livecodebench"] as const;
 
 /**
- * The built-in benchmarks by name. Math sets are shipped (no path); `gpqa-diamond`, `mmlu-pro` and `livecodebench`
- * read the user's copy given as `load({ path })`.
+ * The built-in benchmarks by name, from `@infialign/data`'s registry. Math sets are shipped (no path);
+ * `gpqa-diamond`, `mmlu-pro` and `livecodebench` read the user's copy given as `load({ path })`.
  */
-export const BENCHMARKS: Readonly<Record<string, BenchmarkSpec>> = Object.freeze({
-  aime24: shippedMathBenchmark("aime24"),
-  aime25: shippedMathBenchmark("aime25"),
-  amc23: shippedMathBenchmark("amc23"),
-  math500: shippedMathBenchmark("math500"),
-  gsm8k: shippedMathBenchmark("gsm8k"),
-  "gpqa-diamond": gpqaDiamondBenchmark(),
-  "mmlu-pro": mmluProBenchmark(),
-  livecodebench: liveCodeBenchBenchmark(),
-});
+export const BENCHMARKS: Readonly<Record<string, BenchmarkSpec>> = Object.freeze(Object.fromEntries(BUILT_IN.map((name) => [name, benchmarkSpec(resolveBenchmark(name))])));
 
 /**
- * A built-in benchmark by name. `livecodebench:<release>` (e.g. `livecodebench:v4_v5`, `livecodebench:release_v5`)
- * selects a LiveCodeBench release window. Throws listing the known names.
+ * A benchmark of `@infialign/data`'s registry by name: built in, or added with `registerBenchmark` (the same
+ * definition decontamination reads). `livecodebench:<release>` (e.g. `livecodebench:v4_v5`) selects a LiveCodeBench
+ * release window; a deprecated alias (`gsm8k-test`) resolves with a warning. Throws listing the known names.
  */
 export function getBenchmark(name: string): BenchmarkSpec {
-  const lcb = /^livecodebench:(.+)$/.exec(name);
-  if (lcb) return liveCodeBenchBenchmark({ release: lcb[1] as string });
-  const spec = BENCHMARKS[name];
-  if (!spec) {
-    throw new Error(
-      `[infialign/eval] benchmarks: unknown benchmark "${name}"; known: ${Object.keys(BENCHMARKS).join(", ")} (and livecodebench:<release>). Use customMathBenchmark() for your own math set.`,
+  if (!hasBenchmark(name)) {
+    throw evalError(
+      "benchmarks",
+      `unknown benchmark "${name}"; known: ${listBenchmarks()
+        .map((b) => b.id)
+        .join(
+          ", ",
+        )} (and livecodebench:<release>). Add your own with registerBenchmark() from @infialign/data, or customMathBenchmark() for in-memory math items.`,
     );
   }
-  return spec;
+  return benchmarkSpec(resolveBenchmark(name));
 }
