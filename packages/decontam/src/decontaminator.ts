@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { BenchmarkItem } from "./benchmarks/loadBenchmark.js";
+import { type BenchmarkSetIdentity, benchmarkSetIdentity, textsSha256 } from "./config/benchmarkSetIdentity.js";
 import { EmbeddingIndex, type EmbeddingIndexConfig, resolveEmbeddingIndexConfig, type TextEmbedder } from "./embedding/embeddingIndex.js";
 import { type ParaphraseIndexConfig, resolveParaphraseIndexConfig } from "./fuzzy/config.js";
 import { ParaphraseIndex } from "./fuzzy/paraphraseIndex.js";
@@ -51,6 +52,18 @@ export function resolveDecontaminatorConfig(opts: DecontaminatorOptions = {}): D
 
 export const DEFAULT_DECONTAMINATOR_CONFIG: Readonly<DecontaminatorConfig> = Object.freeze(resolveDecontaminatorConfig());
 
+/** What `Decontaminator.build` takes besides the items and config. */
+export interface DecontaminatorBuildOptions {
+  /** Turns the embedding layer on (used by `checkBatch`). @default none */
+  embedder?: TextEmbedder;
+  /**
+   * Texts of the corpus being cleaned (or a sample of it). Phrases recurring there are stock: item n-grams in
+   * `ngram.backgroundStockDocs` documents that are not copies of the item, and paraphrase features common there (see
+   * `paraphrase.maxDocFrequency`). @default none
+   */
+  background?: Iterable<string>;
+}
+
 /** One benchmark item a text matched, and how. */
 export interface Match {
   benchmark: string;
@@ -79,23 +92,29 @@ export class Decontaminator {
   readonly ngram: NgramIndex;
   readonly paraphrase: ParaphraseIndex | undefined;
   readonly embedding: EmbeddingIndex | undefined;
+  /** What the verdicts depend on: items, resolved config, embedder id, background texts (hashed into a stage's key). */
+  readonly identity: BenchmarkSetIdentity;
 
-  private constructor(config: DecontaminatorConfig, ngram: NgramIndex, paraphrase?: ParaphraseIndex, embedding?: EmbeddingIndex) {
+  private constructor(identity: BenchmarkSetIdentity, config: DecontaminatorConfig, ngram: NgramIndex, paraphrase?: ParaphraseIndex, embedding?: EmbeddingIndex) {
+    this.identity = identity;
     this.config = config;
     this.ngram = ngram;
     this.paraphrase = paraphrase;
     this.embedding = embedding;
   }
 
-  /** Indexes `items` for every enabled layer; the embedding layer only when `embedder` is given. */
-  static async build(items: Iterable<BenchmarkItem>, config: DecontaminatorOptions = {}, embedder?: TextEmbedder): Promise<Decontaminator> {
+  /** Indexes `items` for every enabled layer; the embedding layer only when `options.embedder` is given. */
+  static async build(items: Iterable<BenchmarkItem>, config: DecontaminatorOptions = {}, options: DecontaminatorBuildOptions = {}): Promise<Decontaminator> {
     const resolved = resolveDecontaminatorConfig(config);
     const list = [...items];
-    const ngram = await NgramIndex.build(list, resolved.ngram);
+    const background = options.background ? [...options.background] : [];
+    const ngram = await NgramIndex.build(list, resolved.ngram, { background });
     const { enabled, ...paraphraseConfig } = resolved.paraphrase;
-    const paraphrase = enabled ? ParaphraseIndex.build(list, paraphraseConfig) : undefined;
-    const embedding = embedder ? await EmbeddingIndex.build(list, embedder, resolved.embedding) : undefined;
-    return new Decontaminator(resolved, ngram, paraphrase, embedding);
+    const paraphrase = enabled ? ParaphraseIndex.build(list, paraphraseConfig, { background }) : undefined;
+    const embedding = options.embedder ? await EmbeddingIndex.build(list, options.embedder, resolved.embedding) : undefined;
+    const identity = benchmarkSetIdentity(list, resolved, options.embedder?.id);
+    if (background.length > 0) identity.backgroundSha256 = textsSha256(background);
+    return new Decontaminator(identity, resolved, ngram, paraphrase, embedding);
   }
 
   /** n-gram and paraphrase layers (sync). Never throws on any string. */

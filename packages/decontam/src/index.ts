@@ -3,7 +3,9 @@
 export type { BenchmarkItem, LoadBenchmarkFileOptions, ShippedBenchmark } from "./benchmarks/loadBenchmark.js";
 export { loadBenchmark, loadBenchmarkFile, loadShippedBenchmarks, SHIPPED_BENCHMARKS, shippedDataDir } from "./benchmarks/loadBenchmark.js";
 export { loadGpqa, loadLiveCodeBench, loadMmluPro } from "./benchmarks/userBenchmarks.js";
-export type { CheckResult, DecontaminatorConfig, DecontaminatorOptions, Match } from "./decontaminator.js";
+export type { BenchmarkSetIdentity } from "./config/benchmarkSetIdentity.js";
+export { benchmarkSetIdentity } from "./config/benchmarkSetIdentity.js";
+export type { CheckResult, DecontaminatorBuildOptions, DecontaminatorConfig, DecontaminatorOptions, Match } from "./decontaminator.js";
 export { DEFAULT_DECONTAMINATOR_CONFIG, Decontaminator, resolveDecontaminatorConfig } from "./decontaminator.js";
 export type { EmbeddingIndexConfig, EmbeddingMatch, TextEmbedder } from "./embedding/index.js";
 export { DEFAULT_EMBEDDING_INDEX_CONFIG, EmbeddingIndex, resolveEmbeddingIndexConfig } from "./embedding/index.js";
@@ -23,17 +25,19 @@ export {
 } from "./minhash/index.js";
 export type { NgramIndexConfig } from "./ngram/config.js";
 export { DEFAULT_NGRAM_INDEX_CONFIG, resolveNgramIndexConfig } from "./ngram/config.js";
-export type { CheckResult as NgramCheckResult, NgramMatch } from "./ngram/ngramIndex.js";
+export type { CheckResult as NgramCheckResult, NgramBuildOptions, NgramMatch } from "./ngram/ngramIndex.js";
 export { NgramIndex } from "./ngram/ngramIndex.js";
-export { normalizeForMatch, tokenizeForMatch } from "./normalize/normalizeForMatch.js";
+export type { MarkedWords } from "./normalize/normalizeForMatch.js";
+export { DRAWING_CODE, normalizeForMatch, tokenizeForMatch, tokenizeMarkingCode } from "./normalize/normalizeForMatch.js";
 export type {
   BenchmarkDecontamStageOptions,
-  BenchmarkSetIdentity,
   DecontamChecker,
   DecontamEvidence,
   DecontamField,
   DecontamMatch,
   DecontamStageOptions,
   DecontamStageParams,
+  IdentifiedDecontamChecker,
+  LazyDecontamChecker,
 } from "./stage/decontamStage.js";
-export { benchmarkDecontamStage, benchmarkSetIdentity, DECONTAM_FIELDS, decontamStage } from "./stage/decontamStage.js";
+export { benchmarkDecontamStage, DECONTAM_FIELDS, DEFAULT_LEARN_RECORDS, decontamStage } from "./stage/decontamStage.js";

@@ -44,7 +44,7 @@ describe("infialign-decontam CLI", () => {
 
   it("--benchmarks restricts the index, --no-paraphrase leaves only verbatim n-grams", async () => {
     const aime = (await loadBenchmark("aime24"))[0]!.text;
-    expect((await run(["check", "--benchmarks", "math500,gsm8k-test"], JSON.stringify({ text: aime }))).lines[0]).toMatchObject({ contaminated: false });
+    expect((await run(["check", "--benchmarks", "math500"], JSON.stringify({ text: aime }))).lines[0]).toMatchObject({ contaminated: false });
     // Renamed person and variable, reworded clauses: no 20-word verbatim run survives, the paraphrase layer still matches.
     const paraphrase = `Consider this. ${aime
       .replace(/Aya/g, "Bea")
@@ -125,7 +125,7 @@ describe("infialign-decontam run", () => {
     expect(first.out).toMatch(/^decontam: in 30 {2}out 25 {2}rejected 5 \(contaminated 5\) {2}→ .*clean\/decontam\n$/);
     const manifest = JSON.parse(readFileSync(join(out, "decontam", "manifest.json"), "utf8")) as StageManifest;
     expect(manifest.counters).toMatchObject({ "contaminated.benchmark.math500": 5, "contaminated.method.ngram": 5 });
-    expect(manifest.params).toMatchObject({ fields: ["prompt"], benchmarks: { math500: 500 }, config: { ngram: { n: 13 }, paraphrase: { enabled: true } } });
+    expect(manifest.params).toMatchObject({ fields: ["prompt"], learnRecords: 10_000, checker: { benchmarks: { math500: 500 }, config: { ngram: { n: 13 }, paraphrase: { enabled: true } } } });
     const rejects = jsonl(join(out, "decontam", "rejects.jsonl"));
     expect(rejects.map((r) => r.id)).toEqual(rows.filter((_, i) => i % 6 === 0).map((r) => r.id));
     expect(((rejects[0]!.record as Sample).meta.decontam as { matches: unknown[] }).matches[0]).toMatchObject({ benchmark: "math500", method: "ngram", field: "prompt" });
@@ -134,7 +134,7 @@ describe("infialign-decontam run", () => {
     expect(withReasoning.out).toMatch(/rejected 6 /);
     const n8 = await run(["run", "--input", stageDir, "--output", out, "--benchmarks", "math500", "--n", "8"], "");
     expect(n8.out).not.toMatch(/up to date/);
-    expect(JSON.parse(readFileSync(join(out, "decontam", "manifest.json"), "utf8")).params.config.ngram.n).toBe(8);
+    expect(JSON.parse(readFileSync(join(out, "decontam", "manifest.json"), "utf8")).params.checker.config.ngram.n).toBe(8);
     const otherSet = await run(["run", "--input", stageDir, "--output", out, "--benchmarks", "aime24"], "");
     expect(otherSet.out).toMatch(/in 30 {2}out 30 {2}rejected 0 /);
     expect(otherSet.out).not.toMatch(/up to date/);

@@ -105,4 +105,56 @@ describe("NgramIndex", () => {
       { numRuns: 200 },
     );
   });
+
+  describe("drawing code", () => {
+    const GRID = "[asy] unitsize(0.4 cm); int i, n; for (i = -8; i <= 8; ++i) { draw((i,-8)--(i,8),gray(0.7)); draw((-8,i)--(8,i),gray(0.7)); } draw((-8,0)--(8,0),Arrows(6)); draw((0,-8)--(0,8),Arrows(6)); [/asy]";
+    const PROSE = "The following line is parameterized, so that its direction vector is of the form $(-7, b)$. Find $b$ from the picture drawn below on the usual integer grid.";
+
+    it("is no evidence alone: another problem with the same figure code is not flagged; the same problem text is", async () => {
+      const index = await NgramIndex.build([item("line", `${PROSE} ${GRID}`)]);
+      expect(index.check(`The graph of $y = f(x)$ is shown below. ${GRID}`)).toEqual({ contaminated: false, matches: [] });
+      const withProse = index.check(`${PROSE.replace("picture", "figure")} ${GRID}`);
+      // 13+ shared prose words: the code joins the evidence run.
+      expect(withProse.matches[0]!.ngram).toMatch(/^drawn below on the usual integer grid asy unitsize 0 4 cm .* arrows 6 asy$/);
+      expect(index.check(`Solve: ${PROSE} ${GRID}`).matches[0]!.overlap).toBe(1);
+    });
+
+    it("counts when the item itself is mostly figure code only for a whole copy", async () => {
+      const index = await NgramIndex.build([item("fig", `Find the area of the shaded region. ${GRID}`)]);
+      expect(index.check(`Find the perimeter of the polygon. ${GRID}`).contaminated).toBe(false);
+      expect(index.check(`Find the area of the shaded region. ${GRID}`).contaminated).toBe(true);
+    });
+  });
+
+  describe("stock phrases learned from the background (the corpus being cleaned)", () => {
+    const FORM = "Enter your answer in the form Ax + By + Cz + D = 0, where A, B, C, D are integers such that A > 0 and gcd(|A|,|B|,|C|,|D|) = 1.";
+    const ITEM = `Find the equation of the plane containing the points (0,-1,-1), (-4,4,4), and (4,5,1). ${FORM}`;
+    const pool = [
+      `Find the equation of the plane that bisects the angle between two given planes through the point (-5,-1,-5). ${FORM}`,
+      `Let line L be the intersection of the planes x + y + z = 6 and 2x + 3y + 4z = -5; find the plane containing L and (1,1,1). ${FORM}`,
+      "A farmer has 17 sheep and 23 goats. How many animals does the farmer have?",
+    ];
+
+    it("an item n-gram in backgroundStockDocs documents is stock; the documents sharing only it are no longer flagged", async () => {
+      const plain = await NgramIndex.build([item("plane", ITEM)]);
+      const learned = await NgramIndex.build([item("plane", ITEM)], {}, { background: pool });
+      expect(pool.slice(0, 2).map((t) => plain.check(t).contaminated)).toEqual([true, true]);
+      expect(pool.map((t) => learned.check(t).contaminated)).toEqual([false, false, false]);
+      expect(learned.backgroundDocs).toBe(3);
+      expect(learned.backgroundStockCount).toBeGreaterThan(0);
+      expect(learned.check(`Please solve. ${ITEM}`).matches[0]).toMatchObject({ id: "plane", overlap: 1 });
+      // One document is not enough (backgroundStockDocs 2), and Infinity turns learning off.
+      expect((await NgramIndex.build([item("plane", ITEM)], {}, { background: pool.slice(1) })).check(pool[0]!).contaminated).toBe(true);
+      expect((await NgramIndex.build([item("plane", ITEM)], { backgroundStockDocs: Number.POSITIVE_INFINITY }, { background: pool })).check(pool[0]!).contaminated).toBe(true);
+    });
+
+    it("copies of the item in the background do not make it stock (copyOverlap)", async () => {
+      const copies = [ITEM, `Problem 7. ${ITEM}`, ITEM.replace("(4,5,1)", "(4, 5, 1)"), `${ITEM} Show your work.`];
+      const learned = await NgramIndex.build([item("plane", ITEM)], {}, { background: copies });
+      expect(learned.backgroundStockCount).toBe(0);
+      // An edited copy (last point changed) keeps its evidence: the repeated copies were not counted.
+      const edited = ITEM.replace("(4,5,1)", "(3,3,3)");
+      expect(learned.check(edited).contaminated).toBe(true);
+    });
+  });
 });

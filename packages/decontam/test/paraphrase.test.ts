@@ -30,6 +30,7 @@ describe("canonicalTokens", () => {
     expect(canonicalTokens("Determine \\(3/4\\) of \\(t^2\\) when t is 2.")).toEqual(a);
     expect(a).toEqual(["3", "4", "_v", "2", "_v", "2"]);
     expect(canonicalTokens("The smallest positive integers cost 1,000 dollars")).toEqual(["min", "positive", "integer", "cost", "1000", "dollar"]);    expect(canonicalTokens("What is the eighth term? One third of it.")).toEqual(["8", "term", "1", "3"]);
+    expect(canonicalTokens("Twenty-seven apples, 20% of forty five")).toEqual(canonicalTokens("27 apples, 20 percent of 45"));
   });
 
   it("never throws (property)", () => {
@@ -95,6 +96,15 @@ describe("ParaphraseIndex", () => {
       );
     });
 
+    it("formula items (no word feature): numbers and variables alone match only a near-exact copy", async () => {
+      const math500 = await loadShippedBenchmarks(["math500"]);
+      const index = ParaphraseIndex.build(math500);
+      const id = "test/algebra/2157.json"; // Solve for $x$: $2^{2x} = 256^\frac{1}{2}$.
+      const polynomial = "There is a polynomial $P$ such that for every real number $x$, \\[ x^{512} + x^{256} + 1 = (x^2 + x + 1) P(x). \\] When $P$ is written in standard polynomial form, how many of its coefficients are nonzero?";
+      expect(index.check(polynomial).map((m) => m.id)).not.toContain(id);
+      expect(index.check("Solve for x: 2^(2x) = 256^(1/2).").map((m) => m.id)).toContain(id);
+    });
+
     it("small items: only a near-exact copy matches", () => {
       expect(ids("Write $3/20$ as a decimal number.")).toEqual([]);
       expect(ids("Write $3/20$ as a decimal number.", { smallItemWeight: 0 })).toEqual(["small"]);
@@ -148,7 +158,8 @@ describe("paraphrase evaluation set (test/fixtures)", () => {
     for (const l of leaks) {
       const s = stats[half(l.text)]!;
       s.leaks++;
-      const own = dec.check(l.text).matches.find((m) => m.benchmark === l.benchmark && m.id === l.id);
+      // The fixtures name GSM8K by its former name.
+      const own = dec.check(l.text).matches.find((m) => (m.benchmark === l.benchmark || (l.benchmark === "gsm8k-test" && m.benchmark === "gsm8k")) && m.id === l.id);
       if (own) {
         s.caught++;
         s.byLayer[own.method] = (s.byLayer[own.method] ?? 0) + 1;

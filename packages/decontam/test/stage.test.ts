@@ -1,11 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeSample, resolveInputs, runPipeline, type Sample, type StageContext, silentLogger } from "@infialign/data";
 import { describe, expect, it } from "vitest";
 import { resolveDecontaminatorConfig } from "../src/decontaminator.js";
-import { type BenchmarkItem, NgramIndex } from "../src/index.js";
-import { benchmarkDecontamStage, benchmarkSetIdentity, type DecontamChecker, decontamStage } from "../src/stage/decontamStage.js";
+import { type BenchmarkItem, benchmarkSetIdentity, DEFAULT_LEARN_RECORDS, NgramIndex } from "../src/index.js";
+import { benchmarkDecontamStage, type DecontamChecker, decontamStage, type IdentifiedDecontamChecker } from "../src/stage/decontamStage.js";
+import { readJsonl, writeJsonl } from "./fixtures/jsonl.js";
 
 const ITEMS: BenchmarkItem[] = [
   { benchmark: "alpha", id: "a1", text: "Let x be the smallest positive integer such that x squared leaves remainder one modulo seven." },
@@ -36,22 +37,12 @@ function samples(count: number, seed = 7): Sample[] {
   return out;
 }
 
-function writeShard(dir: string, rows: Sample[]): string {
-  const path = join(dir, "input.jsonl");
-  writeFileSync(path, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
-  return path;
-}
-
-const readJsonl = (path: string) =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const writeShard = (dir: string, rows: Sample[]): string => writeJsonl(join(dir, "input.jsonl"), rows);
 
 describe("benchmarkDecontamStage", () => {
   it("checks against the benchmarks with a Decontaminator built on first use and hashes set + config into its params", async () => {
     const stage = benchmarkDecontamStage(ITEMS, { config: { ngram: { n: 8 } }, batchSize: 6 });
-    expect(stage.params).toEqual({ ...benchmarkSetIdentity(ITEMS, resolveDecontaminatorConfig({ ngram: { n: 8 } })), fields: ["prompt"] });
+    expect(stage.params).toEqual({ checker: benchmarkSetIdentity(ITEMS, resolveDecontaminatorConfig({ ngram: { n: 8 } })), fields: ["prompt"], learnRecords: DEFAULT_LEARN_RECORDS });
     const dir = mkdtempSync(join(tmpdir(), "decontam-bench-stage-"));
     const rows = samples(40);
     const files = await resolveInputs(writeShard(dir, rows));
@@ -69,13 +60,15 @@ describe("decontamStage in runPipeline", () => {
     let builds = 0;
     const stage = (items: BenchmarkItem[], fields?: ("prompt" | "response")[]) =>
       decontamStage({
-        decontaminator: async () => {
-          builds++;
-          return ngramChecker(items)();
+        decontaminator: {
+          identity: benchmarkSetIdentity(items, { n: 8 }),
+          build: async () => {
+            builds++;
+            return ngramChecker(items)();
+          },
         },
         fields,
         batchSize: 6,
-        params: benchmarkSetIdentity(items, { n: 8 }),
       });
     const run = (items: BenchmarkItem[], fields?: ("prompt" | "response")[]) =>
       runPipeline({ name: "t", runsDir: dir, source: { files, decode: "samples" }, stages: [stage(items, fields)], logger: silentLogger, progress: false });
@@ -116,6 +109,7 @@ describe("decontamStage in runPipeline", () => {
 });
 
 describe("decontamStage resume", () => {
+  // Also the deprecated form (a bare factory with its identity in `params`), kept for callers of the old signature.
   it("a run that dies mid-way and is rerun writes the same shards and rejects as an uninterrupted run", async () => {
     const rows = samples(50);
     const params = benchmarkSetIdentity(ITEMS, { n: 8 });
@@ -182,7 +176,8 @@ describe("decontamStage unit", () => {
       }
     })();
     const seenAt: number[] = [];
-    const checker: DecontamChecker = {
+    const checker: IdentifiedDecontamChecker = {
+      identity: "unit",
       async checkBatch(texts) {
         seenAt.push(pulled);
         return texts.map((t) =>
@@ -192,7 +187,7 @@ describe("decontamStage unit", () => {
         );
       },
     };
-    const stage = decontamStage({ decontaminator: checker, batchSize: 4, params: benchmarkSetIdentity([], null) });
+    const stage = decontamStage({ decontaminator: checker, batchSize: 4 });
     const rejected: unknown[] = [];
     const counts: Record<string, number> = {};
     const out: Sample[] = [];
@@ -207,11 +202,15 @@ describe("decontamStage unit", () => {
   });
 
   it("validates options and the checker's result count", async () => {
-    const params = benchmarkSetIdentity(ITEMS, null);
-    expect(() => decontamStage({ decontaminator: { checkBatch: async () => [] }, fields: [], params })).toThrow(/fields is empty/);
-    expect(() => decontamStage({ decontaminator: { checkBatch: async () => [] }, fields: ["answer" as never], params })).toThrow(/unknown field "answer"/);
-    expect(() => decontamStage({ decontaminator: { checkBatch: async () => [] }, batchSize: 0, params })).toThrow(/batchSize must be a positive integer/);
-    const stage = decontamStage({ decontaminator: { checkBatch: async () => [] }, params });
+    const empty = { identity: "unit", checkBatch: async () => [] };
+    expect(() => decontamStage({ decontaminator: empty, fields: [] })).toThrow(/fields is empty/);
+    expect(() => decontamStage({ decontaminator: empty, fields: ["answer" as never] })).toThrow(/unknown field "answer"/);
+    expect(() => decontamStage({ decontaminator: empty, batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
+    expect(() => decontamStage({ decontaminator: async () => empty })).toThrow(/a factory decontaminator needs its identity/);
+    expect(() => decontamStage({ decontaminator: { checkBatch: async () => [] } as never })).toThrow(/the checker has no identity/);
+    expect(() => decontamStage({ decontaminator: empty, params: benchmarkSetIdentity(ITEMS, null) })).toThrow(/params is only for a bare factory/);
+    expect(() => decontamStage({ decontaminator: { identity: 1, learnRecords: -1, build: async () => empty } })).toThrow(/learnRecords must be a non-negative integer/);
+    const stage = decontamStage({ decontaminator: empty });
     const drain = async () => {
       for await (const _ of stage.run((async function* () { yield* samples(2); })(), ctx([], {}))) void _;
     };

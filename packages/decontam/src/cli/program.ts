@@ -1,12 +1,18 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { type InputFile, type Logger, mapJsonLines, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
+import { type InputFile, type Logger, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
+import { loadBenchmarkFile } from "../benchmarks/loadBenchmark.js";
 import type { Decontaminator } from "../decontaminator.js";
-import { benchmarkSetIdentity, DECONTAM_FIELDS, type DecontamField, decontamStage } from "../stage/decontamStage.js";
+import { benchmarkDecontamStage, DECONTAM_FIELDS, DEFAULT_LEARN_RECORDS, type DecontamField } from "../stage/decontamStage.js";
 import { BENCHMARK_ARG_OPTIONS, BENCHMARK_HELP, intOption, loadBenchmarkSetup } from "./benchmarkOptions.js";
+import type { EmbedderFactory } from "./embedderOption.js";
+
+/** Lines answered per `checkBatch` call by `check`. */
+const CHECK_BATCH = 256;
 
 export const HELP = `infialign-decontam — flag texts and training records that overlap benchmark problems
 
@@ -18,6 +24,10 @@ Usage:
 check: writes one JSON line per input line, in order:
   {"contaminated": true|false, "matches": [{"benchmark", "id", "method", "ngram", "overlap"}]}.
   Blank lines are skipped. A malformed line gives {"contaminated": false, "matches": [], "error": "..."} and the run goes on.
+  Lines are answered in batches of ${CHECK_BATCH} (one embedding call per batch with --embedder).
+  --background <file>       texts of the corpus being cleaned (JSONL/JSON/CSV/Parquet; field from --background-field, else
+                            problem / question / Question / prompt / text): phrases recurring there are stock (repeatable)
+  --background-field <name> text field of --background records
 
 run: reads canonical Sample shards (the output of infialign-data normalize/dedup: a stage directory
   with a manifest.json stands for its shards; files and globs also work), writes <output>/decontam/
@@ -30,6 +40,7 @@ run: reads canonical Sample shards (the output of infialign-data normalize/dedup
   --batch-size <int>        records per batched check (default 64)
   --shard-records <int>     records per output shard (default 100000)
   --force                   rerun even when the manifest matches
+  --learn-records <int>     input records read ahead to learn the corpus's stock phrases from (default ${DEFAULT_LEARN_RECORDS}; 0 = off)
 
 ${BENCHMARK_HELP}  --help                    this text
 `;
@@ -40,29 +51,53 @@ export interface ProgramIO {
   stderr: Writable;
 }
 
+/** Replaceable parts of the CLI (tests inject a local embedder). */
+export interface ProgramDeps {
+  /** Builds the `--embedder`. @default `createEmbedder` of `@infialign/sampling` */
+  createEmbedder?: EmbedderFactory;
+}
+
+
 /** A failure while the pipeline runs (exit 1), as opposed to bad options or benchmark files (exit 2). */
 class RunFailure extends Error {}
 
-function checkLine(checker: Decontaminator, line: string): Record<string, unknown> {
+/** The text of a `check` input line, or the error answer for a malformed one. */
+function parseLine(line: string): { text: string } | { error: Record<string, unknown> } {
+  const fail = (error: string) => ({ error: { contaminated: false, matches: [], error } });
   let input: unknown;
   try {
     input = JSON.parse(line);
   } catch (e) {
-    return { contaminated: false, matches: [], error: `[infialign/decontam] cli: invalid JSON (${(e as Error).message})` };
+    return fail(`[infialign/decontam] cli: invalid JSON (${(e as Error).message})`);
   }
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    return { contaminated: false, matches: [], error: "[infialign/decontam] cli: each line must be a JSON object" };
-  }
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return fail("[infialign/decontam] cli: each line must be a JSON object");
   const text = (input as Record<string, unknown>).text;
-  if (typeof text !== "string") {
-    return {
-      contaminated: false,
-      matches: [],
-      error: `[infialign/decontam] cli: field "text" missing or not a string (fields seen: ${Object.keys(input).join(", ") || "none"})`,
-    };
+  if (typeof text !== "string") return fail(`[infialign/decontam] cli: field "text" missing or not a string (fields seen: ${Object.keys(input).join(", ") || "none"})`);
+  return { text };
+}
+
+/** Answers JSON lines in input order, `CHECK_BATCH` lines per batched check. */
+async function checkLines(input: Readable, output: Writable, checker: Decontaminator): Promise<void> {
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  let batch: Array<{ text: string } | { error: Record<string, unknown> }> = [];
+  const flush = async () => {
+    const texts = batch.flatMap((b) => ("text" in b ? [b.text] : []));
+    const results = await checker.checkBatch(texts);
+    let next = 0;
+    const out = batch.map((b) => {
+      if (!("text" in b)) return JSON.stringify(b.error);
+      const { contaminated, matches } = results[next++]!;
+      return JSON.stringify({ contaminated, matches });
+    });
+    if (out.length) output.write(`${out.join("\n")}\n`);
+    batch = [];
+  };
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    batch.push(parseLine(line));
+    if (batch.length >= CHECK_BATCH) await flush();
   }
-  const { contaminated, matches } = checker.check(text);
-  return { contaminated, matches };
+  await flush();
 }
 
 /** Same resolution as `infialign-data`: a stage directory (with manifest.json) stands for the shards its manifest lists. */
@@ -89,15 +124,24 @@ function parseFields(value: string | undefined): DecontamField[] {
   return fields as DecontamField[];
 }
 
-async function runCheck(args: string[], io: ProgramIO): Promise<number> {
-  const { values } = parseArgs({ args, options: BENCHMARK_ARG_OPTIONS, strict: true, allowPositionals: false });
-  const setup = await loadBenchmarkSetup(values);
-  const checker = await setup.build();
-  await mapJsonLines(io.stdin, io.stdout, (line) => checkLine(checker, line));
+async function runCheck(args: string[], io: ProgramIO, deps: ProgramDeps): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { ...BENCHMARK_ARG_OPTIONS, background: { type: "string", multiple: true }, "background-field": { type: "string" } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const setup = await loadBenchmarkSetup(values, deps.createEmbedder);
+  const background: string[] = [];
+  for (const file of values.background ?? []) {
+    for (const record of await loadBenchmarkFile(file, { name: "background", field: values["background-field"] })) background.push(record.text);
+  }
+  const checker = await setup.build(background);
+  await checkLines(io.stdin, io.stdout, checker);
   return 0;
 }
 
-async function runRun(args: string[], io: ProgramIO): Promise<number> {
+async function runRun(args: string[], io: ProgramIO, deps: ProgramDeps): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -108,6 +152,7 @@ async function runRun(args: string[], io: ProgramIO): Promise<number> {
       "batch-size": { type: "string" },
       "shard-records": { type: "string" },
       force: { type: "boolean" },
+      "learn-records": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -117,7 +162,9 @@ async function runRun(args: string[], io: ProgramIO): Promise<number> {
   const fields = parseFields(values.fields);
   const batchSize = intOption("batch-size", values["batch-size"]);
   const shardRecords = intOption("shard-records", values["shard-records"]);
-  const setup = await loadBenchmarkSetup(values);
+  const learn = values["learn-records"];
+  if (learn !== undefined && !/^\d+$/.test(learn)) throw new Error(`[infialign/decontam] cli: --learn-records must be a non-negative integer, got "${learn}"`);
+  const setup = await loadBenchmarkSetup(values, deps.createEmbedder);
   const files = await resolveShardInputs(values.input);
   const output = resolve(values.output);
   const stderr = (m: string) => io.stderr.write(`${m}\n`);
@@ -126,7 +173,15 @@ async function runRun(args: string[], io: ProgramIO): Promise<number> {
     name: basename(output),
     runsDir: dirname(output),
     source: { files, decode: "samples" },
-    stages: [decontamStage({ decontaminator: setup.build, fields, batchSize, params: benchmarkSetIdentity(setup.items, setup.config) })],
+    stages: [
+      benchmarkDecontamStage(setup.items, {
+        config: setup.config,
+        embedder: setup.embedder,
+        fields,
+        batchSize,
+        learnRecords: learn === undefined ? undefined : Number(learn),
+      }),
+    ],
     force: !!values.force,
     shard: shardRecords === undefined ? undefined : { maxRecords: shardRecords },
     logger,
@@ -145,7 +200,7 @@ async function runRun(args: string[], io: ProgramIO): Promise<number> {
 }
 
 /** Runs the CLI; resolves to the exit code (0 ok, 1 failure while running, 2 bad usage or benchmark files). */
-export async function main(argv: readonly string[] = process.argv.slice(2), io: ProgramIO = process): Promise<number> {
+export async function main(argv: readonly string[] = process.argv.slice(2), io: ProgramIO = process, deps: ProgramDeps = {}): Promise<number> {
   const command = argv[0];
   if (command === undefined || command === "--help" || command === "-h" || argv.includes("--help")) {
     (command === undefined ? io.stderr : io.stdout).write(HELP);
@@ -160,7 +215,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     io.stderr.write(`${msg.startsWith("[infialign/") ? msg : `[infialign/decontam] cli: ${msg} (see --help)`}\n`);
   };
   try {
-    return await (command === "check" ? runCheck(argv.slice(1), io) : runRun(argv.slice(1), io));
+    return await (command === "check" ? runCheck(argv.slice(1), io, deps) : runRun(argv.slice(1), io, deps));
   } catch (e) {
     report(e);
     return e instanceof RunFailure ? 1 : 2;

@@ -1,10 +1,16 @@
+import { DRAWING_CODE } from "../normalize/normalizeForMatch.js";
+
 // Harder normalization than `normalizeForMatch`, for paraphrase matching: LaTeX markup, variable names, stop-words,
 // number words and common synonyms are canonicalized away so that reformatted or reworded copies share features.
 
 // Formatting-only LaTeX commands (dropped); other commands keep their name as a word (`\sqrt` → "sqrt").
 const LATEX_DROP = /\\(?:left|right|[bB]igg?[lr]?|displaystyle|[dt]?frac|[dt]?binom|text\w*|math\w*|operatorname|boxed|q?quad|[,;:! ])|\f(?=rac)|[$~]/g;
 const THOUSANDS = /(\d),(?=\d{3}(?!\d))/g;
-const TOKEN = /[a-z]+|\d+(?:\.\d+)?/g;
+const TOKEN = /[a-z]+|\d+(?:\.\d+)?|%/g;
+// "twenty-seven", "thirty five": a tens word followed by a unit word is one number.
+const TENS: Record<string, number> = { twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90 };
+const UNITS: Record<string, number> = { one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9 };
+const COMPOUND = new RegExp(`\\b(${Object.keys(TENS).join("|")})[- ](${Object.keys(UNITS).join("|")})\\b`, "g");
 
 /** Placeholder for any single-letter token (a variable name, or the article "a"). */
 export const VARIABLE = "_v";
@@ -67,20 +73,26 @@ export const isNumber = (t: string): boolean => t.charCodeAt(0) >= 48 && t.charC
 /**
  * Canonical tokens of `text` for paraphrase matching: LaTeX formatting dropped (`\dfrac{1}{2}`, `\frac12` and `1/2` all
  * read "1 2"), lowercase, letters and digits split apart (`2x` → "2", "x"), thousands separators removed, number words
- * to digits, stop-words dropped, plural "s" stripped, a few synonym classes merged, and every single-letter token
- * replaced by {@link VARIABLE} so renamed variables read the same.
+ * to digits ("twenty-seven" → "27"), `%` as "percent", stop-words dropped, plural "s" stripped, a few synonym classes merged, and every single-letter token
+ * replaced by {@link VARIABLE} so renamed variables read the same. Drawing code (`[asy]…[/asy]`) is dropped: figures
+ * share grid and axis code across unrelated problems, and a reworded problem is told by its text.
  */
 export function canonicalTokens(text: string): string[] {
-  const s = text.replace(LATEX_DROP, " ").replace(THOUSANDS, "$1").toLowerCase();
+  const s = text
+    .replace(DRAWING_CODE, " ")
+    .replace(LATEX_DROP, " ")
+    .replace(THOUSANDS, "$1")
+    .toLowerCase()
+    .replace(COMPOUND, (_, tens: string, unit: string) => String((TENS[tens] as number) + (UNITS[unit] as number)));
   const out: string[] = [];
   for (const m of s.matchAll(TOKEN)) {
-    let t = m[0];
+    let t = m[0] === "%" ? "percent" : m[0];
     if (t.length === 1 && !isNumber(t)) {
       out.push(VARIABLE);
       continue;
     }
     if (STOP.has(t)) continue;
-    t = NUMBER_WORDS[t] ?? t;
+    t = NUMBER_WORDS[t] ?? (TENS[t] !== undefined ? String(TENS[t]) : t);
     if (!isNumber(t)) {
       t = stem(t);
       t = SYNONYMS[t] ?? t;

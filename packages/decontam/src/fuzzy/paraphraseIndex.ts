@@ -285,7 +285,8 @@ export class ParaphraseIndex {
       if (itemVariables >= 4 && textVariables < minVariableRatio * itemVariables) continue;
       extraCount ??= this.extraNumberCounter(tokens, textNumberSeq);
       const extraNumbers = extraCount(nums);
-      const small = (this.itemTotal[idx] as number) < smallItemWeight;
+      // An item without word features (a bare formula) is matched by numbers and variables alone: only a near-exact copy counts.
+      const small = (this.itemTotal[idx] as number) < smallItemWeight || wordTotal === 0;
       if (small && (score < smallItemThreshold || extraNumbers > 0)) continue;
       const allowedExtra = Math.min(maxExtraNumbers, extraNumbersPerItemNumber * nums.length) + extraNumbersPerToken * Math.max(0, tokens.length - itemTokens);
       if (extraNumbers > allowedExtra) continue;

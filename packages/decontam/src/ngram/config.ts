@@ -37,9 +37,35 @@ export interface NgramIndexConfig {
    * @default []
    */
   stopPhrases: readonly string[];
+  /**
+   * Stock phrases learned from the corpus being cleaned (the `background` texts of `NgramIndex.build`): an item n-gram
+   * found in at least this many background documents that are not copies of the item (see `copyOverlap`) is stock.
+   * Boilerplate such as "(Reminder: the number n! is the product of the integers from 1 to n …)", "Enter your answer in
+   * the form Ax + By + Cz + D = 0, where …" or a shared Asymptote grid recurs across a pool while each benchmark set holds
+   * it once or twice. Chosen on the MATH test pool (test/pools.test.ts): 2 clears the boilerplate hits; its MATH-500 items
+   * stay flagged. `Infinity` turns it off.
+   * @default 2
+   */
+  backgroundStockDocs: number;
+  /**
+   * A background document holding at least this share of an item's distinct n-grams is a copy (or a template sibling)
+   * of the item, not boilerplate, and does not count towards `backgroundStockDocs`; so a pool that repeats a leaked item
+   * does not teach the index that the item is stock. On the MATH test pool, documents sharing only boilerplate with a
+   * MATH-500 item held at most 0.58 of its n-grams, template siblings up to 0.8, copies 1.
+   * @default 0.7
+   */
+  copyOverlap: number;
 }
 
-export const DEFAULT_NGRAM_INDEX_CONFIG: Readonly<NgramIndexConfig> = Object.freeze({ n: 13, minItemWords: 3, stockItemThreshold: 3, minEvidenceWords: 20, stopPhrases: [] });
+export const DEFAULT_NGRAM_INDEX_CONFIG: Readonly<NgramIndexConfig> = Object.freeze({
+  n: 13,
+  minItemWords: 3,
+  stockItemThreshold: 3,
+  minEvidenceWords: 20,
+  stopPhrases: [],
+  backgroundStockDocs: 2,
+  copyOverlap: 0.7,
+});
 
 export const NgramIndexConfigSchema = z.object({
   n: z.number().int().min(1).max(1000),
@@ -47,6 +73,8 @@ export const NgramIndexConfigSchema = z.object({
   stockItemThreshold: z.union([z.number().int().min(2), z.literal(Number.POSITIVE_INFINITY)]),
   minEvidenceWords: z.number().int().min(1),
   stopPhrases: z.array(z.string()).readonly(),
+  backgroundStockDocs: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]),
+  copyOverlap: z.number().gt(0).max(1),
 });
 
 /** Merges options over the defaults and validates every field at once. */

@@ -1,7 +1,7 @@
 import xxhash from "xxhash-wasm";
 import type { BenchmarkItem } from "../benchmarks/loadBenchmark.js";
 import { fmix32, type Hash64, powA, powB, WordLanes } from "../hashing/wordLanes.js";
-import { tokenizeForMatch } from "../normalize/normalizeForMatch.js";
+import { tokenizeForMatch, tokenizeMarkingCode } from "../normalize/normalizeForMatch.js";
 import { type NgramIndexConfig, resolveNgramIndexConfig } from "./config.js";
 
 /** One benchmark item that a checked text overlaps. */
@@ -25,6 +25,19 @@ export interface CheckResult {
 }
 
 const EMPTY = -1;
+// Per-slot flags.
+const STOCK = 1;
+/** The n-gram lies mostly inside drawing code (`[asy]…[/asy]`) in an item. */
+const CODE = 2;
+
+/** Options of `NgramIndex.build` beyond the config. */
+export interface NgramBuildOptions {
+  /**
+   * Texts of the corpus being cleaned (or a sample of it): item n-grams recurring in them are stock phrases too (see
+   * `backgroundStockDocs`). @default none
+   */
+  background?: Iterable<string>;
+}
 
 /**
  * Word n-gram index over benchmark items (lm-evaluation-harness style decontamination).
@@ -56,16 +69,20 @@ export class NgramIndex {
   private mask: number;
   private slotsUsed = 0;
   private readonly shared = new Map<number, number[]>();
-  /** Per slot: 1 when the key is a stock phrase (filled once all items are in, so slots are final). */
-  private stock: Uint8Array = new Uint8Array(0);
-  /** Distinct stock n-gram keys. */
+  /** Per slot: `STOCK` and `CODE` bits (filled once all items are in, so slots are final). */
+  private flags: Uint8Array = new Uint8Array(0);
+  /** Distinct stock n-gram keys, from the benchmark set and the background together. */
   readonly stockCount: number;
+  /** Distinct n-gram keys made stock by the background texts alone. */
+  readonly backgroundStockCount: number;
+  /** Background texts read. */
+  readonly backgroundDocs: number;
   private readonly shortStarts = new Map<string, number>();
   /** Window lengths to probe: `n` plus each short-item length present. */
   private readonly lengths: number[];
   // Scratch buffers reused across `check` calls.
 
-  private constructor(items: BenchmarkItem[], config: NgramIndexConfig, h64: Hash64) {
+  private constructor(items: BenchmarkItem[], config: NgramIndexConfig, h64: Hash64, background: Iterable<string>) {
     this.config = config;
     this.lanes = new WordLanes(h64);
     this.lanes.onCapacity = (capacity) => {
@@ -88,8 +105,10 @@ export class NgramIndex {
     const lengths = new Set<number>([config.n]);
     const stopWords = config.stopPhrases.map((p) => tokenizeForMatch(p)).filter((w) => w.length > 0);
     const stopKeys = new Set<string>();
+    const codeKeys = new Set<string>();
     for (const item of items) {
-      const words = tokenizeForMatch(item.text);
+      const { words, code } = tokenizeMarkingCode(item.text);
+      const codePrefix = code ? prefixCounts(code) : undefined;
       if (words.length < config.minItemWords) {
         this.skipped.push(item);
         continue;
@@ -111,47 +130,83 @@ export class NgramIndex {
         const [a, b] = this.window(i, len);
         seen.add(`${a},${b}`);
         if (covered && ((covered[i + len] as number) - (covered[i] as number)) * 2 > len) stopKeys.add(`${a},${b}`);
+        if (codePrefix && ((codePrefix[i + len] as number) - (codePrefix[i] as number)) * 2 > len) codeKeys.add(`${a},${b}`);
         this.insert(a, b, idx);
       }
       counts.push(seen.size);
       itemWords.push(words.length);
     }
-    this.stock = new Uint8Array(this.vals.length);
-    let stock = 0;
-    for (let slot = 0; slot < this.vals.length; slot++) {
-      if (this.vals[slot] === EMPTY) continue;
-      const df = 1 + (this.shared.get(slot)?.length ?? 0);
-      if (df >= config.stockItemThreshold || (stopKeys.size && stopKeys.has(`${this.keys[2 * slot]},${this.keys[2 * slot + 1]}`))) {
-        this.stock[slot] = 1;
-        stock++;
-      }
-    }
-    this.stockCount = stock;
     this.itemCount = this.items.length;
     this.itemNgrams = Uint32Array.from(counts);
     this.itemWords = Uint32Array.from(itemWords);
     this.lengths = [...lengths].sort((x, y) => y - x);
+    this.flags = new Uint8Array(this.vals.length);
+    let stock = 0;
+    for (let slot = 0; slot < this.vals.length; slot++) {
+      if (this.vals[slot] === EMPTY) continue;
+      const key = `${this.keys[2 * slot]},${this.keys[2 * slot + 1]}`;
+      const df = 1 + (this.shared.get(slot)?.length ?? 0);
+      if (df >= config.stockItemThreshold || (stopKeys.size && stopKeys.has(key))) {
+        this.flags[slot] = STOCK;
+        stock++;
+      }
+      if (codeKeys.size && codeKeys.has(key)) this.flags[slot] = (this.flags[slot] as number) | CODE;
+    }
+    const learned = this.learnBackground(background);
+    this.backgroundDocs = learned.docs;
+    this.backgroundStockCount = learned.stock;
+    this.stockCount = stock + learned.stock;
   }
 
-  /** Builds the index (async: the xxHash WebAssembly module is instantiated once). */
-  static async build(items: Iterable<BenchmarkItem>, opts: Partial<NgramIndexConfig> = {}): Promise<NgramIndex> {
-    const config = resolveNgramIndexConfig(opts);
-    const { h64 } = await xxhash();
-    return new NgramIndex([...items], config, h64);
+  /**
+   * Marks as stock the item n-grams found in at least `backgroundStockDocs` background documents, counting only
+   * documents that are not copies of an item holding the n-gram (`copyOverlap`). Returns the documents read and the keys marked.
+   */
+  private learnBackground(background: Iterable<string>): { docs: number; stock: number } {
+    const { backgroundStockDocs, copyOverlap } = this.config;
+    let docs = 0;
+    let df: Uint16Array | undefined;
+    const seen = new Int32Array(this.vals.length);
+    for (const text of background) {
+      docs++;
+      const words = tokenizeForMatch(text);
+      if (words.length === 0 || backgroundStockDocs === Number.POSITIVE_INFINITY) continue;
+      this.lanes.prefix(words);
+      const slots: number[] = [];
+      const perItem = new Map<number, number>();
+      this.probe(words, (slot) => {
+        if (seen[slot] === docs) return;
+        seen[slot] = docs;
+        slots.push(slot);
+        for (const idx of this.owners(slot)) perItem.set(idx, (perItem.get(idx) ?? 0) + 1);
+      });
+      for (const slot of slots) {
+        const copy = this.owners(slot).some((idx) => (perItem.get(idx) as number) >= copyOverlap * (this.itemNgrams[idx] as number));
+        if (copy) continue;
+        df ??= new Uint16Array(this.vals.length);
+        if ((df[slot] as number) < 0xffff) df[slot] = (df[slot] as number) + 1;
+      }
+    }
+    let stock = 0;
+    if (df) {
+      for (let slot = 0; slot < df.length; slot++) {
+        if ((df[slot] as number) < backgroundStockDocs || ((this.flags[slot] as number) & STOCK) !== 0) continue;
+        this.flags[slot] = (this.flags[slot] as number) | STOCK;
+        stock++;
+      }
+    }
+    return { docs, stock };
   }
 
-  /** Distinct n-gram keys stored. */
-  get size(): number {
-    return this.slotsUsed;
+  /** Items owning a slot. */
+  private owners(slot: number): number[] {
+    const first = this.vals[slot] as number;
+    const more = this.shared.get(slot);
+    return more ? [first, ...more] : [first];
   }
 
-  /** Checks one text against every indexed item. Never throws on any string. */
-  check(text: string): CheckResult {
-    const words = tokenizeForMatch(text);
-    if (words.length === 0) return { contaminated: false, matches: [] };
-    this.lanes.prefix(words);
-    // Per item: distinct keys hit, and the current / longest run of windows, over all keys and over non-stock keys only.
-    let hits: Map<number, Hit> | undefined;
+  /** Calls `hit(slot, start, len)` for every indexed window of `words` (already in the prefix lanes), longest windows first. */
+  private probe(words: readonly string[], hit: (slot: number, start: number, len: number) => void): void {
     const n = this.config.n;
     for (const len of this.lengths) {
       // A short item can only match where its first word is; skip the probe elsewhere.
@@ -161,33 +216,63 @@ export class NgramIndex {
         if (filtered && ((this.starts[this.lanes.ids[i] as number] as number) & bit) === 0) continue;
         const [a, b] = this.window(i, len);
         const slot = this.find(a, b);
-        if (slot < 0) continue;
-        hits ??= new Map();
-        const first = this.vals[slot] as number;
-        const owners = this.shared.get(slot);
-        const stock = this.stock[slot] === 1;
-        for (const idx of owners ? [first, ...owners] : [first]) {
-          let h = hits.get(idx);
-          if (!h) {
-            h = { keys: new Set(), all: newRun(), evidence: newRun() };
-            hits.set(idx, h);
-          }
-          h.keys.add(`${a},${b}`);
-          extendRun(h.all, i, len);
-          if (!stock) extendRun(h.evidence, i, len);
-        }
+        if (slot >= 0) hit(slot, i, len);
       }
     }
+  }
+
+  /** Builds the index (async: the xxHash WebAssembly module is instantiated once). */
+  static async build(items: Iterable<BenchmarkItem>, opts: Partial<NgramIndexConfig> = {}, options: NgramBuildOptions = {}): Promise<NgramIndex> {
+    const config = resolveNgramIndexConfig(opts);
+    const { h64 } = await xxhash();
+    return new NgramIndex([...items], config, h64, options.background ?? []);
+  }
+
+  /** Distinct n-gram keys stored. */
+  get size(): number {
+    return this.slotsUsed;
+  }
+
+  /** Checks one text against every indexed item. Never throws on any string. */
+  check(text: string): CheckResult {
+    const { words, code } = tokenizeMarkingCode(text);
+    if (words.length === 0) return { contaminated: false, matches: [] };
+    const codePrefix = code ? prefixCounts(code) : undefined;
+    this.lanes.prefix(words);
+    // Per item: distinct keys hit, and the longest runs of windows over all keys, over non-stock keys, and over
+    // non-stock keys outside drawing code.
+    let hits: Map<number, Hit> | undefined;
+    this.probe(words, (slot, i, len) => {
+      hits ??= new Map();
+      const flags = this.flags[slot] as number;
+      const stock = (flags & STOCK) !== 0;
+      const inCode = (flags & CODE) !== 0 || (codePrefix !== undefined && ((codePrefix[i + len] as number) - (codePrefix[i] as number)) * 2 > len);
+      const key = `${this.keys[2 * slot]},${this.keys[2 * slot + 1]}`;
+      for (const idx of this.owners(slot)) {
+        let h = hits.get(idx);
+        if (!h) {
+          h = { keys: new Set(), all: newRun(), evidence: newRun(), prose: newRun() };
+          hits.set(idx, h);
+        }
+        h.keys.add(key);
+        extendRun(h.all, i, len);
+        if (stock) continue;
+        extendRun(h.evidence, i, len);
+        if (!inCode) extendRun(h.prose, i, len);
+      }
+    });
     if (!hits) return { contaminated: false, matches: [] };
     const matches: NgramMatch[] = [];
-    for (const [idx, h] of hits) {
+    for (const [idx, h] of hits as Map<number, Hit>) {
       const item = this.items[idx] as BenchmarkItem;
       const overlap = Math.min(1, h.keys.size / (this.itemNgrams[idx] as number));
       const minSpan = Math.min(this.config.minEvidenceWords, this.itemWords[idx] as number);
-      const hasEvidence = h.evidence.best[1] - h.evidence.best[0] >= minSpan;
+      // Drawing code counts towards the evidence run only when some problem text (outside the code) matches too.
+      const run = h.prose.last >= 0 ? h.evidence : h.prose;
+      const hasEvidence = run.best[1] - run.best[0] >= minSpan;
       // Stock n-grams or a short shared run are no evidence, unless the text holds every n-gram of the item (the item whole).
       if (!hasEvidence && overlap < 1) continue;
-      const span = hasEvidence ? h.evidence.best : h.all.best;
+      const span = hasEvidence ? run.best : h.all.best;
       matches.push({ benchmark: item.benchmark, id: item.id, ngram: words.slice(span[0], span[1]).join(" "), overlap });
     }
     matches.sort((x, y) => y.overlap - x.overlap);
@@ -268,6 +353,7 @@ interface Hit {
   keys: Set<string>;
   all: Run;
   evidence: Run;
+  prose: Run;
 }
 const newRun = (): Run => ({ start: 0, last: -2, best: [0, 0] });
 function extendRun(r: Run, i: number, len: number): void {
@@ -286,8 +372,12 @@ function coveredPrefix(words: string[], phrases: string[][]): Uint32Array {
       if (j === p.length) mark.fill(1, i, i + p.length);
     }
   }
-  const pre = new Uint32Array(words.length + 1);
-  for (let i = 0; i < words.length; i++) pre[i + 1] = (pre[i] as number) + (mark[i] as number);
-  return pre;
+  return prefixCounts(mark);
 }
 
+/** Prefix sums of 0/1 marks. */
+function prefixCounts(marks: Uint8Array): Uint32Array {
+  const pre = new Uint32Array(marks.length + 1);
+  for (let i = 0; i < marks.length; i++) pre[i + 1] = (pre[i] as number) + (marks[i] as number);
+  return pre;
+}

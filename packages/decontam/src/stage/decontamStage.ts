@@ -1,6 +1,8 @@
-import { canonicalJson, type Sample, type Stage, sha256Hex } from "@infialign/data";
+import type { Sample, Stage } from "@infialign/data";
 import type { BenchmarkItem } from "../benchmarks/loadBenchmark.js";
+import { type BenchmarkSetIdentity, benchmarkSetIdentity } from "../config/benchmarkSetIdentity.js";
 import { Decontaminator, type DecontaminatorOptions, resolveDecontaminatorConfig } from "../decontaminator.js";
+import type { TextEmbedder } from "../embedding/embeddingIndex.js";
 
 /** Sample fields a decontamination stage can check. */
 export type DecontamField = "prompt" | "response" | "reasoning";
@@ -22,35 +24,43 @@ export interface DecontamChecker {
   checkBatch(texts: readonly string[]): Promise<Array<{ contaminated: boolean; matches: readonly DecontamMatch[] }>>;
 }
 
-/** Identity of a benchmark set and checker config; hashed into the stage params so a change reruns the stage. */
-export interface BenchmarkSetIdentity {
-  /** Items per benchmark name. */
-  benchmarks: Record<string, number>;
-  /** sha256 over every item's benchmark, id and text, in order. */
-  itemsSha256: string;
-  /** The resolved checker config (e.g. `resolveDecontaminatorConfig(...)`), compared by canonical JSON. */
-  config: unknown;
-  /** Embedder id when an embedding layer is used. */
-  embedder?: string;
+/** A built checker that states what its verdicts depend on (a `Decontaminator` does: `identity`). */
+export interface IdentifiedDecontamChecker extends DecontamChecker {
+  /** Everything that changes the checker's verdicts; the stage hashes it into its params, so a change reruns the stage. */
+  readonly identity: unknown;
 }
 
-/** Computes the `params` of `decontamStage` from the items and resolved config the checker is built from. */
-export function benchmarkSetIdentity(items: readonly BenchmarkItem[], config: unknown, embedder?: string): BenchmarkSetIdentity {
-  const benchmarks: Record<string, number> = {};
-  for (const it of items) benchmarks[it.benchmark] = (benchmarks[it.benchmark] ?? 0) + 1;
-  const itemsSha256 = sha256Hex(...items.map((it) => canonicalJson([it.benchmark, it.id, it.text])));
-  return { benchmarks, itemsSha256, config: config ?? null, ...(embedder === undefined ? {} : { embedder }) };
+/** A checker the stage builds when it first needs it (an up-to-date stage never does), with the identity it will have. */
+export interface LazyDecontamChecker {
+  /** Everything that changes the verdicts of the checker `build` returns (e.g. `benchmarkSetIdentity(...)` plus settings). */
+  identity: unknown;
+  /**
+   * Input records the stage reads ahead and hands to `build` (the non-empty checked fields' texts) as a sample of the
+   * corpus being cleaned, e.g. to learn its stock phrases. The stage then holds up to this many records before its first
+   * output. The sample is the input's head, so it is fixed by the input, which the pipeline key already covers.
+   * @default 0
+   */
+  learnRecords?: number;
+  /** Builds the checker; `sample` holds the texts of the first `learnRecords` records. */
+  build(sample: readonly string[]): Promise<DecontamChecker>;
 }
 
 export interface DecontamStageOptions {
-  /** The checker, or a factory called on the first batch (so an up-to-date stage never builds its index). */
-  decontaminator: DecontamChecker | (() => Promise<DecontamChecker>);
+  /**
+   * The checker: a built one that states its `identity` (a `Decontaminator`), or `{ identity, build, learnRecords? }`
+   * to build it on first use. Either way the stage key is derived from the checker's own identity.
+   * A bare factory function is accepted only with the deprecated `params`.
+   */
+  decontaminator: IdentifiedDecontamChecker | LazyDecontamChecker | (() => Promise<DecontamChecker>);
   /** Sample fields checked; a record is contaminated when any of them is. @default ["prompt"] */
   fields?: readonly DecontamField[];
-  /** Records per `checkBatch` call; the stage reads at most this many records ahead. @default 64 */
+  /** Records per `checkBatch` call; the stage reads at most this many records ahead (plus `learnRecords`). @default 64 */
   batchSize?: number;
-  /** What the checker was built from (see `benchmarkSetIdentity`). */
-  params: BenchmarkSetIdentity;
+  /**
+   * @deprecated The identity of a bare factory `decontaminator`, given apart from it (so the two could disagree). Pass
+   * `{ identity, build }` instead.
+   */
+  params?: BenchmarkSetIdentity;
 }
 
 /** One piece of evidence stored in a rejected record's `meta.decontam.matches`. */
@@ -59,8 +69,13 @@ export interface DecontamEvidence extends DecontamMatch {
   method: "ngram" | "paraphrase" | "embedding";
 }
 
-export interface DecontamStageParams extends BenchmarkSetIdentity {
+/** The stage params: hashed into the stage key, so changing any of them reruns the stage. */
+export interface DecontamStageParams {
+  /** The checker's identity (see `IdentifiedDecontamChecker.identity`). */
+  checker: unknown;
   fields: DecontamField[];
+  /** Records read ahead to build the checker from (see `LazyDecontamChecker.learnRecords`). */
+  learnRecords: number;
 }
 
 const EVIDENCE_IN_MESSAGE = 3;
@@ -92,11 +107,16 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
   const batchSize = options.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`[infialign/decontam] decontam-stage: batchSize must be a positive integer, got ${batchSize}`);
 
+  const source = resolveSource(options);
+  const learnRecords = source.learnRecords;
   let checker: DecontamChecker | undefined;
+  let sample: string[] = [];
   const getChecker = async () => {
-    checker ??= typeof options.decontaminator === "function" ? await options.decontaminator() : options.decontaminator;
+    checker ??= await source.build(sample);
+    sample = [];
     return checker;
   };
+  const textsOf = (record: Sample) => fields.map((f) => record[f]).filter((t): t is string => typeof t === "string" && t.trim() !== "");
   const totals = { checked: 0, contaminated: 0, byBenchmark: {} as Record<string, number>, byMethod: {} as Record<string, number>, byField: {} as Record<string, number> };
   const bump = (table: Record<string, number>, key: string) => {
     table[key] = (table[key] ?? 0) + 1;
@@ -104,21 +124,21 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
 
   return {
     name: "decontam",
-    version: "1",
-    // Batching reads up to one batch ahead of what is written, so a resume replays the input (the stage is deterministic).
+    version: "2",
+    // Batching (and learning from the input's head) reads ahead of what is written, so a resume replays the input (the stage is deterministic).
     resume: "replay",
-    params: { ...options.params, fields },
+    params: { checker: source.identity, fields, learnRecords },
     async *run(records, ctx) {
       const batch: Sample[] = [];
       const flush = async function* (): AsyncGenerator<Sample> {
         const texts: string[] = [];
         const owners: Array<{ record: number; field: DecontamField }> = [];
-        batch.forEach((sample, record) => {
+        batch.forEach((record, index) => {
           for (const field of fields) {
-            const text = sample[field];
+            const text = record[field];
             if (typeof text === "string" && text.trim() !== "") {
               texts.push(text);
-              owners.push({ record, field });
+              owners.push({ record: index, field });
             }
           }
         });
@@ -159,8 +179,21 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
         }
         batch.length = 0;
       };
-      for await (const sample of records) {
-        batch.push(sample);
+      const input = records[Symbol.asyncIterator]();
+      // The input's head is the sample the checker learns from; it is checked like every other record afterwards.
+      const head: Sample[] = [];
+      while (head.length < learnRecords) {
+        const next = await input.next();
+        if (next.done) break;
+        head.push(next.value);
+      }
+      sample = head.flatMap(textsOf);
+      for (const record of head.splice(0)) {
+        batch.push(record);
+        if (batch.length >= batchSize) yield* flush();
+      }
+      for (let next = await input.next(); !next.done; next = await input.next()) {
+        batch.push(next.value);
         if (batch.length >= batchSize) yield* flush();
       }
       if (batch.length > 0) yield* flush();
@@ -169,19 +202,56 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
   };
 }
 
-/** Options of {@link benchmarkDecontamStage}. */
-export interface BenchmarkDecontamStageOptions extends Pick<DecontamStageOptions, "fields" | "batchSize"> {
-  /** Decontaminator settings (n-gram, paraphrase layers). @default the Decontaminator defaults */
-  config?: DecontaminatorOptions;
+/** The one place the stage learns what it checks with and what that depends on. */
+function resolveSource(options: DecontamStageOptions): { identity: unknown; learnRecords: number; build: (sample: readonly string[]) => Promise<DecontamChecker> } {
+  const d = options.decontaminator;
+  if (typeof d === "function") {
+    if (options.params === undefined) {
+      throw new Error("[infialign/decontam] decontam-stage: a factory decontaminator needs its identity; pass { identity, build } (see benchmarkSetIdentity) or a built Decontaminator");
+    }
+    return { identity: options.params, learnRecords: 0, build: () => d() };
+  }
+  if (options.params !== undefined) {
+    throw new Error("[infialign/decontam] decontam-stage: params is only for a bare factory; the checker's own identity is used, drop params");
+  }
+  if ("build" in d && typeof d.build === "function") {
+    const learnRecords = d.learnRecords ?? 0;
+    if (!Number.isInteger(learnRecords) || learnRecords < 0) throw new Error(`[infialign/decontam] decontam-stage: learnRecords must be a non-negative integer, got ${learnRecords}`);
+    return { identity: d.identity, learnRecords, build: (sample) => d.build(sample) };
+  }
+  const built = d as IdentifiedDecontamChecker;
+  if (built.identity === undefined) {
+    throw new Error("[infialign/decontam] decontam-stage: the checker has no identity; give it one (see benchmarkSetIdentity) or pass { identity, build }");
+  }
+  return { identity: built.identity, learnRecords: 0, build: async () => built };
 }
 
+/** Options of {@link benchmarkDecontamStage}. */
+export interface BenchmarkDecontamStageOptions extends Pick<DecontamStageOptions, "fields" | "batchSize"> {
+  /** Decontaminator settings (n-gram, paraphrase and embedding layers). @default the Decontaminator defaults */
+  config?: DecontaminatorOptions;
+  /** Turns the embedding layer on; its `id` is part of the stage key. @default none */
+  embedder?: TextEmbedder;
+  /**
+   * Input records read ahead to learn the corpus's stock phrases from (`Decontaminator.build`'s `background`); the
+   * stage holds up to this many records before its first output. 0 turns it off.
+   * @default 10000
+   */
+  learnRecords?: number;
+}
+
+/** Default of `BenchmarkDecontamStageOptions.learnRecords`. */
+export const DEFAULT_LEARN_RECORDS = 10_000;
+
 /**
- * {@link decontamStage} against `benchmarks` with a {@link Decontaminator}: the index is built on the first batch (an
- * up-to-date stage never builds it), and the benchmark set and resolved config are hashed into the stage params, so a
- * changed benchmark list or setting reruns the stage.
+ * {@link decontamStage} against `benchmarks` with a {@link Decontaminator} built on first use from the benchmarks, the
+ * resolved config, the embedder and the input's first `learnRecords` records. Its key covers all of them: a changed
+ * benchmark list or item, setting, embedder or sample size reruns the stage; an unchanged rerun does nothing.
  */
 export function benchmarkDecontamStage(benchmarks: readonly BenchmarkItem[], options: BenchmarkDecontamStageOptions = {}): Stage<Sample, Sample, DecontamStageParams> {
-  const { config: configOptions, ...stageOptions } = options;
+  const { config: configOptions, embedder, learnRecords = DEFAULT_LEARN_RECORDS, ...stageOptions } = options;
   const config = resolveDecontaminatorConfig(configOptions);
-  return decontamStage({ ...stageOptions, decontaminator: () => Decontaminator.build(benchmarks, config), params: benchmarkSetIdentity(benchmarks, config) });
+  const identity = benchmarkSetIdentity(benchmarks, config, embedder?.id);
+  const build = (sample: readonly string[]) => Decontaminator.build(benchmarks, config, { embedder, background: sample });
+  return decontamStage({ ...stageOptions, decontaminator: { identity, learnRecords, build } });
 }
