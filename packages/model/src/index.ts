@@ -30,7 +30,7 @@ export { OnnxQwen2Model } from "./onnx/engine.js";
 export { buildQwen2Onnx, QWEN2_ONNX_NAMES, QWEN2_ONNX_OPSET } from "./onnx/graph.js";
 export { buildQwen2TrainOnnx, TRAIN_GRAPH_NAMES } from "./onnx/trainGraph.js";
 export type { LoraOptions } from "./qwen2/lora.js";
-export { attachLora, detachLora, loadLora, loadLoraState, loraState, mergeLora, saveLora, unmergeLora } from "./qwen2/lora.js";
+export { attachLora, detachLora, loadLora, loadLoraState, loraState, loraVariables, mergeLora, saveLora, unmergeLora } from "./qwen2/lora.js";
 export type { CausalLmBatch, CausalLmLoss, LoraAdapter, LoraTargetModule, Qwen2ForwardOptions, Qwen2InitOptions } from "./qwen2/model.js";
 export { LORA_TARGET_MODULES, Qwen2Model, qwen2ParameterShapes } from "./qwen2/model.js";
 export type { RandomQwen2WeightsOptions } from "./qwen2/randomWeights.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ModelError } from "../src/errors.js";
-import { attachLora, detachLora, loadLora, loadLoraState, loraState, mergeLora, saveLora, unmergeLora } from "../src/qwen2/lora.js";
+import { attachLora, detachLora, loadLora, loadLoraState, loraState, loraVariables, mergeLora, saveLora, unmergeLora } from "../src/qwen2/lora.js";
 import { Qwen2Model } from "../src/qwen2/model.js";
 import { maxRelDiff, randomIds, tinyConfig, useBackend } from "./qwen2Helpers.js";
 
@@ -99,6 +99,24 @@ describe("LoRA", () => {
     model.training = false;
     expect(maxRelDiff(trainA, evalA)).toBeGreaterThan(1e-4);
     expect(maxRelDiff(stepTrain, evalA.subarray((ids.length - 1) * config.vocabSize))).toBeLessThan(1e-5);
+  });
+
+  it("loraVariables: the adapters' own variables, A then B per adapter in attach order, under loraState's PEFT names", () => {
+    expect(() => loraVariables(model)).toThrow(/no LoRA adapters; call attachLora first/);
+    attachLora(model, { r: 2, targetModules: ["v_proj", "down_proj"] });
+    const variables = loraVariables(model);
+    const layers = Array.from({ length: config.numHiddenLayers }, (_, l) => l);
+    expect([...variables.keys()]).toEqual(
+      layers.flatMap((l) =>
+        [`model.layers.${l}.self_attn.v_proj`, `model.layers.${l}.mlp.down_proj`].flatMap((p) => [`base_model.model.${p}.lora_A.weight`, `base_model.model.${p}.lora_B.weight`]),
+      ),
+    );
+    expect([...variables.keys()]).toEqual([...loraState(model).tensors.keys()]);
+    expect([...variables.values()]).toEqual(model.trainableVariables);
+    for (const [prefix, adapter] of model.adapters) {
+      expect(variables.get(`base_model.model.${prefix}.lora_A.weight`)).toBe(adapter.a);
+      expect(variables.get(`base_model.model.${prefix}.lora_B.weight`)).toBe(adapter.b);
+    }
   });
 
   it("loraState → loadLoraState round-trips in PEFT names; bad states are rejected by name", () => {

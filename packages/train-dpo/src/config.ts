@@ -3,43 +3,65 @@
 import { join } from "node:path";
 import { LoraOptionsSchema, OptimizerSchema, parseConfig, readConfigFile, SCHEDULE_TYPES } from "@infialign/train-sft";
 import { z } from "zod";
-import { DPO_LOSS_TYPES, REFERENCE_FREE_LOSS_TYPES } from "./losses.js";
+import type { PreferenceLossName, ResolvedPreferenceLossOptions } from "./losses/definition.js";
+import type { BuiltinHyperparameterValues } from "./losses/hyperparameters.js";
+import { lossHyperparameters, preferenceLossDefinition, preferenceLosses } from "./losses/table.js";
+import { DEFAULT_PREFERENCE_LOSS_OPTIONS } from "./losses.js";
 
 const PREFIX = "[infialign/train-dpo] config";
-
-const LOSS_TYPES = [...DPO_LOSS_TYPES, ...REFERENCE_FREE_LOSS_TYPES] as [string, ...string[]];
 
 /** Where the reference log-probs come from (they are computed once, before training, and cached on disk). */
 export const REFERENCE_ENGINES = ["auto", "onnx", "tfjs", "policy-copy"] as const;
 export type ReferenceEngine = (typeof REFERENCE_ENGINES)[number];
 
-export const DpoLossConfigSchema = z
-  .object({
-    /** TRL `loss_type`: one loss or a list combined with `lossWeights` (MPO). @default ["sigmoid"] */
-    lossType: z.union([z.enum(LOSS_TYPES), z.array(z.enum(LOSS_TYPES)).min(1)]).default(["sigmoid"]),
-    /** TRL `loss_weights`, one per `lossType` entry. @default all 1 */
+/** The run config's `loss` section as written: the losses, their weights, and hyperparameters of the loss table. */
+export type DpoLossConfigInput = {
+  /** TRL `loss_type`: one loss or a list combined with `lossWeights` (MPO). @default ["sigmoid"] */
+  lossType?: PreferenceLossName | PreferenceLossName[];
+  /** TRL `loss_weights`, one per `lossType` entry. @default all 1 */
+  lossWeights?: number[];
+} & Partial<BuiltinHyperparameterValues> & { [hyperparameter: string]: unknown };
+
+/** The `loss` section resolved: every hyperparameter of the loss table at its value or default. */
+export type DpoLossConfig = { lossType: PreferenceLossName | PreferenceLossName[]; lossWeights?: number[] } & BuiltinHyperparameterValues & { [hyperparameter: string]: unknown };
+
+let lossSection: { losses: number; schema: z.ZodType } | undefined;
+
+/** The strict zod object of the `loss` section for the table as it is now (rebuilt after registerLoss). */
+function lossSectionSchema(): z.ZodType {
+  const losses = preferenceLosses();
+  if (lossSection?.losses === losses.length) return lossSection.schema;
+  const names = z.enum(losses.map((l) => l.name) as [string, ...string[]]);
+  const shape: Record<string, z.ZodType> = {
+    lossType: z.union([names, z.array(names).min(1)]).default([...DEFAULT_PREFERENCE_LOSS_OPTIONS.lossType]),
     lossWeights: z.array(z.number().nonnegative()).min(1).optional(),
-    /** DPO β (Rafailov et al. 2023, Eq. 7): strength of the KL anchor to the reference. @default 0.1 (TRL) */
-    beta: z.number().positive().default(0.1),
-    /** TRL `label_smoothing` ε (cDPO, robust, exo_pair, aot). @default 0 */
-    labelSmoothing: z.number().min(0).lt(0.5).default(0),
-    /** DiscoPOP τ. @default 0.05 (TRL) */
-    discopopTau: z.number().positive().default(0.05),
-    /** SimPO β (Meng et al. 2024, Eq. 6). @default 2.0 (princeton-nlp/SimPO `simpo_config.py`) */
-    simpoBeta: z.number().positive().default(2.0),
-    /** SimPO γ/β. @default 0.25 */
-    simpoGammaBetaRatio: z.number().min(0).default(0.25),
-    /** ORPO λ (Hong et al. 2024, Eq. 6). @default 0.1 (TRL) */
-    orpoLambda: z.number().positive().default(0.1),
-    /**
-     * Tokens of ORPO's NLL term: `prompt_and_completion` as TRL's `ORPOTrainer` (all versions) and the ORPO authors'
-     * code (xfactlab/orpo, `disable_prompt_loss` off) compute it; `completion` for the chosen answer only, as the
-     * paper's Eq. 6 writes it and LLaMA-Factory's `pref_loss: orpo` trains.
-     * @default "prompt_and_completion"
-     */
-    orpoNllScope: z.enum(["prompt_and_completion", "completion"]).default("prompt_and_completion"),
-  })
-  .strict();
+  };
+  for (const [name, spec] of lossHyperparameters()) shape[name] = spec.default === undefined ? spec.schema.optional() : spec.schema.default(spec.default);
+  lossSection = { losses: losses.length, schema: z.object(shape).strict() };
+  return lossSection.schema;
+}
+
+/**
+ * The `loss` section: `lossType`, `lossWeights` and one field per hyperparameter of the loss table, each validated by
+ * its schema and defaulted from the table, then the chosen losses' own checks (e.g. exo_pair needs labelSmoothing > 0).
+ * Built at parse time, so losses added with registerLoss, and their hyperparameters, are accepted.
+ */
+export const DpoLossConfigSchema = z.unknown().transform((value, ctx) => {
+  const parsed = lossSectionSchema().safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0]);
+    return z.NEVER;
+  }
+  const loss = parsed.data as DpoLossConfig;
+  const lossTypes = typeof loss.lossType === "string" ? [loss.lossType] : [...loss.lossType];
+  if (new Set(lossTypes).size !== lossTypes.length) ctx.addIssue({ code: "custom", path: ["lossType"], message: `repeated entries in [${lossTypes.join(", ")}]; name each loss once` });
+  if (loss.lossWeights !== undefined && loss.lossWeights.length !== lossTypes.length) {
+    ctx.addIssue({ code: "custom", path: ["lossWeights"], message: `has ${loss.lossWeights.length} entries for ${lossTypes.length} loss types; give one weight per lossType entry` });
+  }
+  const options = { ...loss, lossTypes, lossWeights: loss.lossWeights ?? lossTypes.map(() => 1), bcoRunningMean: undefined } as ResolvedPreferenceLossOptions;
+  for (const t of lossTypes) for (const p of preferenceLossDefinition(t)?.check?.(options) ?? []) ctx.addIssue({ code: "custom", path: [p.option], message: p.message });
+  return loss;
+}) as unknown as z.ZodType<DpoLossConfig, DpoLossConfigInput>;
 
 export const ReferenceConfigSchema = z
   .object({
@@ -81,7 +103,8 @@ export const DpoConfigSchema = z
     outputDir: z.string().min(1),
     /** Seed of the data order. @default 42 (transformers) */
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(42),
-    loss: DpoLossConfigSchema.default(DpoLossConfigSchema.parse({})),
+    /** The losses and their hyperparameters (see DpoLossConfigSchema). @default sigmoid with the table's defaults */
+    loss: DpoLossConfigSchema.prefault({}),
     /** Peak learning rate. @default 1e-6 (TRL DPOConfig) */
     learningRate: z.number().positive().default(1e-6),
     /** AdamW and clipping. @default β (0.9, 0.999), ε 1e-8, weight decay 0, max grad norm 1 */
@@ -124,13 +147,6 @@ export const DpoConfigSchema = z
     if (c.maxPromptLength >= c.maxLength) {
       ctx.addIssue({ code: "custom", path: ["maxPromptLength"], message: `must be below maxLength (${c.maxLength}) so every completion keeps at least one token` });
     }
-    const types = typeof c.loss.lossType === "string" ? [c.loss.lossType] : c.loss.lossType;
-    if (types.includes("exo_pair") && c.loss.labelSmoothing === 0) {
-      ctx.addIssue({ code: "custom", path: ["loss", "labelSmoothing"], message: "exo_pair needs ε > 0 (TRL raises too); the EXO paper uses 1e-3" });
-    }
-    if (c.loss.lossWeights !== undefined && c.loss.lossWeights.length !== types.length) {
-      ctx.addIssue({ code: "custom", path: ["loss", "lossWeights"], message: `has ${c.loss.lossWeights.length} entries for ${types.length} loss types; give one weight per lossType entry` });
-    }
   });
 
 /** A DPO run config as written in dpo.yaml / dpo.json (defaults optional). */
@@ -169,7 +185,7 @@ export async function loadDpoConfig(path: string): Promise<DpoConfig> {
 }
 
 /** The loss types of a config as a list. */
-export function lossTypesOf(config: Pick<DpoConfig, "loss">): string[] {
+export function lossTypesOf(config: Pick<DpoConfig, "loss">): PreferenceLossName[] {
   return typeof config.loss.lossType === "string" ? [config.loss.lossType] : [...config.loss.lossType];
 }
 

@@ -1,9 +1,10 @@
 // Public API of @infialign/train-dpo: InfiAlign's DPO on pairs built from the SFT model's own errors — pair
-// construction and refinement, the TRL DPO-family losses plus SimPO and ORPO, a cached reference, LLaMA-Factory export.
+// construction and refinement, the loss table (TRL's DPO losses, SimPO, ORPO, and registerLoss for more), a cached
+// reference, LLaMA-Factory export.
 
 export type { CliIo as DpoCliIo } from "./cli/program.js";
 export { main as dpoCliMain } from "./cli/program.js";
-export type { DpoConfig, DpoConfigInput, ReferenceEngine } from "./config.js";
+export type { DpoConfig, DpoConfigInput, DpoLossConfig, DpoLossConfigInput, ReferenceEngine } from "./config.js";
 export { DpoConfigSchema, DpoLossConfigSchema, loadDpoConfig, lossTypesOf, REFERENCE_ENGINES, ReferenceConfigSchema, referenceCacheDir, resolveDpoConfig } from "./config.js";
 export type { LlamaFactoryDpoConfig, LlamaFactoryDpoExportResult, LlamaFactoryDpoOptions, LlamaFactoryPrefLoss, PreferenceDatasetInfo, SharegptPreferenceRecord } from "./export/llamafactory.js";
 export {
@@ -18,6 +19,9 @@ export {
   stringifyDpoConfig,
   toSharegptPreference,
 } from "./export/llamafactory.js";
+export type { LlamaFactoryLossMapping, LossOptionProblem, PreferenceLossDefinition, PreferenceLossInputs, PreferenceLossName, PreferenceLossTerm } from "./losses/definition.js";
+export type { HyperparameterValues, LossHyperparameter, LossHyperparameters } from "./losses/hyperparameters.js";
+export { lossHyperparameters, preferenceLossDefinition, preferenceLosses, registerLoss } from "./losses/table.js";
 export type { DpoLossType, ForwardMetrics, PreferenceBatch, PreferenceLossOptions, PreferenceLossResult, PreferenceLossType, PreferenceMetrics, ResolvedPreferenceLossOptions } from "./losses.js";
 export {
   DEFAULT_PREFERENCE_LOSS_OPTIONS,

@@ -1,36 +1,25 @@
-// The DPO loss family over per-pair sequence log-probs, with TRL's `loss_type` names and metric names
-// (trl/trainer/dpo_trainer.py `_compute_loss`, TRL v1.9; v0.19-v0.28 for the cDPO smoothing of `sigmoid` and BCO's
-// running mean), plus the reference-free SimPO (Meng et al. 2024; TRL `CPOTrainer` loss_type="simpo") and ORPO
-// (Hong et al. 2024; TRL `ORPOTrainer`). Which TRL version each loss matches: README "Losses".
+// The preference loss over per-pair sequence log-probs: any losses of the loss table (losses/table.ts: TRL's DPO
+// `loss_type`s, SimPO, ORPO and those added with registerLoss), weighted and summed (MPO), with the implicit rewards and
+// TRL's metric names (TRL DPOTrainer, or ORPOTrainer / CPOTrainer for reference-free runs).
 import * as tf from "@tensorflow/tfjs-core";
+import type { DPO_LOSS_TYPES, PreferenceLossInputs, PreferenceLossName, REFERENCE_FREE_LOSS_TYPES, ResolvedPreferenceLossOptions } from "./losses/definition.js";
+import { BUILTIN_HYPERPARAMETER_DEFAULTS, type BuiltinHyperparameterValues } from "./losses/hyperparameters.js";
+import type { RunningMean } from "./losses/runningMean.js";
+import { lossHyperparameters, preferenceLossDefinition, preferenceLosses } from "./losses/table.js";
 
-/** TRL DPOTrainer `loss_type` values (REFERENCE §3.2). `aot_unpaired` was `aot_pair` in TRL v0.19. */
-export const DPO_LOSS_TYPES = [
-  "sigmoid",
-  "hinge",
-  "ipo",
-  "exo_pair",
-  "nca_pair",
-  "robust",
-  "bco_pair",
-  "sppo_hard",
-  "aot",
-  "aot_unpaired",
-  "apo_zero",
-  "apo_down",
-  "discopop",
-  "sigmoid_norm",
-  "sft",
-] as const;
+export type { PreferenceLossName, ResolvedPreferenceLossOptions } from "./losses/definition.js";
+export { DPO_LOSS_TYPES, REFERENCE_FREE_LOSS_TYPES } from "./losses/definition.js";
+export { RunningMean } from "./losses/runningMean.js";
+
 export type DpoLossType = (typeof DPO_LOSS_TYPES)[number];
-
-/** Reference-free objectives: SimPO (Meng et al. 2024, Eq. 6) and ORPO (Hong et al. 2024, Eq. 6). */
-export const REFERENCE_FREE_LOSS_TYPES = ["simpo", "orpo"] as const;
+/** A built-in loss: TRL DPOTrainer's, SimPO or ORPO. */
 export type PreferenceLossType = DpoLossType | (typeof REFERENCE_FREE_LOSS_TYPES)[number];
 
-/** Losses that never read the reference log-probs (so no reference pass or cache is needed). */
-export function needsReference(lossTypes: readonly PreferenceLossType[]): boolean {
-  return lossTypes.some((t) => t !== "sft" && t !== "simpo" && t !== "orpo");
+const PREFIX = "[infialign/train-dpo] losses";
+
+/** Whether any of the losses reads reference log-probs (a name not in the table counts as needing them). */
+export function needsReference(lossTypes: readonly PreferenceLossName[]): boolean {
+  return lossTypes.some((t) => preferenceLossDefinition(t)?.needsReference ?? true);
 }
 
 type Vector = tf.Tensor1D | readonly number[] | Float32Array | Float64Array;
@@ -41,7 +30,7 @@ export interface PreferenceBatch {
   policyChosenLogps: Vector;
   /** Σ log πθ(y_l|x) over the rejected completion's tokens. */
   policyRejectedLogps: Vector;
-  /** Σ log π_ref(y_w|x); required unless every loss is reference-free (`sft`, `simpo`, `orpo`). Treated as constant. */
+  /** Σ log π_ref(y_w|x); required when some loss needs the reference (not `sft`, `simpo`, `orpo`). Treated as constant. */
   refChosenLogps?: Vector;
   /** Σ log π_ref(y_l|x). */
   refRejectedLogps?: Vector;
@@ -65,137 +54,57 @@ export interface PreferenceBatch {
   chosenPromptTokens?: Vector;
 }
 
-/** Options of {@link preferenceLoss}; see {@link resolvePreferenceLossOptions} for the defaults. */
-export interface PreferenceLossOptions {
+/**
+ * Options of {@link preferenceLoss}: the losses, their weights, and hyperparameters of the loss table by name (the
+ * built-in ones typed; those of losses added with registerLoss as `unknown`). Defaults: {@link resolvePreferenceLossOptions}.
+ */
+export type PreferenceLossOptions = {
   /** One loss or several combined with `lossWeights` (MPO, TRL `loss_type` list). @default ["sigmoid"] */
-  lossType?: PreferenceLossType | readonly PreferenceLossType[];
+  lossType?: PreferenceLossName | readonly PreferenceLossName[];
   /** Weight of each entry of `lossType` (TRL `loss_weights`). @default all 1 */
   lossWeights?: readonly number[];
-  /** β of the DPO family: temperature of the implicit reward β·log(πθ/π_ref); IPO's τ. @default 0.1 */
-  beta?: number;
-  /**
-   * ε: label smoothing of `sigmoid` (cDPO, Mitchell 2023, as TRL ≤ v0.28 and LLaMA-Factory `dpo_label_smoothing`;
-   * TRL ≥ v0.29 ignores ε for `sigmoid`, which is ε = 0 here), `aot`, `aot_unpaired`, SimPO (TRL CPO); noise rate of
-   * `robust` (Chowdhury et al. 2024, in [0, 0.5)); `exo_pair`'s ε (Ji et al. 2024), which must then be > 0 (TRL ≥
-   * v0.29 raises too; the EXO paper uses 1e-3, which TRL ≤ v0.28 substituted for 0 silently).
-   * @default 0
-   */
-  labelSmoothing?: number;
-  /** τ of DiscoPOP's log-ratio modulation (Chris Lu et al. 2024). @default 0.05 */
-  discopopTau?: number;
-  /**
-   * δ subtracted from the rewards in `bco_pair` (TRL v0.19: running mean of all rewards seen so far). Overrides
-   * `bcoRunningMean`. @default 0 (TRL HEAD form) unless `bcoRunningMean` is given
-   */
-  bcoDelta?: number;
   /**
    * Running mean of the rewards kept by the caller across steps (save `state()` in checkpoints): each call adds the
    * batch's mean reward first, then uses the running mean as δ, as TRL v0.19 `RunningMoments` does. Updated once per
-   * `preferenceLoss` call, so call it once per micro-batch.
+   * `preferenceLoss` call, so call it once per micro-batch. `bcoDelta` overrides it.
    */
   bcoRunningMean?: RunningMean;
-  /** SimPO β (scales the length-normalised log-prob margin). @default 2.0 (princeton-nlp/SimPO simpo_config.py) */
-  simpoBeta?: number;
-  /** SimPO γ/β: the target margin is γ = simpoBeta · ratio. @default 0.25 */
-  simpoGammaBetaRatio?: number;
-  /** ORPO λ weighting the odds-ratio term against the chosen NLL (TRL ORPO `beta`). @default 0.1 */
-  orpoLambda?: number;
-  /**
-   * How NLL terms (`sft`, ORPO) are averaged: `"token"` = Σ NLL / Σ chosen tokens over the batch (TRL's
-   * cross-entropy with mean reduction); `"pair"` = mean over pairs of each pair's per-token NLL.
-   * @default "token"
-   */
-  nllReduction?: "token" | "pair";
-}
+} & Partial<BuiltinHyperparameterValues> & { [hyperparameter: string]: unknown };
 
-export interface ResolvedPreferenceLossOptions {
-  lossTypes: PreferenceLossType[];
-  lossWeights: number[];
-  beta: number;
-  labelSmoothing: number;
-  discopopTau: number;
-  bcoDelta: number | undefined;
-  bcoRunningMean: RunningMean | undefined;
-  simpoBeta: number;
-  simpoGammaBetaRatio: number;
-  orpoLambda: number;
-  nllReduction: "token" | "pair";
-}
+/** The defaults of the built-in options, from the loss table. */
+export const DEFAULT_PREFERENCE_LOSS_OPTIONS = { lossType: ["sigmoid"] as const, ...BUILTIN_HYPERPARAMETER_DEFAULTS };
 
-export const DEFAULT_PREFERENCE_LOSS_OPTIONS = {
-  lossType: ["sigmoid"],
-  beta: 0.1,
-  labelSmoothing: 0,
-  discopopTau: 0.05,
-  simpoBeta: 2.0,
-  simpoGammaBetaRatio: 0.25,
-  orpoLambda: 0.1,
-  nllReduction: "token",
-} as const satisfies PreferenceLossOptions;
-
-const ALL_TYPES: readonly string[] = [...DPO_LOSS_TYPES, ...REFERENCE_FREE_LOSS_TYPES];
-
-/** Applies the defaults once and checks every option, reporting all problems in one error. */
+/**
+ * Applies the defaults of the loss table once and checks every option against its schema and the chosen losses' own
+ * checks, reporting all problems in one error.
+ */
 export function resolvePreferenceLossOptions(options: PreferenceLossOptions = {}): ResolvedPreferenceLossOptions {
-  const d = DEFAULT_PREFERENCE_LOSS_OPTIONS;
-  const raw = options.lossType ?? d.lossType;
-  const lossTypes = [...(typeof raw === "string" ? [raw] : raw)] as PreferenceLossType[];
+  const raw = options.lossType ?? DEFAULT_PREFERENCE_LOSS_OPTIONS.lossType;
+  const lossTypes: PreferenceLossName[] = typeof raw === "string" ? [raw] : [...raw];
   const lossWeights = [...(options.lossWeights ?? lossTypes.map(() => 1))];
-  const r: ResolvedPreferenceLossOptions = {
-    lossTypes,
-    lossWeights,
-    beta: options.beta ?? d.beta,
-    labelSmoothing: options.labelSmoothing ?? d.labelSmoothing,
-    discopopTau: options.discopopTau ?? d.discopopTau,
-    bcoDelta: options.bcoDelta,
-    bcoRunningMean: options.bcoRunningMean,
-    simpoBeta: options.simpoBeta ?? d.simpoBeta,
-    simpoGammaBetaRatio: options.simpoGammaBetaRatio ?? d.simpoGammaBetaRatio,
-    orpoLambda: options.orpoLambda ?? d.orpoLambda,
-    nllReduction: options.nllReduction ?? d.nllReduction,
-  };
   const problems: string[] = [];
+  const known = preferenceLosses().map((l) => l.name);
   if (lossTypes.length === 0) problems.push("lossType: empty list (give at least one loss)");
-  for (const t of lossTypes) if (!ALL_TYPES.includes(t)) problems.push(`lossType: unknown "${t}" (expected one of ${ALL_TYPES.join(", ")})`);
+  for (const t of lossTypes) if (!known.includes(t)) problems.push(`lossType: unknown "${t}" (expected one of ${known.join(", ")})`);
   if (new Set(lossTypes).size !== lossTypes.length) problems.push(`lossType: repeated entries in [${lossTypes.join(", ")}]`);
   if (lossWeights.length !== lossTypes.length) problems.push(`lossWeights: ${lossWeights.length} weights for ${lossTypes.length} losses (give one per lossType entry)`);
   if (lossWeights.some((w) => !Number.isFinite(w))) problems.push("lossWeights: every weight must be a finite number");
-  if (!(r.beta > 0)) problems.push(`beta: must be > 0, got ${r.beta}`);
-  if (!(r.simpoBeta > 0)) problems.push(`simpoBeta: must be > 0, got ${r.simpoBeta}`);
-  if (!(r.orpoLambda >= 0)) problems.push(`orpoLambda: must be >= 0, got ${r.orpoLambda}`);
-  if (!(r.discopopTau > 0)) problems.push(`discopopTau: must be > 0, got ${r.discopopTau}`);
-  if (!(r.labelSmoothing >= 0 && r.labelSmoothing < 1)) problems.push(`labelSmoothing: must be in [0, 1), got ${r.labelSmoothing}`);
-  if (lossTypes.includes("robust") && !(r.labelSmoothing < 0.5)) problems.push(`labelSmoothing: robust needs ε in [0, 0.5), got ${r.labelSmoothing}`);
-  if (lossTypes.includes("exo_pair") && r.labelSmoothing === 0) problems.push("labelSmoothing: exo_pair needs ε > 0 (log ε is undefined at 0); the EXO paper uses 1e-3, so pass labelSmoothing: 1e-3");
-  if (r.bcoDelta !== undefined && !Number.isFinite(r.bcoDelta)) problems.push(`bcoDelta: must be finite, got ${r.bcoDelta}`);
-  if (r.nllReduction !== "token" && r.nllReduction !== "pair") problems.push(`nllReduction: expected "token" or "pair", got "${r.nllReduction}"`);
-  if (problems.length > 0) throw new RangeError(`[infialign/train-dpo] losses: invalid options:\n  - ${problems.join("\n  - ")}`);
+  const resolved: Record<string, unknown> = { lossTypes, lossWeights, bcoRunningMean: options.bcoRunningMean };
+  const specs = lossHyperparameters();
+  for (const [name, spec] of specs) {
+    const value = options[name] ?? spec.default;
+    resolved[name] = value;
+    if (value === undefined) continue;
+    const parsed = spec.schema.safeParse(value);
+    if (!parsed.success) problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join("; ")}, got ${typeof value === "number" ? value : JSON.stringify(value)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!specs.has(name) && !["lossType", "lossWeights", "bcoRunningMean"].includes(name)) problems.push(`${name}: not an option of any loss (hyperparameters: ${[...specs.keys()].join(", ")})`);
+  }
+  const r = resolved as ResolvedPreferenceLossOptions;
+  if (problems.length === 0) for (const t of lossTypes) for (const p of preferenceLossDefinition(t)?.check?.(r) ?? []) problems.push(`${p.option}: ${p.message}`);
+  if (problems.length > 0) throw new RangeError(`${PREFIX}: invalid options:\n  - ${problems.join("\n  - ")}`);
   return r;
-}
-
-/** Running mean of scalars across batches (TRL v0.19 `RunningMoments`, mean part), for `bco_pair`'s δ. */
-export class RunningMean {
-  constructor(
-    private sum = 0,
-    private n = 0,
-  ) {}
-  update(values: ArrayLike<number>): void {
-    for (let i = 0; i < values.length; i++) this.sum += values[i]!;
-    this.n += values.length;
-  }
-  get mean(): number {
-    return this.n === 0 ? 0 : this.sum / this.n;
-  }
-  get count(): number {
-    return this.n;
-  }
-  /** Plain state for checkpoints; restore with `RunningMean.fromState`. */
-  state(): { sum: number; count: number } {
-    return { sum: this.sum, count: this.n };
-  }
-  static fromState(s: { sum: number; count: number }): RunningMean {
-    return new RunningMean(s.sum, s.count);
-  }
 }
 
 export interface PreferenceLossResult {
@@ -207,7 +116,7 @@ export interface PreferenceLossResult {
   /** The scalar to minimise: Σ_k weight_k · mean_k (NLL terms reduced per `nllReduction`). */
   loss: tf.Scalar;
   /** Unweighted batch loss of each component, by loss type. */
-  components: Partial<Record<PreferenceLossType, tf.Scalar>>;
+  components: Partial<Record<PreferenceLossName, tf.Scalar>>;
   /** Implicit rewards of the chosen responses, for metrics: β·(log πθ − log π_ref), or the reference-free analogue. */
   chosenRewards: tf.Tensor1D;
   /** Implicit rewards of the rejected responses, for metrics. */
@@ -223,228 +132,77 @@ export interface PreferenceLossResult {
 
 function toTensor(v: Vector, name: string, n: number | undefined): tf.Tensor1D {
   const t = v instanceof tf.Tensor ? (v as tf.Tensor1D) : tf.tensor1d(Array.from(v as ArrayLike<number>), "float32");
-  if (t.rank !== 1) throw new RangeError(`[infialign/train-dpo] losses: ${name} must be 1-D (one value per pair), got shape [${t.shape.join(", ")}]`);
-  if (n !== undefined && t.shape[0] !== n) throw new RangeError(`[infialign/train-dpo] losses: ${name} has ${t.shape[0]} entries, expected ${n} (one per pair)`);
+  if (t.rank !== 1) throw new RangeError(`${PREFIX}: ${name} must be 1-D (one value per pair), got shape [${t.shape.join(", ")}]`);
+  if (n !== undefined && t.shape[0] !== n) throw new RangeError(`${PREFIX}: ${name} has ${t.shape[0]} entries, expected ${n} (one per pair)`);
   return t.dtype === "float32" ? t : (tf.cast(t, "float32") as tf.Tensor1D);
-}
-
-/** −log σ(x), stable for large |x| (softplus(−x)). */
-const negLogSigmoid = (x: tf.Tensor): tf.Tensor => tf.softplus(tf.neg(x));
-
-const LN2 = Math.LN2;
-
-/**
- * log(1 − eˣ) for x ≤ 0 without cancellation (Mächler 2012): log(−expm1(x)) above −ln 2, log1p(−eˣ) below. Each
- * branch sees its input clamped to its own side of −ln 2, where both equal −ln 2, so their sum + ln 2 is the branch
- * that applies; unlike tf.where (no gradient for the condition in tfjs) the unused branch stays finite.
- */
-function log1mexp(x: tf.Tensor): tf.Tensor {
-  const far = tf.log1p(tf.neg(tf.exp(tf.minimum(x, -LN2))));
-  const near = tf.log(tf.neg(tf.expm1(tf.maximum(x, -LN2))));
-  return tf.add(tf.add(far, near), LN2);
-}
-
-/** −(1−ε)·log σ(x) − ε·log σ(−x): the cDPO-smoothed logistic loss. */
-function smoothedLogistic(x: tf.Tensor, eps: number): tf.Tensor {
-  const main = negLogSigmoid(x);
-  return eps === 0 ? main : tf.add(tf.mul(main, 1 - eps), tf.mul(negLogSigmoid(tf.neg(x)), eps));
-}
-
-/**
- * Sorts `x` along the batch (descending) with a gradient through `gather`. The permutation is computed on the host:
- * indices derived from `x` by an op would sit on the gradient tape, and tfjs has no gradient for integer inputs.
- */
-function sortWithGrad(x: tf.Tensor1D): tf.Tensor1D {
-  const values = x.dataSync();
-  const order = Array.from(values.keys()).sort((a, b) => values[b]! - values[a]! || a - b);
-  return tf.gather(x, tf.tensor1d(order, "int32")) as tf.Tensor1D;
 }
 
 /**
  * Per-pair losses of the chosen loss types, their weighted combination and the implicit rewards. Differentiable in
  * the policy log-probs (call it inside `tf.grad`/`tf.variableGrads`); reference log-probs are constants. The returned
  * tensors belong to the caller (`tf.dispose(result)`); intermediates are freed.
- * Formulas: REFERENCE.md §3.2-3.3; r_w = log πθ(y_w|x) − log π_ref(y_w|x), Δ = r_w − r_l, r̄ = r / #tokens.
  */
 export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOptions | ResolvedPreferenceLossOptions = {}): PreferenceLossResult {
-  const o = "lossTypes" in options ? options : resolvePreferenceLossOptions(options);
-  const refNeeded = needsReference(o.lossTypes);
-  if (refNeeded && (batch.refChosenLogps === undefined || batch.refRejectedLogps === undefined)) {
-    const which = o.lossTypes.filter((t) => t !== "sft" && t !== "simpo" && t !== "orpo").join(", ");
+  const o = "lossTypes" in options ? (options as ResolvedPreferenceLossOptions) : resolvePreferenceLossOptions(options);
+  const definitions = o.lossTypes.map((t) => {
+    const d = preferenceLossDefinition(t);
+    if (d === undefined) throw new RangeError(`${PREFIX}: unknown loss type "${String(t)}"`);
+    return d;
+  });
+  if (needsReference(o.lossTypes) && (batch.refChosenLogps === undefined || batch.refRejectedLogps === undefined)) {
+    const which = definitions.filter((d) => d.needsReference).map((d) => d.name);
+    const free = preferenceLosses().filter((d) => !d.needsReference).map((d) => d.name);
     throw new RangeError(
-      `[infialign/train-dpo] losses: refChosenLogps and refRejectedLogps are required by loss type(s) ${which}; compute them with RefLogpCache or use a reference-free loss (simpo, orpo)`,
+      `${PREFIX}: refChosenLogps and refRejectedLogps are required by loss type(s) ${which.join(", ")}; compute them with RefLogpCache or use a reference-free loss (${free.join(", ")})`,
     );
   }
   return tf.tidy(() => {
     const pw = toTensor(batch.policyChosenLogps, "policyChosenLogps", undefined);
     const n = pw.shape[0];
-    if (n === 0) throw new RangeError("[infialign/train-dpo] losses: empty batch (0 pairs)");
+    if (n === 0) throw new RangeError(`${PREFIX}: empty batch (0 pairs)`);
+    if ((batch.chosenPromptLogps === undefined) !== (batch.chosenPromptTokens === undefined)) {
+      throw new RangeError(`${PREFIX}: chosenPromptLogps and chosenPromptTokens go together; pass both (ORPO NLL over prompt + completion) or neither`);
+    }
     const pl = toTensor(batch.policyRejectedLogps, "policyRejectedLogps", n);
     const nw = toTensor(batch.chosenTokens, "chosenTokens", n);
     const nl = toTensor(batch.rejectedTokens, "rejectedTokens", n);
-    const nll = batch.chosenNll === undefined ? tf.neg(pw) : toTensor(batch.chosenNll, "chosenNll", n);
-    if ((batch.chosenPromptLogps === undefined) !== (batch.chosenPromptTokens === undefined)) {
-      throw new RangeError("[infialign/train-dpo] losses: chosenPromptLogps and chosenPromptTokens go together; pass both (ORPO NLL over prompt + completion) or neither");
-    }
+    // Made in this order and shared by all losses: the order in which gradients reach pw decides their float sum.
+    const chosenNll = batch.chosenNll === undefined ? (tf.neg(pw) as tf.Tensor1D) : toTensor(batch.chosenNll, "chosenNll", n);
     const promptLp = batch.chosenPromptLogps === undefined ? undefined : toTensor(batch.chosenPromptLogps, "chosenPromptLogps", n);
     const promptN = batch.chosenPromptTokens === undefined ? undefined : toTensor(batch.chosenPromptTokens, "chosenPromptTokens", n);
     const rw0 = batch.refChosenLogps === undefined ? undefined : toTensor(batch.refChosenLogps, "refChosenLogps", n);
     const rl0 = batch.refRejectedLogps === undefined ? undefined : toTensor(batch.refRejectedLogps, "refRejectedLogps", n);
-    const { beta, labelSmoothing: eps } = o;
-
-    // Reference log-probs are data, not parameters: gradients are only ever taken with respect to the policy's.
-    const refOf = () => ({ refW: rw0!, refL: rl0! });
-    const logratios = () => {
-      const { refW, refL } = refOf();
-      const rw = tf.sub(pw, refW);
-      const rl = tf.sub(pl, refL);
-      return { rw, rl, delta: tf.sub(rw, rl) };
+    const inputs: PreferenceLossInputs = {
+      policyChosenLogps: pw,
+      policyRejectedLogps: pl,
+      chosenTokens: nw,
+      rejectedTokens: nl,
+      chosenNll,
+      ...(promptLp && { chosenPromptLogps: promptLp }),
+      ...(promptN && { chosenPromptTokens: promptN }),
+      ...(rw0 && { refChosenLogps: rw0 }),
+      ...(rl0 && { refRejectedLogps: rl0 }),
+      chosenAverageLogps: tf.div(pw, nw) as tf.Tensor1D,
+      rejectedAverageLogps: tf.div(pl, nl) as tf.Tensor1D,
     };
-    const avgW = tf.div(pw, nw);
-    const avgL = tf.div(pl, nl);
 
     const perPair: tf.Tensor[] = [];
     const means: tf.Scalar[] = [];
-    const components: Partial<Record<PreferenceLossType, tf.Scalar>> = {};
+    const components: Partial<Record<PreferenceLossName, tf.Scalar>> = {};
     let nllLoss: tf.Scalar | undefined;
-    let logOddsOut: tf.Tensor1D | undefined;
-    for (const type of o.lossTypes) {
-      let losses: tf.Tensor;
-      let mean: tf.Scalar | undefined;
-      switch (type) {
-        case "sigmoid":
-          losses = smoothedLogistic(tf.mul(logratios().delta, beta), eps);
-          break;
-        case "hinge":
-          losses = tf.relu(tf.sub(1, tf.mul(logratios().delta, beta)));
-          break;
-        case "ipo": {
-          // IPO (Azar et al. 2023, Eq. 17) on length-averaged log-ratios, as TRL averages log-probs for ipo.
-          const { refW, refL } = refOf();
-          const d = tf.sub(tf.sub(avgW, avgL), tf.sub(tf.div(refW, nw), tf.div(refL, nl)));
-          losses = tf.square(tf.sub(d, 1 / (2 * beta)));
-          break;
-        }
-        case "exo_pair": {
-          // EXO (Ji et al. 2024, Eq. 16): reverse KL between the model's and the smoothed label distribution over the
-          // pair; ε > 0 is checked in resolvePreferenceLossOptions.
-          const z = tf.mul(logratios().delta, beta);
-          // log σ as −softplus(−x): tf.logSigmoid's custom gradient loses its saved input inside tf.tidy.
-          const a = tf.mul(tf.sigmoid(z), tf.sub(tf.neg(negLogSigmoid(z)), Math.log1p(-eps)));
-          const b = tf.mul(tf.sigmoid(tf.neg(z)), tf.sub(tf.neg(negLogSigmoid(tf.neg(z))), Math.log(eps)));
-          losses = tf.add(a, b);
-          break;
-        }
-        case "nca_pair": {
-          // NCA (Chen et al. 2024): absolute rewards, pushing the rejected one down.
-          const { rw, rl } = logratios();
-          const cw = tf.mul(rw, beta);
-          const cl = tf.mul(rl, beta);
-          losses = tf.add(negLogSigmoid(cw), tf.mul(tf.add(negLogSigmoid(tf.neg(cw)), negLogSigmoid(tf.neg(cl))), 0.5));
-          break;
-        }
-        case "robust": {
-          // Robust DPO (Chowdhury et al. 2024, Eq. 8): unbiased under label-flip rate ε.
-          const z = tf.mul(logratios().delta, beta);
-          losses = tf.div(tf.sub(tf.mul(negLogSigmoid(z), 1 - eps), tf.mul(negLogSigmoid(tf.neg(z)), eps)), 1 - 2 * eps);
-          break;
-        }
-        case "bco_pair": {
-          const { rw, rl } = logratios();
-          const cw = tf.mul(rw, beta);
-          const cl = tf.mul(rl, beta);
-          let delta = o.bcoDelta;
-          if (delta === undefined && o.bcoRunningMean) {
-            const rewards = tf.concat([cw, cl]).dataSync();
-            // TRL v0.19 updates RunningMoments with the batch mean of the (detached) rewards before reading δ.
-            let s = 0;
-            for (const v of rewards) s += v;
-            o.bcoRunningMean.update([s / rewards.length]);
-            delta = o.bcoRunningMean.mean;
-          }
-          const dd = delta ?? 0;
-          losses = tf.add(negLogSigmoid(tf.sub(cw, dd)), negLogSigmoid(tf.neg(tf.sub(cl, dd))));
-          break;
-        }
-        case "sppo_hard": {
-          // SPPO (Wu et al. 2024) with hard labels: winner's log-ratio → 1/(2β), loser's → −1/(2β).
-          const { rw, rl } = logratios();
-          losses = tf.add(tf.square(tf.sub(rw, 0.5 / beta)), tf.square(tf.add(rl, 0.5 / beta)));
-          break;
-        }
-        case "aot": {
-          // AOT (Melnyk et al. 2024): match order statistics of the policy and reference log-ratio distributions.
-          const { refW, refL } = refOf();
-          const d = tf.sub(sortWithGrad(tf.sub(pw, pl) as tf.Tensor1D), sortWithGrad(tf.sub(refW, refL) as tf.Tensor1D));
-          losses = smoothedLogistic(tf.mul(d, beta), eps);
-          break;
-        }
-        case "aot_unpaired": {
-          const { rw, rl } = logratios();
-          const d = tf.sub(sortWithGrad(rw as tf.Tensor1D), sortWithGrad(rl as tf.Tensor1D));
-          losses = smoothedLogistic(tf.mul(d, beta), eps);
-          break;
-        }
-        case "apo_zero": {
-          // APO (D'Oosterlinck et al. 2024): chosen better than the model → raise chosen, lower rejected.
-          const { rw, rl } = logratios();
-          losses = tf.add(tf.sub(1, tf.sigmoid(tf.mul(rw, beta))), tf.sigmoid(tf.mul(rl, beta)));
-          break;
-        }
-        case "apo_down": {
-          const { rw, delta } = logratios();
-          losses = tf.add(tf.sigmoid(tf.mul(rw, beta)), tf.sub(1, tf.sigmoid(tf.mul(delta, beta))));
-          break;
-        }
-        case "discopop": {
-          // DiscoPOP (Chris Lu et al. 2024, Eq. 5): (1 − σ(z/τ))·(−log σ(z)) + σ(z/τ)·e^(−z). The exponential term is
-          // taken as exp(log σ(z/τ) − z): the literal product overflows e^(−z) to ∞ below z ≈ −88.7 in float32 while
-          // σ(z/τ) underflows to 0, giving NaN (TRL's form); 1 − σ(x) is σ(−x) for the same reason.
-          const z = tf.mul(logratios().delta, beta);
-          const zt = tf.div(z, o.discopopTau);
-          const expTerm = tf.exp(tf.sub(tf.neg(negLogSigmoid(zt)), z));
-          losses = tf.add(tf.mul(negLogSigmoid(z), tf.sigmoid(tf.neg(zt))), expTerm);
-          break;
-        }
-        case "sigmoid_norm": {
-          const { refW, refL } = refOf();
-          const d = tf.sub(tf.sub(avgW, tf.div(refW, nw)), tf.sub(avgL, tf.div(refL, nl)));
-          losses = negLogSigmoid(tf.mul(d, beta));
-          break;
-        }
-        case "sft":
-          losses = tf.div(nll, nw);
-          mean = nllMean(nll, nw, o.nllReduction);
-          nllLoss ??= mean;
-          break;
-        case "simpo": {
-          // SimPO (Meng et al. 2024, Eq. 6): −log σ(β(ℓ_w − ℓ_l) − γ), ℓ = average log-prob, γ = β·(γ/β).
-          const gamma = o.simpoBeta * o.simpoGammaBetaRatio;
-          losses = smoothedLogistic(tf.sub(tf.mul(tf.sub(avgW, avgL), o.simpoBeta), gamma), eps);
-          break;
-        }
-        case "orpo": {
-          // ORPO (Hong et al. 2024, Eq. 6-7): NLL(chosen) − λ·log σ(log odds), odds(ℓ) = e^ℓ / (1 − e^ℓ), ℓ = average
-          // log-prob; log(1 − e^ℓ) through log1mexp, as TRL's ORPOTrainer, so ℓ near 0 stays finite.
-          const logOdds = tf.sub(tf.sub(avgW, avgL), tf.sub(log1mexp(avgW), log1mexp(avgL))) as tf.Tensor1D;
-          const ratio = tf.mul(negLogSigmoid(logOdds), o.orpoLambda);
-          const orpoNll = promptLp && promptN ? tf.sub(nll, promptLp) : nll;
-          const orpoTokens = promptN ? tf.add(nw, promptN) : nw;
-          losses = tf.add(tf.div(orpoNll, orpoTokens), ratio);
-          const nllTerm = nllMean(orpoNll, orpoTokens, o.nllReduction);
-          mean = tf.add(nllTerm, tf.mean(ratio)) as tf.Scalar;
-          nllLoss = nllTerm;
-          logOddsOut = logOdds;
-          break;
-        }
-        default:
-          throw new RangeError(`[infialign/train-dpo] losses: unknown loss type "${String(type)}"`);
-      }
-      const m = mean ?? (tf.mean(losses) as tf.Scalar);
-      components[type] = m;
-      perPair.push(losses);
+    let wholeNll: tf.Scalar | undefined;
+    let logOdds: tf.Tensor1D | undefined;
+    for (const definition of definitions) {
+      const term = definition.compute(inputs, o);
+      const m = term.mean ?? (tf.mean(term.losses) as tf.Scalar);
+      components[definition.name] = m;
+      perPair.push(term.losses);
       means.push(m);
+      if (term.nllLoss) nllLoss = term.nllLoss;
+      if (definition.isNll) wholeNll ??= m;
+      if (term.logOdds) logOdds = term.logOdds;
     }
+    nllLoss ??= wholeNll;
     const w = o.lossWeights;
     let losses = tf.mul(perPair[0]!, w[0]!) as tf.Tensor1D;
     let loss = tf.mul(means[0]!, w[0]!) as tf.Scalar;
@@ -453,16 +211,18 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
       loss = tf.add(loss, tf.mul(means[k]!, w[k]!));
     }
 
-    // Rewards as TRL logs them: β·(log πθ − log π_ref) with a reference; reference-free losses log their own scale.
+    // Rewards as TRL logs them: β·(log πθ − log π_ref) with a reference; reference-free losses log their own scale, the
+    // first of the run's losses in table order that has one (SimPO's β before ORPO's λ), else β.
     let chosenRewards: tf.Tensor1D;
     let rejectedRewards: tf.Tensor1D;
     if (rw0 && rl0) {
-      chosenRewards = tf.mul(tf.sub(pw, rw0), beta);
-      rejectedRewards = tf.mul(tf.sub(pl, rl0), beta);
+      chosenRewards = tf.mul(tf.sub(pw, rw0), o.beta);
+      rejectedRewards = tf.mul(tf.sub(pl, rl0), o.beta);
     } else {
-      const scale = o.lossTypes.includes("simpo") ? o.simpoBeta : o.lossTypes.includes("orpo") ? o.orpoLambda : beta;
-      chosenRewards = tf.mul(avgW, scale);
-      rejectedRewards = tf.mul(avgL, scale);
+      const scaled = preferenceLosses().find((d) => d.rewardScale !== undefined && o.lossTypes.includes(d.name));
+      const scale = scaled ? (o[scaled.rewardScale as string] as number) : o.beta;
+      chosenRewards = tf.mul(inputs.chosenAverageLogps, scale);
+      rejectedRewards = tf.mul(inputs.rejectedAverageLogps, scale);
     }
     return {
       losses,
@@ -471,13 +231,9 @@ export function preferenceLoss(batch: PreferenceBatch, options: PreferenceLossOp
       chosenRewards,
       rejectedRewards,
       ...(nllLoss === undefined ? {} : { nllLoss }),
-      ...(logOddsOut === undefined ? {} : { logOdds: logOddsOut }),
+      ...(logOdds === undefined ? {} : { logOdds }),
     };
   });
-}
-
-function nllMean(nll: tf.Tensor, tokens: tf.Tensor, reduction: "token" | "pair"): tf.Scalar {
-  return (reduction === "token" ? tf.div(tf.sum(nll), tf.sum(tokens)) : tf.mean(tf.div(nll, tokens))) as tf.Scalar;
 }
 
 /**
@@ -528,7 +284,7 @@ export function preferenceMetrics(
   result: PreferenceLossResult,
   meanLogits?: { chosen: number; rejected: number },
   forward?: ForwardMetrics,
-  lossTypes?: readonly PreferenceLossType[],
+  lossTypes?: readonly PreferenceLossName[],
 ): PreferenceMetrics {
   const cr = result.chosenRewards.dataSync();
   const rr = result.rejectedRewards.dataSync();

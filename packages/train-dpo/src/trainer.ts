@@ -14,9 +14,9 @@ import {
   loadCheckpoint,
   loadModelTokenizer,
   loraState,
+  loraVariables,
   type ModelTokenizer,
   mergeLora,
-  type NamedTensors,
   OnnxQwen2Model,
   type Qwen2Config,
   Qwen2Model,
@@ -37,14 +37,14 @@ import {
   type MicroBatchSource,
   type NamedVariables,
   padBatch,
-  type TrainingCheckpoint,
   type TrainLoopResult,
   type TrainProgress,
   trainLoop,
 } from "@infialign/train-sft";
 import * as tf from "@tensorflow/tfjs-core";
 import { type DpoConfig, lossTypesOf, referenceCacheDir } from "./config.js";
-import { needsReference, type PreferenceLossType, preferenceLoss, preferenceMetrics, RunningMean, resolvePreferenceLossOptions } from "./losses.js";
+import { preferenceLossDefinition } from "./losses/table.js";
+import { needsReference, preferenceLoss, preferenceMetrics, RunningMean, resolvePreferenceLossOptions } from "./losses.js";
 import type { PreferenceRecord } from "./pairs/pairStage.js";
 import { PreferenceRecordSchema, readPreferenceRecords } from "./pairs/readPairs.js";
 import { RefLogpCache, type RefScoreItem } from "./refCache.js";
@@ -332,17 +332,7 @@ async function referenceLogps(config: DpoConfig, pairs: readonly TokenizedPair[]
 }
 
 /**
- * Variables of the LoRA adapters under their PEFT tensor names (loraState lists A then B per adapter, in adapter
- * order), so adapter checkpoints restore by name.
- */
-function loraVariables(model: Qwen2Model): NamedVariables {
-  const names = [...loraState(model).tensors.keys()];
-  const vars = [...model.adapters.values()].flatMap((a) => [a.a, a.b]);
-  return new Map(vars.map((v, i) => [names[i]!, v]));
-}
-
-/**
- * Trains the policy with DPO (or any loss of `losses.ts`) on preference pairs; see the file header for the flow.
+ * Trains the policy with DPO (or any loss of the loss table) on preference pairs; see the file header for the flow.
  *
  * Per micro-batch of B pairs, one forward over 2B rows (B chosen, then B rejected; prompt + completion, right-padded,
  * labels only on the completion) gives per-token log-probs; their per-row sums are the policy log-probs of
@@ -352,7 +342,7 @@ function loraVariables(model: Qwen2Model): NamedVariables {
  */
 export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {}): Promise<TrainDpoResult> {
   const log = options.log ?? (() => {});
-  const lossTypes = lossTypesOf(config) as PreferenceLossType[];
+  const lossTypes = lossTypesOf(config);
   const records = await readPairs(config.pairs);
   if (records.length === 0) throw new Error(`${PREFIX}: no preference pairs in ${config.pairs.join(", ")}; build pairs first (infialign-dpo pairs).`);
   const tokenizer = await loadModelTokenizer(config.tokenizer ?? config.model);
@@ -386,8 +376,8 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
     const { maxGradNorm, ...adamw } = config.optimizer;
     const optimizer = new AdamW(variables, adamw);
 
-    // TRL's ORPOTrainer takes ORPO's NLL over prompt + chosen completion: the chosen rows then also score their prompt.
-    const orpoPromptNll = lossTypes.includes("orpo") && config.loss.orpoNllScope === "prompt_and_completion";
+    // A loss may need the chosen rows' prompt tokens scored too (ORPO's NLL over prompt + completion, as TRL's ORPOTrainer).
+    const promptNll = lossTypes.some((t) => preferenceLossDefinition(t)?.needsPromptLogps?.(lossOptions) ?? false);
     const threads = options.threads ?? config.threads;
     const created = await createTrainingEngine(model, { engine: options.engine ?? config.engine, ...(threads === undefined ? {} : { threads }) });
     engine = created.engine;
@@ -400,7 +390,7 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
         const prompt = batch[r % b]!.promptIds;
         const inputIds = Int32Array.from([...prompt, ...completion]);
         const labels = Int32Array.from(inputIds);
-        if (!(orpoPromptNll && r < b)) labels.fill(IGNORE_INDEX, 0, prompt.length);
+        if (!(promptNll && r < b)) labels.fill(IGNORE_INDEX, 0, prompt.length);
         return { inputIds, labels };
       });
       const padded = padBatch(rows, { padTokenId: tokenizer.padTokenId });
@@ -465,7 +455,7 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
               ...(reference
                 ? { refChosenLogps: batch.map((p) => reference.chosen[refIndex.get(p)!]!), refRejectedLogps: batch.map((p) => reference.rejected[refIndex.get(p)!]!) }
                 : {}),
-              ...(orpoPromptNll ? { chosenPromptLogps: promptVar as tf.Tensor1D, chosenPromptTokens: Array.from(promptCounts) } : {}),
+              ...(promptNll ? { chosenPromptLogps: promptVar as tf.Tensor1D, chosenPromptTokens: Array.from(promptCounts) } : {}),
             };
             const result = preferenceLoss(prefBatch, lossOptions);
             const values = preferenceMetrics(prefBatch, result, meanLogits, forward, lossTypes);
@@ -513,12 +503,11 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
       outputDir: config.outputDir,
       ...(config.saveTotalLimit === undefined ? {} : { saveTotalLimit: config.saveTotalLimit }),
       checkpointModel: (): CheckpointModel => (config.lora ? { format: "adapter", ...loraState(model, { baseModelNameOrPath: config.model }) } : { format: "model", options: { config: modelConfig, weights: model.toWeights(), tokenizer } }),
-      restoreModel: restorePolicy,
       ...(options.resume === undefined ? {} : { resume: options.resume }),
-      // bco_pair's running mean of rewards (TRL RunningMoments) continues across a resume.
+      // bco_pair's running mean of rewards (TRL RunningMoments) continues across a resume, from loss_state.json.
       ...(bcoRunningMean
         ? {
-            rng: {
+            lossState: {
               state: () => ({ bcoRunningMean: bcoRunningMean.state() }),
               restore: (state: Record<string, unknown>) => {
                 const s = state.bcoRunningMean as { sum: number; count: number } | undefined;
@@ -572,25 +561,6 @@ export async function trainDpo(config: DpoConfig, options: TrainDpoOptions = {})
     await engine?.dispose();
     model.dispose();
   }
-}
-
-/** Puts a checkpoint's weights or LoRA adapter back into the policy. */
-function restorePolicy(checkpoint: TrainingCheckpoint, variables: NamedVariables): void {
-  const m = checkpoint.model;
-  // In place: the optimizer holds these very variables.
-  const assign = (weights: NamedTensors) => {
-    for (const [name, v] of variables) {
-      const t = weights.get(name);
-      if (t === undefined || t.shape.join() !== v.shape.join()) {
-        throw new Error(`${PREFIX}: checkpoint ${checkpoint.dir} has no tensor "${name}" of shape [${v.shape}]; it belongs to another model or LoRA setting. Start a fresh run or point resume at the right checkpoint.`);
-      }
-      tf.tidy(() => v.assign(tf.tensor(t.data, v.shape, "float32")));
-    }
-  };
-  if (m.format === "adapter") assign(m.tensors);
-  else if (m.format === "model") assign(m.checkpoint.weights);
-  else if (m.format === "weights") assign(m.weights);
-  else throw new Error(`${PREFIX}: checkpoint ${checkpoint.dir} holds no model or adapter files; it was not written by this trainer.`);
 }
 
 function runSummary(config: DpoConfig, result: TrainDpoResult): Record<string, unknown> {

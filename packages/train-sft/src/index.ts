@@ -5,17 +5,20 @@ export type { SftCliIo } from "./cli/program.js";
 export { main as sftCliMain, SFT_USAGE } from "./cli/program.js";
 export type { ConfigFile } from "./configFile.js";
 export { parseConfig, readConfigFile } from "./configFile.js";
-export type { CheckpointModel, DataCursor, LoadedCheckpointModel, LogEntry, RngState, SaveTrainingCheckpointOptions, TrainerState, TrainingCheckpoint } from "./core/checkpoint.js";
+export type { CheckpointModel, DataCursor, LoadedCheckpointModel, LogEntry, LossState, RngState, SaveTrainingCheckpointOptions, TrainerState, TrainingCheckpoint } from "./core/checkpoint.js";
 export {
   CHECKPOINT_PREFIX,
   createTrainerState,
   DATA_CURSOR_NAME,
+  LOSS_STATE_NAME,
   latestCheckpoint,
   listCheckpoints,
   loadTrainingCheckpoint,
   OPTIMIZER_NAME,
   RNG_STATE_NAME,
+  readCheckpointModel,
   readOptimizerState,
+  restoreCheckpointModel,
   rotateCheckpoints,
   saveTrainingCheckpoint,
   TRAINER_STATE_NAME,
@@ -75,6 +78,7 @@ export type {
   SharegptRecord,
   SharegptRole,
   SharegptTurn,
+  WriteJsonlOptions,
 } from "./export/llamafactory.js";
 export {
   DatasetColumnsSchema,
@@ -92,6 +96,7 @@ export {
   toSharegptMessages,
   toSharegptRecord,
   writeDatasetInfo,
+  writeJsonl,
 } from "./export/llamafactory.js";
 export type { SftPhaseMetrics } from "./report/sftReport.js";
 export { renderSftReportHtml } from "./report/sftReport.js";
@@ -99,5 +104,7 @@ export type { ChartMarker, LineChartBlock, LineSeries, ReportBlock, ReportSectio
 export { escapeHtml, formatNumber, lineChartSvg, REPORT_PALETTE, renderTrainingReportHtml } from "./report/trainingReport.js";
 export type { SftBatchSourceOptions } from "./trainer/batches.js";
 export { countLossTokens, SftBatchSource, toCausalLmBatch } from "./trainer/batches.js";
-export type { SftBatchingReport, SftPhaseSummary, SftRunSummary, TrainSftOptions } from "./trainer.js";
-export { PHASE_SUMMARY_NAME, REPORT_NAME, RUN_SUMMARY_NAME, trainSft } from "./trainer.js";
+export type { SftBatchingReport, SftPhaseSummary, SftRunSummary } from "./trainer/summary.js";
+export { PHASE_SUMMARY_NAME, REPORT_NAME, RUN_SUMMARY_NAME } from "./trainer/summary.js";
+export type { TrainSftOptions } from "./trainer.js";
+export { trainSft } from "./trainer.js";

@@ -6,16 +6,15 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createRng } from "@infialign/kernels";
 import { describeBackend, selectBackend } from "@infialign/kernels/tfjs";
 import {
   attachLora,
   createTrainingEngine,
   type LoraTargetModule,
-  loadAdapter,
   loadCheckpoint,
   loadModelTokenizer,
   loraState,
+  loraVariables,
   type ModelTokenizer,
   type NamedTensors,
   Qwen2Model,
@@ -25,19 +24,22 @@ import {
   type TrainingEngineName,
 } from "@infialign/model";
 import * as tf from "@tensorflow/tfjs-core";
-import { type CheckpointModel, listCheckpoints, type TrainingCheckpoint } from "./core/checkpoint.js";
-import { trainLoop } from "./core/loop.js";
-import { MetricsLogger, type MetricsRecord, readMetrics } from "./core/metrics.js";
+import { type CheckpointModel, listCheckpoints, readCheckpointModel, restoreCheckpointModel } from "./core/checkpoint.js";
+import { type MicroBatchSource, trainLoop } from "./core/loop.js";
+import { type MetricsRecord, readMetrics } from "./core/metrics.js";
 import { AdamW } from "./core/optimizer.js";
 import { createSchedule } from "./core/schedule.js";
-import { assignHostTensors, type NamedVariables } from "./core/tensors.js";
+import type { NamedVariables } from "./core/tensors.js";
 import type { CurriculumConfig, PhaseConfig } from "./curriculum.js";
-import { type BatchRow, padBatch, type TrainingBatch } from "./data/batch.js";
-import { type PackingReport, packSequences } from "./data/packing.js";
-import { type SelectionReport, selectSamples } from "./data/selectSamples.js";
-import { IGNORE_INDEX, type TokenizedSample, tokenizeSamples } from "./data/tokenize.js";
+import type { TrainingBatch } from "./data/batch.js";
 import { renderSftReportHtml, type SftPhaseMetrics } from "./report/sftReport.js";
-import { countLossTokens, SftBatchSource, toEngineBatch } from "./trainer/batches.js";
+import { countLossTokens, type SftBatchSource } from "./trainer/batches.js";
+import { type Evaluate, phaseEndEvalLoss, phaseEvaluator } from "./trainer/evaluation.js";
+import { sftGradients } from "./trainer/objective.js";
+import { type PhaseData, preparePhaseData } from "./trainer/phaseData.js";
+import { PHASE_SUMMARY_NAME, type PhaseRun, phaseSummary, REPORT_NAME, RUN_SUMMARY_NAME, type SftPhaseSummary, type SftRunSummary } from "./trainer/summary.js";
+
+export type { SftBatchingReport, SftPhaseSummary, SftRunSummary } from "./trainer/summary.js";
 
 const PREFIX = "[infialign/train-sft] trainer";
 
@@ -70,75 +72,7 @@ export interface TrainSftOptions {
   resume?: boolean;
 }
 
-/** How a phase's sequences were batched. */
-export interface SftBatchingReport {
-  /** `none` = padded batches of single samples; otherwise the TRL packing strategy. */
-  strategy: PhaseConfig["packing"];
-  maxLength: number;
-  /** Rows per epoch (packed rows, or samples). */
-  rows: number;
-  /** Real tokens in one epoch. */
-  realTokens: number;
-  /** Token slots the micro-batches of one epoch occupy (rows × padded length), padding included. */
-  paddedTokens: number;
-  /** realTokens / paddedTokens: the share of compute spent on real tokens. */
-  efficiency: number;
-  /** Tokens cut by `maxLength` (tokenization for `none`, `bfd` truncation otherwise). */
-  truncatedTokens: number;
-  /** The packer's own report (efficiency against rows × maxLength), when packing. */
-  packing?: PackingReport;
-}
 
-export interface SftPhaseSummary {
-  name: string;
-  selection: SelectionReport;
-  trainSamples: number;
-  evalSamples: number;
-  /** Samples dropped because no label survived truncation (nothing to learn from them). */
-  droppedNoLossTokens: number;
-  batching: SftBatchingReport;
-  /** Optimizer steps done / planned. */
-  steps: number;
-  maxSteps: number;
-  /** Input tokens seen over the phase (TRL `num_tokens`). */
-  tokens: number;
-  finalTrainLoss?: number;
-  finalEvalLoss?: number;
-  /** Real input tokens per second of training in this process (resumed phases: since the resume). */
-  tokensPerSecond: number;
-  /** Wall-clock seconds of training in this process. */
-  seconds: number;
-  /** Step the phase resumed from, when it did. */
-  resumedFromStep?: number;
-  /** Phase directory (checkpoints, metrics.jsonl, final/). */
-  dir: string;
-  /** `<dir>/final`: an HF checkpoint, or a PEFT adapter for LoRA runs. Absent when interrupted. */
-  finalDir?: string;
-  skippedSteps: number;
-}
-
-export interface SftRunSummary {
-  config: CurriculumConfig;
-  /** tfjs backend the run used (it holds the weights and runs the tfjs engine). */
-  backend: string;
-  /** Training engine that computed the gradients. */
-  engine: TrainingEngineName;
-  /** Why `engine: "auto"` fell back to tfjs, when it did. */
-  engineFallback?: string;
-  phases: SftPhaseSummary[];
-  /** Whether `signal` stopped the run (resume with `resume: true`). */
-  interrupted: boolean;
-  /** `<outputDir>/final`: HF checkpoint with merged weights and the tokenizer. Absent when interrupted. */
-  finalDir?: string;
-  /** `<outputDir>/adapter`: the PEFT adapter of a LoRA run. */
-  adapterDir?: string;
-  runJson: string;
-  reportHtml: string;
-}
-
-export const PHASE_SUMMARY_NAME = "phase.json";
-export const RUN_SUMMARY_NAME = "run.json";
-export const REPORT_NAME = "report.html";
 
 /**
  * Runs an SFT curriculum (see the module comment). Writes, under `config.outputDir`: `<phase>/checkpoint-N/` every
@@ -172,7 +106,7 @@ export async function trainSft(config: CurriculumConfig, options: TrainSftOption
       const finalDir = join(dir, "final");
       if (options.resume && existsSync(join(dir, PHASE_SUMMARY_NAME)) && existsSync(finalDir)) {
         log(`${phase.name}: complete, loading ${finalDir}`);
-        await loadPhaseFinal(variables, finalDir, !!lora);
+        restoreCheckpointModel(await readCheckpointModel(finalDir), variables, finalDir);
         phases.push(JSON.parse(await readFile(join(dir, PHASE_SUMMARY_NAME), "utf8")) as SftPhaseSummary);
         continue;
       }
@@ -269,27 +203,6 @@ function mergedWeights(model: Qwen2Model): NamedTensors {
   return weights;
 }
 
-/** The adapters as trainable variables under their PEFT names (what loraState writes), so checkpoints map 1:1. */
-function loraVariables(model: Qwen2Model): NamedVariables {
-  const variables: NamedVariables = new Map();
-  for (const [prefix, adapter] of model.adapters) {
-    variables.set(`base_model.model.${prefix}.lora_A.weight`, adapter.a);
-    variables.set(`base_model.model.${prefix}.lora_B.weight`, adapter.b);
-  }
-  return variables;
-}
-
-async function loadPhaseFinal(variables: NamedVariables, dir: string, lora: boolean): Promise<void> {
-  if (lora) {
-    // loadLora would re-create the adapter variables; copy into the ones the trainer tracks instead.
-    const adapter = await loadAdapter(dir);
-    assignHostTensors(variables, adapter.tensors, dir);
-    return;
-  }
-  const checkpoint = await loadCheckpoint(dir);
-  assignHostTensors(variables, checkpoint.weights, dir);
-}
-
 interface PhaseContext {
   config: CurriculumConfig;
   phase: PhaseConfig;
@@ -303,158 +216,62 @@ interface PhaseContext {
   log: (line: string) => void;
 }
 
-/** A 32-bit seed for one micro-batch's LoRA dropout masks. */
-function dropoutSeedOf(phase: number, step: number, micro: number): number {
-  return (Math.imul(phase + 1, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35) ^ Math.imul(micro + 1, 0x27d4eb2f)) >>> 0;
-}
-
-/** Tokens whose next token carries a label, within the first `limit` tokens. */
-function scoredTokens(sample: TokenizedSample, limit: number): number {
-  const end = Math.min(limit, sample.labels.length);
-  let n = 0;
-  for (let t = 1; t < end; t++) if (sample.labels[t] !== IGNORE_INDEX) n++;
-  return n;
-}
-
-/** Seeded train / eval split: a permutation of the samples, the first `round(n · fraction)` (≥ 1) held out. */
-function splitEval<T>(items: readonly T[], fraction: number, seed: number): { train: T[]; evalSet: T[] } {
-  if (fraction <= 0 || items.length < 2) return { train: [...items], evalSet: [] };
-  const rng = createRng(seed >>> 0);
-  const idx = items.map((_, i) => i);
-  for (let i = idx.length - 1; i > 0; i--) {
-    const j = rng.nextInt(i + 1);
-    [idx[i], idx[j]] = [idx[j] as number, idx[i] as number];
-  }
-  const nEval = Math.min(items.length - 1, Math.max(1, Math.round(items.length * fraction)));
-  const held = new Set(idx.slice(0, nEval));
-  // Both splits keep file order, so the packing (and its report) does not depend on the split's permutation.
-  return { train: items.filter((_, i) => !held.has(i)), evalSet: items.filter((_, i) => held.has(i)) };
-}
-
+/** One phase: its data, trainLoop with the SFT objective, the held-out loss, then `final/` and phase.json. */
 async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
-  const { config, phase, index, dir, model, engine, tokenizer, variables, options, log } = ctx;
-  // The same seed in every phase: a phase's data order and eval split depend on its data only, not on its position.
-  const seed = config.seed;
-  const { samples, report: selection } = await selectSamples(phase.data, { seed: config.seed, ...(options.signal ? { signal: options.signal } : {}) });
-  const tokenized = tokenizeSamples(samples, tokenizer, { trainOnPrompt: options.trainOnPrompt ?? config.trainOnPrompt, ...(phase.packing === "none" ? { maxLength: phase.maxLength } : {}) });
-  // bfd keeps the first maxLength tokens; bfd_split / wrapped keep everything.
-  const limit = phase.packing === "bfd" || phase.packing === "none" ? phase.maxLength : Number.POSITIVE_INFINITY;
-  const usable = tokenized.filter((s) => scoredTokens(s, limit) > 0);
-  const { train, evalSet } = splitEval(usable, config.evalFraction, seed ^ 0x9e3779b9);
-  if (train.length === 0) throw new Error(`${PREFIX}: phase "${phase.name}" has no training samples with answer tokens (selected ${selection.kept}, usable ${usable.length}); check data.files and the filters.`);
-
-  let rows: BatchRow[];
-  let packing: PackingReport | undefined;
-  let truncatedTokens = tokenized.reduce((sum, s) => sum + s.truncatedTokens, 0);
-  if (phase.packing === "none") rows = train;
-  else {
-    const packed = packSequences(train, { maxLength: phase.maxLength, strategy: phase.packing });
-    rows = packed.rows;
-    packing = packed.report;
-    truncatedTokens += packed.report.truncatedTokens;
-  }
-  const source = new SftBatchSource({ rows, batchSize: phase.batchSize, epochs: phase.epochs, seed, padTokenId: tokenizer.padTokenId, phase: index, paddingFree: phase.paddingFree });
-  const padding = source.paddingEfficiency();
-  const batching: SftBatchingReport = { strategy: phase.packing, maxLength: phase.maxLength, rows: rows.length, ...padding, truncatedTokens, ...(packing ? { packing } : {}) };
-  // HF Trainer: updates per epoch = ceil(micro-batches / accumulation); max_steps = ceil(epochs × that).
-  const maxSteps = Math.ceil(phase.epochs * Math.ceil(source.batchesPerEpoch / phase.gradAccumulation));
+  const { config, phase, index, dir, model, engine, tokenizer, options, log } = ctx;
+  const data = await preparePhaseData(config, phase, { index, tokenizer, trainOnPrompt: options.trainOnPrompt ?? config.trainOnPrompt, ...(options.signal ? { signal: options.signal } : {}) });
+  const { selection, train, evalSet, batching, maxSteps } = data;
   log(
-    `${phase.name}: ${selection.kept} samples (${train.length} train, ${evalSet.length} eval), ${rows.length} rows (${phase.packing}), ` +
-      `efficiency ${(100 * padding.efficiency).toFixed(1)}%, ${maxSteps} steps`,
+    `${phase.name}: ${selection.kept} samples (${train.length} train, ${evalSet.length} eval), ${batching.rows} rows (${phase.packing}), ` +
+      `efficiency ${(100 * batching.efficiency).toFixed(1)}%, ${maxSteps} steps`,
   );
-
-  const evalBatches: TrainingBatch[] = [];
-  const evalRows = evalSet.map((s) => ({ inputIds: s.inputIds.slice(0, phase.maxLength), labels: s.labels.slice(0, phase.maxLength) }));
-  for (let at = 0; at < evalRows.length; at += phase.batchSize) evalBatches.push(padBatch(evalRows.slice(at, at + phase.batchSize), { padTokenId: tokenizer.padTokenId }));
-  const evaluate = async (): Promise<Record<string, number>> => {
-    const wasTraining = model.training;
-    model.training = false;
-    let nll = 0;
-    let correct = 0;
-    let entropy = 0;
-    let items = 0;
-    try {
-      for (const batch of evalBatches) {
-        const scores = await engine.score(toEngineBatch(batch));
-        for (let i = 0; i < scores.labels.length; i++) {
-          if (scores.labels[i] === IGNORE_INDEX) continue;
-          nll -= scores.logProbs[i] as number;
-          correct += scores.correct[i] as number;
-          entropy += scores.entropy[i] as number;
-          items += 1;
-        }
-      }
-    } finally {
-      model.training = wasTraining;
-    }
-    const n = Math.max(1, items);
-    return { loss: nll / n, mean_token_accuracy: correct / n, entropy: entropy / n };
-  };
-
-  const lora = config.lora;
-  const checkpointModel = (): CheckpointModel =>
-    lora ? { format: "adapter", ...loraState(model, { baseModelNameOrPath: config.model }) } : { format: "model", options: { config: model.config, weights: model.toWeights(), tokenizer } };
-  const restoreModel = (checkpoint: TrainingCheckpoint, vars: NamedVariables): void => {
-    const m = checkpoint.model;
-    if (m.format === "adapter") assignHostTensors(vars, m.tensors, checkpoint.dir);
-    else if (m.format === "model") assignHostTensors(vars, m.checkpoint.weights, checkpoint.dir);
-    else if (m.format === "weights") assignHostTensors(vars, m.weights, checkpoint.dir);
-    else throw new Error(`${PREFIX}: ${checkpoint.dir} holds no model files this trainer wrote (expected config.json or adapter_config.json).`);
-  };
-
-  const optimizer = new AdamW(variables, { beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.epsilon, weightDecay: config.optimizer.weightDecay });
-  const schedule = createSchedule({ type: phase.scheduler, learningRate: phase.learningRate, totalSteps: maxSteps, warmupRatio: phase.warmupRatio });
-  let tokensHere = 0;
-  const counted = {
-    next: () => {
-      const batch = source.next();
-      if (batch) tokensHere += batch.numTokens;
-      return batch;
-    },
-    cursor: () => source.cursor(),
-    seek: (cursor: Parameters<typeof source.seek>[0]) => source.seek(cursor),
-    epoch: () => source.epoch(),
-  };
-  const hasEval = evalBatches.length > 0;
+  const evaluate = phaseEvaluator(evalSet, phase, model, engine, tokenizer);
   const resumedFrom = options.resume ? (await listCheckpoints(dir)).at(-1)?.step : undefined;
+  const run = await runPhaseLoop(ctx, data, evaluate);
+  const finalEvalLoss = !run.result.interrupted && evaluate ? await phaseEndEvalLoss(run.result, evaluate, dir, data.source.epoch()) : undefined;
+  const summary = phaseSummary(phase.name, dir, data, { ...run, ...(finalEvalLoss === undefined ? {} : { finalEvalLoss }), ...(resumedFrom === undefined ? {} : { resumedFromStep: resumedFrom }) });
+  if (run.result.interrupted) {
+    log(`${phase.name}: interrupted at step ${run.result.globalStep}; checkpoint ${run.result.lastCheckpoint ?? "(none)"}`);
+    return summary;
+  }
+  summary.finalDir = join(dir, "final");
+  if (config.lora) await saveLora(model, summary.finalDir, { baseModelNameOrPath: config.model });
+  else await saveCheckpoint(summary.finalDir, { config: model.config, weights: model.toWeights(), tokenizer });
+  await writeFile(join(dir, PHASE_SUMMARY_NAME), `${JSON.stringify(summary, null, 2)}\n`);
+  log(
+    `${phase.name}: ${run.result.globalStep} steps, loss ${summary.finalTrainLoss?.toFixed(4) ?? "n/a"}${finalEvalLoss === undefined ? "" : `, eval_loss ${finalEvalLoss.toFixed(4)}`}, ${summary.tokensPerSecond.toFixed(0)} tok/s`,
+  );
+  return summary;
+}
+
+/** The phase's trainLoop: AdamW and the schedule over its steps, checkpoints (model or PEFT adapter), evaluation. */
+async function runPhaseLoop(ctx: PhaseContext, data: PhaseData, evaluate: Evaluate | undefined): Promise<PhaseRun> {
+  const { config, phase, index, dir, model, engine, tokenizer, variables, options } = ctx;
+  const lora = config.lora;
+  const optimizer = new AdamW(variables, { beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, epsilon: config.optimizer.epsilon, weightDecay: config.optimizer.weightDecay });
+  const schedule = createSchedule({ type: phase.scheduler, learningRate: phase.learningRate, totalSteps: data.maxSteps, warmupRatio: phase.warmupRatio });
+  const counted = countingTokens(data.source);
   const started = performance.now();
   model.training = true;
-  let result: Awaited<ReturnType<typeof trainLoop<TrainingBatch>>>;
   try {
-    result = await trainLoop<TrainingBatch>({
+    const result = await trainLoop<TrainingBatch>({
       variables,
-      computeGradients: async (batch, { numItemsInBatch, step, micro }) => {
-        // Token-summed NLL over the step's scored tokens (transformers `num_items_in_batch`), so accumulating
-        // micro-batches gives exactly the big-batch mean: ∂loss/∂log p = −1 / num_items on every scored token (the
-        // engine ignores unscored ones). Metrics are normalised the same way.
-        const input = toEngineBatch(batch);
-        // Dropout masks seeded by (phase, step, micro-batch): a resumed run draws the uninterrupted run's masks.
-        const dropoutSeed = dropoutSeedOf(index, step, micro);
-        const out = await engine.gradients(input, new Float32Array(input.inputIds.length).fill(-1 / numItemsInBatch), { dropoutSeed });
-        let correct = 0;
-        let entropy = 0;
-        for (let i = 0; i < out.scores.labels.length; i++) {
-          if (out.scores.labels[i] === IGNORE_INDEX) continue;
-          correct += out.scores.correct[i] as number;
-          entropy += out.scores.entropy[i] as number;
-        }
-        return { loss: out.objective, metrics: { mean_token_accuracy: correct / numItemsInBatch, entropy: entropy / numItemsInBatch }, numTokens: batch.numTokens, grads: out.grads };
-      },
+      computeGradients: sftGradients(engine, index),
       countItems: countLossTokens,
-      source: counted,
+      source: counted.source,
       optimizer,
       schedule,
-      maxSteps,
+      maxSteps: data.maxSteps,
       gradientAccumulationSteps: phase.gradAccumulation,
       maxGradNorm: config.optimizer.maxGradNorm,
       logEvery: config.loggingSteps,
-      evalEvery: hasEval && config.evalSteps !== undefined ? config.evalSteps : 0,
-      ...(hasEval ? { evaluate } : {}),
+      evalEvery: evaluate && config.evalSteps !== undefined ? config.evalSteps : 0,
+      ...(evaluate ? { evaluate } : {}),
       checkpointEvery: config.saveSteps,
       ...(config.saveTotalLimit === undefined ? {} : { saveTotalLimit: config.saveTotalLimit }),
       outputDir: dir,
-      checkpointModel,
-      restoreModel,
+      checkpointModel: (): CheckpointModel =>
+        lora ? { format: "adapter", ...loraState(model, { baseModelNameOrPath: config.model }) } : { format: "model", options: { config: model.config, weights: model.toWeights(), tokenizer } },
       resume: options.resume ?? false,
       trainerState: { train_batch_size: phase.batchSize, num_train_epochs: phase.epochs },
       label: phase.name,
@@ -462,57 +279,27 @@ async function trainPhase(ctx: PhaseContext): Promise<SftPhaseSummary> {
       ...(options.progress === false ? { progress: false as const } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    return { result, seconds: (performance.now() - started) / 1000, tokensHere: counted.tokens() };
   } finally {
     model.training = false;
     optimizer.dispose();
   }
-  const seconds = (performance.now() - started) / 1000;
-  const history = result.logHistory;
-
-  let finalEval: number | undefined;
-  if (!result.interrupted && hasEval) {
-    const lastEval = history.findLast((r) => typeof r.eval_loss === "number");
-    if (lastEval?.step === result.globalStep) finalEval = lastEval.eval_loss as number;
-    else {
-      // Evaluate at the end of the phase (always, so the summary has a held-out loss), appended to metrics.jsonl.
-      const metrics = await MetricsLogger.open(join(dir, "metrics.jsonl"), { resumeFromStep: result.globalStep });
-      const values = await evaluate();
-      const record: MetricsRecord = { eval_num_tokens: result.numTokens, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`eval_${k}`, v])), epoch: source.epoch(), step: result.globalStep };
-      await metrics.log(record);
-      await metrics.close();
-      finalEval = values.loss;
-    }
-  }
-  const lastLoss = history.findLast((r) => typeof r.loss === "number");
-  const lastTokens = history.findLast((r) => typeof r.num_tokens === "number");
-  const summary: SftPhaseSummary = {
-    name: phase.name,
-    selection,
-    trainSamples: train.length,
-    evalSamples: evalSet.length,
-    droppedNoLossTokens: tokenized.length - usable.length,
-    batching,
-    steps: result.globalStep,
-    maxSteps,
-    tokens: (lastTokens?.num_tokens as number | undefined) ?? tokensHere,
-    ...(lastLoss ? { finalTrainLoss: lastLoss.loss as number } : {}),
-    ...(finalEval === undefined ? {} : { finalEvalLoss: finalEval }),
-    tokensPerSecond: seconds > 0 ? tokensHere / seconds : 0,
-    seconds,
-    ...(resumedFrom === undefined ? {} : { resumedFromStep: resumedFrom }),
-    dir,
-    skippedSteps: result.skippedSteps,
-  };
-  if (result.interrupted) {
-    log(`${phase.name}: interrupted at step ${result.globalStep}; checkpoint ${result.lastCheckpoint ?? "(none)"}`);
-    return summary;
-  }
-  const finalDir = join(dir, "final");
-  if (lora) await saveLora(model, finalDir, { baseModelNameOrPath: config.model });
-  else await saveCheckpoint(finalDir, { config: model.config, weights: model.toWeights(), tokenizer });
-  summary.finalDir = finalDir;
-  await writeFile(join(dir, PHASE_SUMMARY_NAME), `${JSON.stringify(summary, null, 2)}\n`);
-  log(`${phase.name}: ${result.globalStep} steps, loss ${summary.finalTrainLoss?.toFixed(4) ?? "n/a"}${finalEval === undefined ? "" : `, eval_loss ${finalEval.toFixed(4)}`}, ${summary.tokensPerSecond.toFixed(0)} tok/s`);
-  return summary;
 }
 
+/** The source as trainLoop reads it, counting the input tokens of the micro-batches it hands out in this process. */
+function countingTokens(source: SftBatchSource): { source: MicroBatchSource<TrainingBatch>; tokens: () => number } {
+  let tokens = 0;
+  return {
+    source: {
+      next: () => {
+        const batch = source.next();
+        if (batch) tokens += batch.numTokens;
+        return batch;
+      },
+      cursor: () => source.cursor(),
+      seek: (cursor) => source.seek(cursor),
+      epoch: () => source.epoch(),
+    },
+    tokens: () => tokens,
+  };
+}

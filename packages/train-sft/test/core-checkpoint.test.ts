@@ -1,14 +1,18 @@
+import "@tensorflow/tfjs-backend-cpu";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type NamedTensors, parseQwen2Config, resolvePeftLoraConfig } from "@infialign/model";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createTrainerState,
   latestCheckpoint,
   listCheckpoints,
   loadTrainingCheckpoint,
+  readCheckpointModel,
+  restoreCheckpointModel,
   saveTrainingCheckpoint,
 } from "../src/core/checkpoint.js";
 import type { AdamWState } from "../src/core/optimizer.js";
@@ -176,6 +180,47 @@ describe("training checkpoints", () => {
     await save(5, { rngState: { seed: 1 } });
     expect(readdirSync(dir)).toEqual(["checkpoint-5"]);
     expect((await loadTrainingCheckpoint(join(dir, "checkpoint-5"))).rngState).toEqual({ seed: 1 });
+  });
+
+  it("keeps the loss state in its own loss_state.json, apart from the RNG state", async () => {
+    const path = await save(6, { lossState: { bcoRunningMean: { sum: 1.5, count: 3 } } });
+    expect(readdirSync(path).sort()).toEqual(["data_cursor.json", "loss_state.json", "model.safetensors", "optimizer.safetensors", "rng_state.json", "trainer_state.json"]);
+    const loaded = await loadTrainingCheckpoint(path);
+    expect(loaded.lossState).toEqual({ bcoRunningMean: { sum: 1.5, count: 3 } });
+    expect(loaded.rngState).toEqual({ seed: 42, draws: 18 });
+    expect((await loadTrainingCheckpoint(await save(7))).lossState).toBeUndefined();
+  });
+
+  it("restoreCheckpointModel assigns model, adapter and bare-weight files by name, in place, and refuses a mismatch before changing anything", async () => {
+    const variables = new Map([...weights()].map(([name, t]) => [name, tf.variable(tf.zeros(t.shape), true)]));
+    const config = parseQwen2Config({ vocab_size: 4, hidden_size: 4, intermediate_size: 6, num_hidden_layers: 1, num_attention_heads: 1 });
+    for (const [step, model] of [
+      [1, { format: "weights", weights: weights() }],
+      [2, { format: "model", options: { config, weights: weights() } }],
+    ] as const) {
+      for (const v of variables.values()) v.assign(tf.zerosLike(v));
+      const checkpoint = await loadTrainingCheckpoint(await saveTrainingCheckpoint({ outputDir: dir, step, model, trainerState: createTrainerState() }));
+      restoreCheckpointModel(checkpoint.model, variables, checkpoint.dir);
+      for (const [name, v] of variables) expect(bits({ data: v.dataSync() as Float32Array }), `${model.format} ${name}`).toEqual(bits(weights().get(name)!));
+    }
+
+    const lora = resolvePeftLoraConfig({ r: 2, lora_alpha: 4, target_modules: ["q_proj"] });
+    const adapterTensors: NamedTensors = new Map([
+      ["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", { shape: [2, 3], data: awkward(6, 7) }],
+      ["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", { shape: [3, 2], data: awkward(6, 8) }],
+    ]);
+    const adapterDir = await saveTrainingCheckpoint({ outputDir: dir, step: 3, model: { format: "adapter", config: lora, tensors: adapterTensors }, trainerState: createTrainerState() });
+    const loraVars = new Map([...adapterTensors].map(([name, t]) => [name, tf.variable(tf.zeros(t.shape), true)]));
+    restoreCheckpointModel(await readCheckpointModel(adapterDir), loraVars, adapterDir);
+    for (const [name, v] of loraVars) expect(bits({ data: v.dataSync() as Float32Array }), name).toEqual(bits(adapterTensors.get(name)!));
+
+    const before = [...variables.values()].map((v) => Array.from(v.dataSync()));
+    expect(() => restoreCheckpointModel({ format: "adapter", config: lora, tensors: adapterTensors }, variables, adapterDir)).toThrow(
+      /checkpoint-3: weights do not match the model: "model\.embed_tokens\.weight" is missing/,
+    );
+    expect([...variables.values()].map((v) => Array.from(v.dataSync()))).toEqual(before);
+    expect(() => restoreCheckpointModel({ format: "custom" }, variables, "ckpt")).toThrow(/ckpt holds no model files .* needs the trainer's own restoreModel/);
+    tf.dispose([...variables.values(), ...loraVars.values()]);
   });
 
   it("names the file and field of a bad data cursor; latestCheckpoint of a missing dir is undefined", async () => {

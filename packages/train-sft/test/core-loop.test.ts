@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -190,6 +190,44 @@ describe("trainLoop on a toy linear regression", () => {
     weightsOf(fresh).forEach((w, i) => {
       expect(w).toBeCloseTo(ws[i]!, 6);
     });
+  });
+
+  it("saves the loss state in loss_state.json and restores it on resume; an older checkpoint's rng_state.json stands in for it", async () => {
+    // A running count of the items seen, kept by the "loss" across steps.
+    const counter = () => {
+      let seen = 0;
+      return { count: () => seen, hook: { state: () => ({ seen }), restore: (s: Record<string, unknown>) => (seen = s.seen as number) }, add: (n: number) => (seen += n) };
+    };
+    const run = (vars: Map<string, tf.Variable>, c: ReturnType<typeof counter>, outputDir: string, extra: Partial<TrainLoopOptions<Example[]>>) =>
+      trainLoop(
+        options(vars, {
+          batch: 8,
+          accumulation: 1,
+          outputDir,
+          maxSteps: 6,
+          lossState: c.hook,
+          computeLoss: (batch, ctx) => {
+            c.add(batch.length);
+            return lossOf(vars)(batch, ctx);
+          },
+          ...extra,
+        }),
+      );
+    const first = counter();
+    await run(toyModel(), first, join(dir, "a"), { maxSteps: 3, checkpointEvery: 3 });
+    const checkpoint = join(dir, "a", "checkpoint-3");
+    expect(JSON.parse(readFileSync(join(checkpoint, "loss_state.json"), "utf8"))).toEqual({ seen: 24 });
+    expect(existsSync(join(checkpoint, "rng_state.json"))).toBe(false);
+
+    const resumed = counter();
+    await run(toyModel(), resumed, join(dir, "a"), { resume: true });
+    expect(resumed.count()).toBe(48);
+
+    // The layout before loss_state.json: the same state in rng_state.json.
+    renameSync(join(checkpoint, "loss_state.json"), join(checkpoint, "rng_state.json"));
+    const legacy = counter();
+    await run(toyModel(), legacy, join(dir, "legacy"), { resume: checkpoint });
+    expect(legacy.count()).toBe(48);
   });
 
   it("an abort signal stops after the current step with a checkpoint; resuming completes the same run", async () => {

@@ -104,6 +104,21 @@ export function unmergeLora(model: Qwen2Model): void {
 
 const peftName = (prefix: string, which: "A" | "B") => `base_model.model.${prefix}.lora_${which}.weight`;
 
+/**
+ * The adapters' own variables (not copies) under the names {@link loraState} writes their tensors, PEFT's
+ * `base_model.model.<projection>.lora_A.weight` / `.lora_B.weight`, A then B per adapter in attach order: what a trainer
+ * optimizes, so optimizer state and adapter checkpoints map onto the variables by name.
+ */
+export function loraVariables(model: Qwen2Model): Map<string, tf.Variable> {
+  if (model.adapters.size === 0) fail("loraVariables: the model has no LoRA adapters; call attachLora first.");
+  const variables = new Map<string, tf.Variable>();
+  for (const [prefix, adapter] of model.adapters) {
+    variables.set(peftName(prefix, "A"), adapter.a);
+    variables.set(peftName(prefix, "B"), adapter.b);
+  }
+  return variables;
+}
+
 /** The adapters in PEFT layout: adapter_config.json fields and tensors named as PEFT saves them (`…q_proj.lora_A.weight`). */
 export function loraState(model: Qwen2Model, options: { baseModelNameOrPath?: string } = {}): { config: PeftLoraConfig; tensors: NamedTensors } {
   const opts = resolved.get(model) ?? fail("loraState: the model has no LoRA adapters; call attachLora first.");

@@ -9,8 +9,8 @@ import { type InputFile, OpenAIChatClient, resolveInputs, runPipeline, type Stag
 import { type BACKEND_NAMES, selectBackend } from "@infialign/kernels/tfjs";
 import { type DecodeModel, generate, loadCheckpoint, loadModelTokenizer, OnnxQwen2Model, Qwen2Model } from "@infialign/model";
 import { loadDpoConfig } from "../config.js";
-import { exportLlamaFactoryDpo } from "../export/llamafactory.js";
-import type { PreferenceLossType } from "../losses.js";
+import { exportableLosses, exportLlamaFactoryDpo } from "../export/llamafactory.js";
+import { hyperparametersOf, lossHyperparameters, preferenceLossDefinition, preferenceLosses } from "../losses/table.js";
 import { pairConstructionStage } from "../pairs/pairStage.js";
 import { readPreferenceRecords } from "../pairs/readPairs.js";
 import { localSampler, openAISampler, type ResponseSampler } from "../pairs/samplers.js";
@@ -25,7 +25,8 @@ export interface CliIo {
 /** A usage mistake: printed with the command's help hint, exit code 2. */
 class UsageError extends Error {}
 
-const HELP = `infialign-dpo — DPO on pairs built from the SFT model's own errors
+/** The usage text; its loss sections are read from the loss table, so losses added with registerLoss are listed. */
+const help = () => `infialign-dpo — DPO on pairs built from the SFT model's own errors
 
 Usage:
   infialign-dpo pairs  --input GLOB... --out DIR (--base-url URL --model NAME | --local-model DIR) [options]
@@ -60,24 +61,42 @@ export: writes LLaMA-Factory ShareGPT preference data, dataset_info.json, a DPO 
   --target llamafactory
   --model NAME        model_name_or_path of the SFT checkpoint
   --dataset-name N    (default infialign_dpo)   --template T (default qwen)
-  --loss TYPE         sigmoid | hinge | ipo | orpo | simpo (default sigmoid)   --beta B (default 0.1)
+  --loss TYPE         a loss with a LLaMA-Factory pref_loss: ${exportableLosses().join(" | ")} (default sigmoid)
+  --beta B            pref_beta, which sets the loss's ${prefBetaHelp()} (default: the loss table's)
   --learning-rate LR  (default 5e-6)   --epochs N (default 1)   --cutoff-len N (default 16384)
   --finetuning-type full|lora (default full)
   --num-samples N     write num_samples: LLaMA-Factory resamples the pairs to N rows (default: not written, each pair once)
 
   -h, --help          this help
-`;
+
+${lossesHelp()}`;
+
+/** The loss table as help text: every loss with what it reads, then every hyperparameter with its default. */
+function lossesHelp(): string {
+  const losses = preferenceLosses();
+  const width = Math.max(...losses.map((l) => l.name.length)) + 2;
+  const lines = ["losses (dpo.yaml loss.lossType; a list is summed with loss.lossWeights):"];
+  for (const l of losses) {
+    const facts = [l.needsReference ? "reference" : "reference-free", `reads ${hyperparametersOf(l).join(", ") || "nothing"}`];
+    if (typeof l.llamaFactory === "object") facts.push(`LLaMA-Factory pref_loss ${l.llamaFactory.prefLoss}`);
+    else if (l.llamaFactory === "pref_ftx") facts.push("LLaMA-Factory pref_ftx");
+    lines.push(`  ${l.name.padEnd(width)}${l.description}`, `  ${"".padEnd(width)}(${facts.join("; ")})`);
+  }
+  lines.push("", "loss hyperparameters (dpo.yaml loss.<name>; name (default): meaning):");
+  for (const [name, spec] of lossHyperparameters()) lines.push(`  ${name} (${spec.default === undefined ? "unset" : String(spec.default)}): ${spec.description}`);
+  return `${lines.join("\n")}\n`;
+}
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage error). */
 export async function main(argv: readonly string[], io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-      io.stdout.write(HELP);
+      io.stdout.write(help());
       return command === undefined ? 2 : 0;
     }
     if (rest.includes("-h") || rest.includes("--help")) {
-      io.stdout.write(HELP);
+      io.stdout.write(help());
       return 0;
     }
     if (command === "pairs") return await pairsCommand(rest, io);
@@ -316,8 +335,8 @@ async function exportCommand(argv: readonly string[], io: CliIo): Promise<number
     modelNameOrPath: values.model,
     ...(values["dataset-name"] === undefined ? {} : { datasetName: values["dataset-name"] }),
     ...(values.template === undefined ? {} : { template: values.template }),
-    ...(values.loss === undefined ? {} : { lossType: values.loss as PreferenceLossType }),
-    ...(values.beta === undefined ? {} : values.loss === "simpo" ? { simpoBeta: positive(values.beta, "--beta")! } : values.loss === "orpo" ? { orpoLambda: positive(values.beta, "--beta")! } : { beta: positive(values.beta, "--beta")! }),
+    ...(values.loss === undefined ? {} : { lossType: values.loss }),
+    ...(values.beta === undefined ? {} : { [prefBetaOf(values.loss ?? "sigmoid")]: positive(values.beta, "--beta")! }),
     ...(values["learning-rate"] === undefined ? {} : { learningRate: positive(values["learning-rate"], "--learning-rate")! }),
     ...(values.epochs === undefined ? {} : { numTrainEpochs: positive(values.epochs, "--epochs")! }),
     ...(values["cutoff-len"] === undefined ? {} : { cutoffLen: positiveInt(values["cutoff-len"], "--cutoff-len")! }),
@@ -326,4 +345,17 @@ async function exportCommand(argv: readonly string[], io: CliIo): Promise<number
   });
   io.stdout.write(`${result.records} pairs → ${values.out}\n${result.files.map((f) => `  ${f}`).join("\n")}\nrun: cd ${values.out} && ${result.command}\n`);
   return 0;
+}
+
+/** "beta (sigmoid, hinge, ipo), orpoLambda (orpo), …": which hyperparameter `--beta` sets for each exportable loss. */
+function prefBetaHelp(): string {
+  const byHyperparameter = new Map<string, string[]>();
+  for (const name of exportableLosses()) byHyperparameter.set(prefBetaOf(name), [...(byHyperparameter.get(prefBetaOf(name)) ?? []), name]);
+  return [...byHyperparameter].map(([hyperparameter, losses]) => `${hyperparameter} (${losses.join(", ")})`).join(", ");
+}
+
+/** The hyperparameter `--beta` sets: the one the loss writes as LLaMA-Factory's `pref_beta` (else β). */
+function prefBetaOf(loss: string): string {
+  const mapping = preferenceLossDefinition(loss)?.llamaFactory;
+  return typeof mapping === "object" ? mapping.prefBeta : "beta";
 }

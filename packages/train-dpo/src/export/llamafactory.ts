@@ -4,19 +4,22 @@
 // The generic pieces (message mapping, dataset_info merging, PyYAML-safe YAML, the ZeRO-3 config) are
 // `@infialign/train-sft`'s; this module adds the stricter preference record and DPO YAML schemas.
 
-import { once } from "node:events";
-import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Message, writeFileAtomic } from "@infialign/data";
-import { DS_Z3_CONFIG, LlamaFactoryTrainConfigSchema, sharegptDatasetInfo, stringifyLlamaFactoryConfig, toSharegptMessages, writeDatasetInfo } from "@infialign/train-sft";
+import { DS_Z3_CONFIG, LlamaFactoryTrainConfigSchema, sharegptDatasetInfo, stringifyLlamaFactoryConfig, toSharegptMessages, writeDatasetInfo, writeJsonl } from "@infialign/train-sft";
 import { z } from "zod";
-import type { PreferenceLossType } from "../losses.js";
+import type { LlamaFactoryLossMapping, PreferenceLossName, ResolvedPreferenceLossOptions } from "../losses/definition.js";
+import { lossHyperparameters, preferenceLossDefinition, preferenceLosses } from "../losses/table.js";
+import { DEFAULT_PREFERENCE_LOSS_OPTIONS } from "../losses.js";
 import type { PreferenceRecord } from "../pairs/pairStage.js";
 
 const PREFIX = "[infialign/train-dpo] llamafactory-export";
 
-/** `pref_loss` values LLaMA-Factory implements (`finetuning_args.py`); `kto_pair` has no counterpart here. */
+/**
+ * `pref_loss` values LLaMA-Factory implements (`finetuning_args.py`); `kto_pair` has no counterpart here. Which of our
+ * losses maps to which is the loss table's `llamaFactory` entry.
+ */
 export const LLAMAFACTORY_PREF_LOSSES = ["sigmoid", "hinge", "ipo", "orpo", "simpo"] as const;
 export type LlamaFactoryPrefLoss = (typeof LLAMAFACTORY_PREF_LOSSES)[number];
 
@@ -176,22 +179,22 @@ export interface LlamaFactoryDpoOptions {
   /** LLaMA-Factory chat template. @default "qwen" (Qwen2.5, Qwen2.5-Math) */
   template?: string;
   /**
-   * Our loss, mapped to `pref_loss`: sigmoid, hinge, ipo, orpo, simpo map one to one; other TRL loss types have no
-   * LLaMA-Factory implementation and are an error. `["sigmoid", "sft"]` (MPO with an SFT term) maps to `pref_ftx`.
+   * Our loss, mapped to `pref_loss` through the loss table's `llamaFactory` entries (sigmoid, hinge, ipo, orpo, simpo
+   * map one to one; a loss without an entry is an error). `["sigmoid", "sft"]` (MPO with an SFT term) maps to `pref_ftx`.
    * @default "sigmoid"
    */
-  lossType?: PreferenceLossType | readonly PreferenceLossType[];
+  lossType?: PreferenceLossName | readonly PreferenceLossName[];
   /** Weights of `lossType` entries; the `sft` weight becomes `pref_ftx`. @default all 1 */
   lossWeights?: readonly number[];
-  /** DPO β (`pref_beta`) for sigmoid / hinge / ipo. @default 0.1 */
+  /** DPO β, written as `pref_beta` for sigmoid / hinge / ipo. @default the loss table's */
   beta?: number;
-  /** cDPO label smoothing (`dpo_label_smoothing`, sigmoid only). @default 0 */
+  /** cDPO label smoothing (`dpo_label_smoothing`, sigmoid only). @default the loss table's (0) */
   labelSmoothing?: number;
-  /** SimPO β, written as `pref_beta` for simpo. @default 2.0 */
+  /** SimPO β, written as `pref_beta` for simpo. @default the loss table's */
   simpoBeta?: number;
-  /** SimPO γ/β; LLaMA-Factory's `simpo_gamma` is the margin γ itself = simpoBeta · ratio. @default 0.25 (γ = 0.5, LLaMA-Factory's default) */
+  /** SimPO γ/β; LLaMA-Factory's `simpo_gamma` is the margin γ itself = simpoBeta · ratio. @default the loss table's (γ = 0.5, LLaMA-Factory's default) */
   simpoGammaBetaRatio?: number;
-  /** ORPO λ, written as `pref_beta` for orpo. @default 0.1 */
+  /** ORPO λ, written as `pref_beta` for orpo. @default the loss table's */
   orpoLambda?: number;
   /** @default "full" */
   finetuningType?: "full" | "lora";
@@ -220,35 +223,61 @@ export interface LlamaFactoryDpoOptions {
   numSamples?: number;
 }
 
-/** Maps our loss settings to LLaMA-Factory's (`pref_loss`, `pref_beta`, `pref_ftx`, `simpo_gamma`, `dpo_label_smoothing`). */
-export function llamaFactoryPreferenceArgs(
-  options: Pick<LlamaFactoryDpoOptions, "lossType" | "lossWeights" | "beta" | "labelSmoothing" | "simpoBeta" | "simpoGammaBetaRatio" | "orpoLambda">,
-): Pick<LlamaFactoryDpoConfig, "pref_loss" | "pref_beta" | "pref_ftx" | "simpo_gamma" | "dpo_label_smoothing"> {
-  const raw = options.lossType ?? "sigmoid";
+type PreferenceArgsOptions = Pick<LlamaFactoryDpoOptions, "lossType" | "lossWeights" | "beta" | "labelSmoothing" | "simpoBeta" | "simpoGammaBetaRatio" | "orpoLambda">;
+
+/**
+ * Maps our loss settings to LLaMA-Factory's (`pref_loss`, `pref_beta`, `pref_ftx`, `simpo_gamma`, `dpo_label_smoothing`)
+ * through the loss table: the loss's `llamaFactory` entry names its `pref_loss` and the hyperparameter written as
+ * `pref_beta`; values not given take the table's defaults.
+ */
+export function llamaFactoryPreferenceArgs(options: PreferenceArgsOptions): Pick<LlamaFactoryDpoConfig, "pref_loss" | "pref_beta" | "pref_ftx" | "simpo_gamma" | "dpo_label_smoothing"> {
+  const raw = options.lossType ?? DEFAULT_PREFERENCE_LOSS_OPTIONS.lossType;
   const types = typeof raw === "string" ? [raw] : [...raw];
   const weights = options.lossWeights ?? types.map(() => 1);
   if (weights.length !== types.length) throw new Error(`${PREFIX}: lossWeights has ${weights.length} entries for ${types.length} loss types; give one per lossType entry.`);
-  const sftAt = types.indexOf("sft");
-  const main = types.filter((t) => t !== "sft");
+  const mappingOf = (name: string) => preferenceLossDefinition(name)?.llamaFactory;
+  const ftxAt = types.findIndex((t) => mappingOf(t) === "pref_ftx");
+  const main = types.filter((t) => mappingOf(t) !== "pref_ftx");
+  const supported = exportableLosses();
   if (main.length !== 1) {
-    throw new Error(`${PREFIX}: LLaMA-Factory trains one preference loss (plus an optional "sft" term as pref_ftx); got [${types.join(", ")}]. Export one of ${LLAMAFACTORY_PREF_LOSSES.join(", ")}.`);
+    throw new Error(`${PREFIX}: LLaMA-Factory trains one preference loss (plus an optional "sft" term as pref_ftx); got [${types.join(", ")}]. Export one of ${supported.join(", ")}.`);
   }
   const loss = main[0]!;
-  if (!(LLAMAFACTORY_PREF_LOSSES as readonly string[]).includes(loss)) {
-    throw new Error(`${PREFIX}: loss "${loss}" has no LLaMA-Factory pref_loss (supported: ${LLAMAFACTORY_PREF_LOSSES.join(", ")}); train it with @infialign/train-dpo or TRL instead.`);
+  const mapping = mappingOf(loss);
+  if (typeof mapping !== "object" || !(LLAMAFACTORY_PREF_LOSSES as readonly string[]).includes(mapping.prefLoss)) {
+    throw new Error(`${PREFIX}: loss "${loss}" has no LLaMA-Factory pref_loss (supported: ${supported.join(", ")}); train it with @infialign/train-dpo or TRL instead.`);
   }
   const mainWeight = weights[types.indexOf(loss)]!;
   if (mainWeight !== 1) throw new Error(`${PREFIX}: LLaMA-Factory has no weight for the preference loss; "${loss}" must have weight 1 (got ${mainWeight}); scale pref_ftx instead.`);
-  const prefLoss = loss as LlamaFactoryPrefLoss;
-  const pref_ftx = sftAt >= 0 ? weights[sftAt]! : 0;
-  const labelSmoothing = options.labelSmoothing ?? 0;
-  if (labelSmoothing !== 0 && prefLoss !== "sigmoid") throw new Error(`${PREFIX}: labelSmoothing is supported by LLaMA-Factory for sigmoid only (dpo_label_smoothing), not "${prefLoss}".`);
-  if (prefLoss === "simpo") {
-    const beta = options.simpoBeta ?? 2.0;
-    return { pref_loss: prefLoss, pref_beta: beta, pref_ftx, simpo_gamma: beta * (options.simpoGammaBetaRatio ?? 0.25) };
+  const o = withTableDefaults(options);
+  const prefLoss = mapping.prefLoss as LlamaFactoryPrefLoss;
+  if (o.labelSmoothing !== 0 && !mapping.labelSmoothing) {
+    const readers = preferenceLosses().flatMap((d) => (typeof d.llamaFactory === "object" && d.llamaFactory.labelSmoothing ? [d.name] : []));
+    throw new Error(`${PREFIX}: labelSmoothing is supported by LLaMA-Factory for ${readers.join(", ")} only (dpo_label_smoothing), not "${prefLoss}".`);
   }
-  if (prefLoss === "orpo") return { pref_loss: prefLoss, pref_beta: options.orpoLambda ?? 0.1, pref_ftx };
-  return { pref_loss: prefLoss, pref_beta: options.beta ?? 0.1, pref_ftx, ...(labelSmoothing !== 0 && { dpo_label_smoothing: labelSmoothing }) };
+  return {
+    pref_loss: prefLoss,
+    pref_beta: o[mapping.prefBeta] as number,
+    pref_ftx: ftxAt >= 0 ? weights[ftxAt]! : 0,
+    ...mapping.extra?.(o),
+    ...(mapping.labelSmoothing && o.labelSmoothing !== 0 && { dpo_label_smoothing: o.labelSmoothing }),
+  };
+}
+
+/** Losses with a LLaMA-Factory `pref_loss`, in the order of LLAMAFACTORY_PREF_LOSSES. */
+export function exportableLosses(): PreferenceLossName[] {
+  const rank = (m: LlamaFactoryLossMapping) => (LLAMAFACTORY_PREF_LOSSES as readonly string[]).indexOf(m.prefLoss);
+  return preferenceLosses()
+    .flatMap((d) => (typeof d.llamaFactory === "object" && rank(d.llamaFactory) >= 0 ? [{ name: d.name, rank: rank(d.llamaFactory) }] : []))
+    .sort((a, b) => a.rank - b.rank)
+    .map((d) => d.name);
+}
+
+/** The hyperparameters as given, else at the loss table's defaults (values are checked by LLaMA-Factory's schema). */
+function withTableDefaults(options: PreferenceArgsOptions): ResolvedPreferenceLossOptions {
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of lossHyperparameters()) values[name] = (options as Record<string, unknown>)[name] ?? spec.default;
+  return values as ResolvedPreferenceLossOptions;
 }
 
 /** The validated DPO training config for LLaMA-Factory, with this project's defaults. */
@@ -332,26 +361,8 @@ export async function exportLlamaFactoryDpo(
   await mkdir(dataDir, { recursive: true });
 
   const dataFile = `${datasetName}.jsonl`;
-  const tmp = join(dataDir, `${dataFile}.${process.pid}.tmp`);
-  const stream = createWriteStream(tmp);
-  let count = 0;
-  try {
-    for await (const record of records) {
-      if (!stream.write(`${JSON.stringify(toSharegptPreference(record))}\n`)) await once(stream, "drain");
-      count++;
-    }
-    stream.end();
-    await once(stream, "finish");
-  } catch (error) {
-    stream.destroy();
-    await rm(tmp, { force: true });
-    throw error;
-  }
-  if (count === 0) {
-    await rm(tmp, { force: true });
-    throw new Error(`${PREFIX}: no preference records to export; build pairs first (pairConstructionStage).`);
-  }
-  await rename(tmp, join(dataDir, dataFile));
+  const count = await writeJsonl(join(dataDir, dataFile), sharegptRecords(records), { empty: "discard" });
+  if (count === 0) throw new Error(`${PREFIX}: no preference records to export; build pairs first (pairConstructionStage).`);
 
   // num_samples makes LLaMA-Factory resample the file, so it is written only when asked for.
   await writeDatasetInfo(dataDir, { [datasetName]: preferenceDatasetInfo(dataFile, options.numSamples) });
@@ -359,4 +370,8 @@ export async function exportLlamaFactoryDpo(
   const yamlFile = `${datasetName}.yaml`;
   await writeFileAtomic(join(outDir, yamlFile), stringifyDpoConfig(config, [`InfiAlign DPO stage, written by @infialign/train-dpo: ${count} preference pairs.`, `Run from this directory: llamafactory-cli train ${yamlFile}`]));
   return { files: [`data/${dataFile}`, "data/dataset_info.json", yamlFile, "ds_z3_config.json"], records: count, config, command: `llamafactory-cli train ${yamlFile}` };
+}
+
+async function* sharegptRecords(records: Iterable<PreferenceRecord> | AsyncIterable<PreferenceRecord>): AsyncGenerator<SharegptPreferenceRecord> {
+  for await (const record of records) yield toSharegptPreference(record);
 }

@@ -1,6 +1,12 @@
-// Training checkpoints laid out as Hugging Face Trainer writes them (`<output_dir>/checkpoint-<global_step>/`): the
-// model (or PEFT adapter) files, the optimizer state, `trainer_state.json` with HF's field names, plus our
-// `rng_state.json` and `data_cursor.json` (HF pickles RNG state into rng_state.pth and re-skips batches instead).
+// Training checkpoints laid out as Hugging Face Trainer writes them (`<output_dir>/checkpoint-<global_step>/`):
+//   model files     HF model directory (config.json, model.safetensors, tokenizer), PEFT adapter (adapter_config.json,
+//                   adapter_model.safetensors) or bare model.safetensors
+//   optimizer.safetensors  AdamW moments (`exp_avg.<param>`, `exp_avg_sq.<param>`), steps in the metadata
+//   trainer_state.json     HF `TrainerState` field names
+//   rng_state.json         random state of the run (HF pickles it into rng_state.pth)
+//   loss_state.json        state the loss carries across steps (DPO `bco_pair`'s running reward mean); older
+//                          checkpoints kept it in rng_state.json, which resume still reads (see trainLoop)
+//   data_cursor.json       where the data stream stands (HF re-skips batches instead)
 // A checkpoint is built in a hidden temporary directory and renamed into place, so `checkpoint-N/` either exists
 // complete or not at all; a crash mid-write leaves the previous checkpoints untouched.
 import { randomBytes } from "node:crypto";
@@ -25,10 +31,12 @@ import {
 } from "@infialign/model";
 import { TrainingError } from "./errors.js";
 import type { AdamWState } from "./optimizer.js";
+import { assignHostTensors, type NamedVariables } from "./tensors.js";
 
 export const TRAINER_STATE_NAME = "trainer_state.json";
 export const OPTIMIZER_NAME = "optimizer.safetensors";
 export const RNG_STATE_NAME = "rng_state.json";
+export const LOSS_STATE_NAME = "loss_state.json";
 export const DATA_CURSOR_NAME = "data_cursor.json";
 /** HF `PREFIX_CHECKPOINT_DIR`. */
 export const CHECKPOINT_PREFIX = "checkpoint-";
@@ -122,6 +130,9 @@ export interface DataCursor {
 /** Free-form JSON describing the random state (seed, draws, …), written to rng_state.json. */
 export type RngState = Record<string, unknown>;
 
+/** Free-form JSON of what the loss carries from step to step (running means, …), written to loss_state.json. */
+export type LossState = Record<string, unknown>;
+
 export interface SaveTrainingCheckpointOptions {
   /** Run directory; the checkpoint goes to `<outputDir>/checkpoint-<step>`. */
   outputDir: string;
@@ -132,6 +143,7 @@ export interface SaveTrainingCheckpointOptions {
   optimizer?: AdamWState;
   trainerState: TrainerState;
   rngState?: RngState;
+  lossState?: LossState;
   dataCursor?: DataCursor;
   /**
    * Keep at most this many checkpoints, deleting the oldest (HF `save_total_limit`); the best checkpoint
@@ -149,6 +161,7 @@ export interface TrainingCheckpoint {
   optimizer?: AdamWState;
   trainerState: TrainerState;
   rngState?: RngState;
+  lossState?: LossState;
   dataCursor?: DataCursor;
 }
 
@@ -166,6 +179,7 @@ export async function saveTrainingCheckpoint(options: SaveTrainingCheckpointOpti
     if (options.optimizer) await writeOptimizerState(join(temp, OPTIMIZER_NAME), options.optimizer);
     await writeJson(join(temp, TRAINER_STATE_NAME), sortKeys(options.trainerState));
     if (options.rngState) await writeJson(join(temp, RNG_STATE_NAME), options.rngState);
+    if (options.lossState) await writeJson(join(temp, LOSS_STATE_NAME), options.lossState);
     if (options.dataCursor) await writeJson(join(temp, DATA_CURSOR_NAME), options.dataCursor);
     await options.beforeCommit?.(temp);
     await replaceDir(temp, finalDir);
@@ -215,9 +229,10 @@ export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheck
   const match = CHECKPOINT_RE.exec(dir.split(/[\\/]/).filter(Boolean).at(-1) ?? "");
   const step = match ? Number(match[1]) : trainerState.global_step;
   const optimizerPath = join(dir, OPTIMIZER_NAME);
-  const checkpoint: TrainingCheckpoint = { dir, step, model: await readModel(dir), trainerState };
+  const checkpoint: TrainingCheckpoint = { dir, step, model: await readCheckpointModel(dir), trainerState };
   if (existsSync(optimizerPath)) checkpoint.optimizer = await readOptimizerState(optimizerPath);
   if (existsSync(join(dir, RNG_STATE_NAME))) checkpoint.rngState = (await readJson(join(dir, RNG_STATE_NAME))) as RngState;
+  if (existsSync(join(dir, LOSS_STATE_NAME))) checkpoint.lossState = (await readJson(join(dir, LOSS_STATE_NAME))) as LossState;
   if (existsSync(join(dir, DATA_CURSOR_NAME))) checkpoint.dataCursor = validateCursor(await readJson(join(dir, DATA_CURSOR_NAME)), join(dir, DATA_CURSOR_NAME));
   return checkpoint;
 }
@@ -264,13 +279,36 @@ async function writeModel(dir: string, model: CheckpointModel): Promise<void> {
   }
 }
 
-async function readModel(dir: string): Promise<LoadedCheckpointModel> {
+/**
+ * The model files of a checkpoint, or of a trainer's `final/` directory: a PEFT adapter (adapter_config.json), an HF
+ * model directory (config.json) or bare weights (model.safetensors); `custom` when there are none of these.
+ */
+export async function readCheckpointModel(dir: string): Promise<LoadedCheckpointModel> {
   if (existsSync(join(dir, "adapter_config.json"))) return { format: "adapter", ...(await loadAdapter(dir)) };
   if (existsSync(join(dir, "config.json"))) return { format: "model", checkpoint: await loadCheckpoint(dir) };
   if (existsSync(join(dir, "model.safetensors")) || existsSync(join(dir, "model.safetensors.index.json"))) {
     return { format: "weights", weights: await loadWeights(dir) };
   }
   return { format: "custom" };
+}
+
+/**
+ * Puts checkpointed model files back into the trainer's variables in place (the optimizer holds those very variables),
+ * by name: a full model's or bare weights onto the model's parameters, an adapter's tensors onto the LoRA variables
+ * (named as `loraVariables` of @infialign/model names them). Every variable must be there with its shape, and nothing
+ * else (assignHostTensors), so a checkpoint of another model or LoRA setting is refused before anything changes.
+ * @param source directory named in errors
+ */
+export function restoreCheckpointModel(model: LoadedCheckpointModel, variables: NamedVariables, source: string): void {
+  if (model.format === "adapter") assignHostTensors(variables, model.tensors, source);
+  else if (model.format === "model") assignHostTensors(variables, model.checkpoint.weights, source);
+  else if (model.format === "weights") assignHostTensors(variables, model.weights, source);
+  else {
+    throw new TrainingError(
+      "checkpoint",
+      `${source} holds no model files (config.json, adapter_config.json or model.safetensors); a checkpoint with custom model files needs the trainer's own restoreModel.`,
+    );
+  }
 }
 
 function validateCursor(json: unknown, source: string): DataCursor {

@@ -9,9 +9,11 @@ import {
   type CheckpointModel,
   createTrainerState,
   type DataCursor,
+  type LossState,
   latestCheckpoint,
   loadTrainingCheckpoint,
   type RngState,
+  restoreCheckpointModel,
   saveTrainingCheckpoint,
   type TrainerState,
   type TrainingCheckpoint,
@@ -22,7 +24,7 @@ import { NonFiniteGuard, type NonFiniteGuardOptions } from "./guard.js";
 import { type Clock, createTrainProgress, MetricsLogger, type MetricsRecord, systemClock, ThroughputMeter, type TrainProgress } from "./metrics.js";
 import type { AdamW } from "./optimizer.js";
 import type { LrSchedule } from "./schedule.js";
-import { assignHostTensors, type NamedVariables, toHostTensors } from "./tensors.js";
+import { type NamedVariables, toHostTensors } from "./tensors.js";
 
 /** What a trainer's loss function returns for one micro-batch. */
 export interface LossOutput {
@@ -113,12 +115,21 @@ export interface TrainLoopOptions<B> {
   saveTotalLimit?: number;
   /** What to write as the model part of a checkpoint. @default weights only: `model.safetensors` of the variables */
   checkpointModel?: (variables: NamedVariables) => CheckpointModel;
-  /** Puts a checkpoint's model back into the variables. @default assigns weights by name (weights or model format) */
+  /**
+   * Puts a checkpoint's model back into the variables.
+   * @default restoreCheckpointModel: model, adapter or bare weights, assigned by name
+   */
   restoreModel?: (checkpoint: TrainingCheckpoint, variables: NamedVariables) => void | Promise<void>;
   /** Resume: `true` = latest checkpoint in outputDir (a fresh start when there is none), or a checkpoint directory. @default false */
   resume?: boolean | string;
   /** Random state saved in rng_state.json and restored on resume (e.g. dropout or sampling seeds). @default none */
   rng?: { state(): RngState; restore(state: RngState): void };
+  /**
+   * State the loss carries across steps (e.g. DPO `bco_pair`'s running mean of rewards), saved in loss_state.json and
+   * restored on resume. A checkpoint without loss_state.json (written before it existed, when such state went into
+   * rng_state.json) restores from its rng_state.json instead. @default none
+   */
+  lossState?: { state(): LossState; restore(state: LossState): void };
   /** @default { maxConsecutive: 3 } */
   guard?: NonFiniteGuardOptions;
   /** @default `<outputDir>/metrics.jsonl` */
@@ -192,10 +203,13 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
   const resumeDir = options.resume === true ? await latestCheckpoint(options.outputDir) : options.resume || undefined;
   if (resumeDir !== undefined) {
     const checkpoint = await loadTrainingCheckpoint(resumeDir);
-    await (options.restoreModel ?? restoreWeights)(checkpoint, variables);
+    if (options.restoreModel) await options.restoreModel(checkpoint, variables);
+    else restoreCheckpointModel(checkpoint.model, variables, checkpoint.dir);
     if (checkpoint.optimizer) optimizer.loadState(checkpoint.optimizer, join(resumeDir, "optimizer.safetensors"));
     if (checkpoint.dataCursor) await source.seek(checkpoint.dataCursor);
     if (checkpoint.rngState && options.rng) options.rng.restore(checkpoint.rngState);
+    const lossState = checkpoint.lossState ?? checkpoint.rngState;
+    if (lossState && options.lossState) options.lossState.restore(lossState);
     step = checkpoint.trainerState.global_step;
     tokensSeen = checkpoint.trainerState.num_input_tokens_seen;
     logHistory = checkpoint.trainerState.log_history.filter((r) => typeof r.step === "number" && r.step <= step) as MetricsRecord[];
@@ -226,6 +240,7 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
       optimizer: optimizer.state(),
       trainerState: trainerState(),
       ...(options.rng ? { rngState: options.rng.state() } : {}),
+      ...(options.lossState ? { lossState: options.lossState.state() } : {}),
       dataCursor: source.cursor(),
       ...(options.saveTotalLimit === undefined ? {} : { saveTotalLimit: options.saveTotalLimit }),
     });
@@ -381,16 +396,6 @@ export async function trainLoop<B>(options: TrainLoopOptions<B>): Promise<TrainL
     await metrics.close();
   }
   return { globalStep: step, logHistory, skippedSteps, dataExhausted, interrupted, numTokens: tokensSeen, ...(lastCheckpoint === undefined ? {} : { lastCheckpoint }) };
-}
-
-/** Default restore: weights-only or full-model checkpoints assigned to the variables by name. */
-function restoreWeights(checkpoint: TrainingCheckpoint, variables: NamedVariables): void {
-  const { model } = checkpoint;
-  if (model.format === "weights") assignHostTensors(variables, model.weights, checkpoint.dir);
-  else if (model.format === "model") assignHostTensors(variables, model.checkpoint.weights, checkpoint.dir);
-  else {
-    throw new TrainingError("loop", `resume: ${checkpoint.dir} holds a ${model.format} checkpoint; pass restoreModel to put it back into the model (e.g. map PEFT adapter names to the LoRA variables).`);
-  }
 }
 
 function disposeAll(grads: NamedGrads): void {

@@ -1,7 +1,7 @@
 // The SFT run report: loss / eval loss, learning rate, gradient norm and throughput over the whole curriculum (phase k's
 // steps follow phase k−1's), the batching efficiency of every phase and the run config.
 import type { MetricsRecord } from "../core/metrics.js";
-import type { SftRunSummary } from "../trainer.js";
+import type { SftRunSummary } from "../trainer/summary.js";
 import { type ChartMarker, type LineChartBlock, type LineSeries, REPORT_PALETTE, renderTrainingReportHtml } from "./trainingReport.js";
 
 /** The metrics.jsonl records of one phase. */
