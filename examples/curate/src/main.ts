@@ -4,8 +4,8 @@ import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DataError, type DatasetStats, type PipelineResult, resolveInputs } from "@infialign/data";
-import { buildStages, type CurateOptions, runCurate } from "./pipeline.js";
 import { renderSelectionReportHtml, type SelectionReport } from "@infialign/sampling";
+import { buildStages, type CurateOptions, runCurate } from "./pipeline.js";
 import { type ReportExtras, renderReport } from "./report.js";
 
 const HELP = `Usage: pnpm demo:curate [-- options]

@@ -1,6 +1,6 @@
-import { exactDedupStage, type InputFile, normalizeStage, type PipelineResult, runPipeline, statsStage } from "@infialign/data";
-import { benchmarkDecontamStage, loadShippedBenchmarks } from "@infialign/decontam";
-import { createEmbedder, nearDupStage, qualityStage, selectStage } from "@infialign/sampling";
+import { type InputFile, type PipelineResult, runPipeline, statsStage } from "@infialign/data";
+import { loadShippedBenchmarks } from "@infialign/decontam";
+import { createEmbedder, infialignCurationStages } from "@infialign/sampling";
 
 export interface CurateOptions {
   name: string;
@@ -22,20 +22,17 @@ export interface CurateOptions {
 export async function buildStages(options: CurateOptions) {
   // Without token counts, difficulty falls back to response length in characters.
   const tokenizer = options.tokens ? "qwen2.5" : { name: "characters", count: (text: string) => text.length };
-  const benchmarks = await loadShippedBenchmarks();
   const stages = [
-    normalizeStage(options.tokens ? { tokenizer: "qwen2.5" } : {}),
-    exactDedupStage({ key: "content" }),
-    // The index is built on first use, so an up-to-date stage never indexes the benchmarks.
-    benchmarkDecontamStage(benchmarks, { fields: ["prompt"] }),
-    qualityStage({}),
-    nearDupStage({ field: "prompt" }),
-    selectStage({
-      budget: options.budget,
-      domainQuotas: options.quotas,
-      seed: options.seed,
-      tokenizer,
-      ...(options.embedder === "hashing" ? {} : { embedder: await createEmbedder(options.embedder) }),
+    ...infialignCurationStages({
+      benchmarks: await loadShippedBenchmarks(),
+      normalize: options.tokens ? { tokenizer: "qwen2.5" } : {},
+      select: {
+        budget: options.budget,
+        domainQuotas: options.quotas,
+        seed: options.seed,
+        tokenizer,
+        ...(options.embedder === "hashing" ? {} : { embedder: await createEmbedder(options.embedder) }),
+      },
     }),
     statsStage(),
   ];

@@ -1,5 +1,6 @@
 // Settings of one demo run: the default (a real run, < 10 minutes on 2 cores) and the smoke preset (CI, < 3 minutes).
 // Resolved once here; the steps read the resolved object and never re-apply defaults.
+import { DEFAULT_PAIR_CONFIG } from "@infialign/train-dpo";
 
 /** Architecture of the from-scratch Qwen2 model (Hugging Face config names are derived in the SFT step). */
 export interface DemoModelConfig {
@@ -50,6 +51,11 @@ export interface DemoConfig {
     prompts: number;
     /** SFT samples per prompt. @default 4 */
     k: number;
+    /**
+     * Challenge selection: prompts whose SFT pass rate (correct of `k` samples) lies in [min, max] are paired.
+     * @default InfiAlign's band, `DEFAULT_PAIR_CONFIG.passRateBand` of @infialign/train-dpo: [0.125, 0.75]
+     */
+    passRateBand: [number, number];
     /** Tokens per sampled response. @default 64 */
     maxTokens: number;
     /** @default 1 */
@@ -95,23 +101,25 @@ export const DEFAULT_DEMO_CONFIG: DemoConfig = {
   model: { hiddenSize: 128, layers: 4, heads: 4, kvHeads: 2, intermediateSize: 344, maxPositions: 512 },
   sft: { easyMaxDifficulty: 3, epochs: [3, 9], learningRate: [3e-3, 3e-3], batchSize: 16, maxLength: 256 },
   // β, learning rate and prompts: the best of `pnpm tune:dpo` on the dev split (README, "DPO tuning").
-  dpo: { prompts: 1200, k: 4, maxTokens: 64, epochs: 1, learningRate: 5e-5, beta: 0.5, batchSize: 16 },
+  dpo: { prompts: 1200, k: 4, passRateBand: [...DEFAULT_PAIR_CONFIG.passRateBand], maxTokens: 64, epochs: 1, learningRate: 5e-5, beta: 0.5, batchSize: 16 },
   evaluation: { items: 1008, samples: 1, temperature: 0, topP: 1, maxTokens: 64 },
   ablation: { seeds: 3, arms: ["full", "curated", "random", "no-qc", "no-difficulty", "proportional", "one-phase", "curated+dpo"] },
 };
 
-/** CI preset: every step runs, at sizes that finish in about a minute on 2 cores. */
+/** CI preset: every step runs, at sizes that finish in about a minute on 2 cores (the fields that differ from the defaults). */
 export const SMOKE_OVERRIDES = {
   outDir: "runs/demo-smoke",
   pool: 600,
   heldOut: 48,
   budget: 150,
-  model: { hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 172, maxPositions: 256 },
-  sft: { easyMaxDifficulty: 3, epochs: [1, 1], learningRate: [3e-3, 2e-3], batchSize: 8, maxLength: 128 },
-  dpo: { prompts: 16, k: 2, maxTokens: 48, epochs: 1, learningRate: 2e-4, beta: 0.1, batchSize: 4 },
-  evaluation: { items: 48, samples: 1, temperature: 0, topP: 1, maxTokens: 48 },
-  ablation: { seeds: 2, arms: ["full", "curated", "random", "no-qc", "no-difficulty", "proportional", "one-phase", "curated+dpo"] },
-} satisfies Partial<DemoConfig>;
+  model: { hiddenSize: 64, layers: 2, intermediateSize: 172, maxPositions: 256 },
+  sft: { epochs: [1, 1], learningRate: [3e-3, 2e-3], batchSize: 8, maxLength: 128 },
+  // The one-epoch smoke model solves no problem (0 of 2 samples on every prompt), so the smoke keeps pass rate 0 to
+  // give DPO pairs at all: it checks the plumbing, not InfiAlign's selection.
+  dpo: { prompts: 16, k: 2, passRateBand: [0, 0.75], maxTokens: 48, learningRate: 2e-4, beta: 0.1, batchSize: 4 },
+  evaluation: { items: 48, maxTokens: 48 },
+  ablation: { seeds: 2 },
+} satisfies DemoConfigInput;
 
 export type DemoPreset = "default" | "smoke";
 
@@ -148,6 +156,8 @@ export function resolveDemoConfig(input: DemoConfigInput = {}, preset: DemoPrese
   for (const k of ["prompts", "k", "maxTokens", "epochs", "batchSize"] as const) positiveInt(`dpo.${k}`, config.dpo[k]);
   positive("dpo.learningRate", config.dpo.learningRate);
   positive("dpo.beta", config.dpo.beta);
+  const [low, high] = config.dpo.passRateBand;
+  if (!(low >= 0 && low <= high && high <= 1)) problems.push(`dpo.passRateBand: expected [min, max] with 0 ≤ min ≤ max ≤ 1, got [${config.dpo.passRateBand.join(", ")}]`);
   for (const k of ["items", "samples", "maxTokens"] as const) positiveInt(`evaluation.${k}`, config.evaluation[k]);
   if (!(config.evaluation.temperature >= 0)) problems.push(`evaluation.temperature: expected a number ≥ 0, got ${config.evaluation.temperature}`);
   positiveInt("ablation.seeds", config.ablation.seeds);

@@ -5,6 +5,7 @@ import { isCI } from "@infialign/data";
 import { resolveDemoConfig } from "./config.js";
 import { checkInvariants } from "./invariants.js";
 import { type DemoRunResult, runDemo } from "./runDemo.js";
+import { heldOutResult } from "./steps/evaluate.js";
 
 const HELP = `Usage: pnpm demo [-- options]
 
@@ -42,7 +43,10 @@ const PREFIX = "[infialign/example-full-pipeline]";
 function summary(result: DemoRunResult): string {
   const lines = [`report: ${result.reportPath}`];
   for (const f of result.curate.funnel) lines.push(`  ${f.stage.padEnd(10)} in ${f.in}  out ${f.out}  rejected ${f.rejected}  deduplicated ${f.deduplicated}`);
-  for (const r of result.evaluation.results) lines.push(`  ${r.model.padEnd(5)} avg@${r.samplesPerItem} ${(100 * r.avgAtN).toFixed(1)}% ± ${(100 * r.stderr).toFixed(1)} (${r.items} items)`);
+  for (const r of result.evaluation.results) {
+    const held = heldOutResult(r);
+    lines.push(`  ${r.model.padEnd(5)} avg@${held.samplesPerItem} ${(100 * held.avgAtN).toFixed(1)}% ± ${(100 * held.stderr).toFixed(1)} (${held.items} items)`);
+  }
   for (const v of result.evaluation.verdicts ?? []) lines.push(`  ${v.verdict.toUpperCase()}: ${v.claim} — ${v.detail}`);
   if (result.ablation) {
     for (const a of result.ablation.arms) lines.push(`  ablation ${a.name.padEnd(13)} ${(100 * a.mean).toFixed(1)}% (95% CI ${(100 * a.low).toFixed(1)}–${(100 * a.high).toFixed(1)}), ${a.tokens.toFixed(0)} tokens, ${a.seconds.toFixed(0)} s`);

@@ -10,7 +10,7 @@ import { runAblation } from "./steps/ablation.js";
 import type { AblationReport } from "./steps/ablationStats.js";
 import { type CurateResult, runCurateStep } from "./steps/curate.js";
 import { type DpoResult, runDpoStep } from "./steps/dpo.js";
-import { type EvaluateResult, type Evaluator, readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
+import { EVALUATION_FORMAT, type EvaluateResult, readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
 import { runSftStep, type SftResult } from "./steps/sft.js";
 import { defaultSourceWriter, type SourcesResult, type SourceWriter } from "./steps/sources.js";
 import { StepRunner } from "./steps/stepRunner.js";
@@ -20,8 +20,6 @@ export interface RunDemoOptions {
   ablation?: boolean;
   /** Writes the source files (the example's generator). @default defaultSourceWriter */
   writeSources?: SourceWriter;
-  /** @default evalPackageEvaluator (@infialign/eval; see steps/evaluate.ts) */
-  evaluator?: Evaluator;
   /** Status lines. @default none */
   log?: (line: string) => void;
   /** Progress bars (TTY only, off under CI). @default true */
@@ -91,7 +89,7 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
   const evaluation = await runner.run({
     name: "evaluate",
     after: ["sft", "dpo"],
-    params: { protocol, items: items.map((i) => i.id) },
+    params: { protocol, items: items.map((i) => i.id), format: EVALUATION_FORMAT },
     run: (dir) =>
       runEvaluateStep(dir, {
         models: [
@@ -103,7 +101,6 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
         protocol,
         cacheTag: runner.keyOf("evaluate"),
         log,
-        ...(options.evaluator ? { evaluator: options.evaluator } : {}),
       }),
   });
 
@@ -117,7 +114,6 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
         progress,
         log,
         ...(sources.leakedHeldOut ? { leakedHeldOut: sources.leakedHeldOut } : {}),
-        ...(options.evaluator ? { evaluator: options.evaluator } : {}),
       })
     : undefined;
 

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { resolveDemoConfig } from "./config.js";
 import { buildDpoPairs, trainDpoOnPairs } from "./steps/dpo.js";
-import { readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
+import { type EvaluateResult, heldOutResult, readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"),
@@ -38,8 +38,9 @@ const sftDir = sft.result.finalDir;
 const unselected = curate.result.files.unselected;
 const out = join(run, "tune-dpo");
 const rows: Array<{ beta: number; learningRate: number; prompts: number; pairs: number; dev: number; seconds: number }> = [];
+const accuracy = (e: EvaluateResult) => (e.results[0] ? heldOutResult(e.results[0]).avgAtN : 0);
 const base = await runEvaluateStep(join(out, "sft-eval"), { models: [{ name: "sft", dir: sftDir }], items: dev, protocol, cacheTag: sft.key });
-process.stdout.write(`SFT on dev (${dev.length} items): ${(100 * (base.results[0]?.avgAtN ?? 0)).toFixed(1)}%\n`);
+process.stdout.write(`SFT on dev (${dev.length} items): ${(100 * accuracy(base)).toFixed(1)}%\n`);
 for (const prompts of values.prompts.split(",").map(Number)) {
   // One pair construction per prompt count: β and the learning rate do not change what the SFT model samples.
   const pairsRoot = join(out, `p${prompts}`);
@@ -53,12 +54,12 @@ for (const prompts of values.prompts.split(",").map(Number)) {
       const started = Date.now();
       const dpo = await trainDpoOnPairs(dir, pairs, { ...step, config: { ...step.config, dpo: { ...step.config.dpo, beta, learningRate } } });
       const evaluated = await runEvaluateStep(join(dir, "dev-eval"), { models: [{ name: "dpo", dir: dpo.finalDir }], items: dev, protocol, cacheTag: `${prompts}-${beta}-${learningRate}` });
-      const row = { beta, learningRate, prompts, pairs: dpo.pairs, dev: evaluated.results[0]?.avgAtN ?? 0, seconds: (Date.now() - started) / 1000 };
+      const row = { beta, learningRate, prompts, pairs: dpo.pairs, dev: accuracy(evaluated), seconds: (Date.now() - started) / 1000 };
       rows.push(row);
       process.stdout.write(`β ${beta}  lr ${learningRate}  prompts ${prompts}  pairs ${row.pairs}  dev ${(100 * row.dev).toFixed(1)}%  (${row.seconds.toFixed(0)} s of training + evaluation)\n`);
     }
   }
 }
 const best = rows.reduce((a, b) => (b.dev > a.dev ? b : a));
-await writeFile(join(out, "tuning.json"), `${JSON.stringify({ split: devPath, sft: base.results[0]?.avgAtN, rows, best }, null, 2)}\n`);
-process.stdout.write(`best on dev: β ${best.beta}, lr ${best.learningRate}, prompts ${best.prompts} (${(100 * best.dev).toFixed(1)}% vs SFT ${(100 * (base.results[0]?.avgAtN ?? 0)).toFixed(1)}%)\n`);
+await writeFile(join(out, "tuning.json"), `${JSON.stringify({ split: devPath, sft: accuracy(base), rows, best }, null, 2)}\n`);
+process.stdout.write(`best on dev: β ${best.beta}, lr ${best.learningRate}, prompts ${best.prompts} (${(100 * best.dev).toFixed(1)}% vs SFT ${(100 * accuracy(base)).toFixed(1)}%)\n`);

@@ -1,37 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { standardError } from "@infialign/eval";
 import { startOpenAIServer } from "@infialign/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
-import { avgAndStderr, chatEvaluator, compareEvaluations, type Evaluator, evalPackageEvaluator, type ModelEvaluation, mainVerdicts } from "../src/steps/evaluate.js";
+import { accuracyBy, compareModels, evaluateEndpoint, heldOutResult, mainVerdicts } from "../src/steps/evaluate.js";
+import { evaluationOf } from "./evaluations.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fp-eval-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("avgAndStderr", () => {
-  it("matches hand-computed values", () => {
-    // means 1, 0, 0.5, 0.5: avg 0.5; sample variance (0.25+0.25+0+0)/3 = 1/6; stderr sqrt(1/6/4) = 0.2041
-    const { avgAtN, stderr } = avgAndStderr([1, 0, 0.5, 0.5]);
-    expect(avgAtN).toBe(0.5);
-    expect(stderr).toBeCloseTo(Math.sqrt(1 / 24), 12);
-    expect(avgAndStderr([])).toEqual({ avgAtN: 0, stderr: 0 });
-    expect(avgAndStderr([0.25])).toEqual({ avgAtN: 0.25, stderr: 0 });
-  });
-});
-
-describe("compareEvaluations", () => {
-  const run = (model: string, perItem: Record<string, number>) => ({ model, perItem }) as unknown as ModelEvaluation;
-  it("counts flips item by item", () => {
-    const flips = compareEvaluations(run("sft", { a: 1, b: 0, c: 1, d: 0, e: 0.5 }), run("dpo", { a: 0, b: 1, c: 1, d: 0, e: 1 }));
-    expect(flips).toEqual({ from: "sft", to: "dpo", wrongToCorrect: 2, correctToWrong: 1, bothCorrect: 1, bothWrong: 1 });
-  });
-});
-
-describe.each<[string, Evaluator]>([
-  ["evalPackageEvaluator (@infialign/eval, the default)", evalPackageEvaluator],
-  ["chatEvaluator", chatEvaluator],
-])("%s", (name, evaluator) => {
-  it("samples n completions per item over the OpenAI API, grades them and replays from its cache", async () => {
+describe("evaluateEndpoint", () => {
+  it("samples n completions per item over the OpenAI API, takes eval's per-item scores and replays from its samples", async () => {
     // Right on items whose answer is even, for sample seed 0 only; never states an answer for item "z".
     const server = await startOpenAIServer({
       handler: (req) => {
@@ -43,35 +23,56 @@ describe.each<[string, Evaluator]>([
     });
     try {
       const items = [
-        { id: "a", problem: "what is 2", answer: "2", difficulty: 1 },
-        { id: "b", problem: "what is 3", answer: "3", difficulty: 1 },
-        { id: "c", problem: "what is 4", answer: "4", difficulty: 2 },
-        { id: "z", problem: "zzz", answer: "1", difficulty: 2 },
+        { id: "a", problem: "what is 2", answer: "2", difficulty: 1, domain: "even" },
+        { id: "b", problem: "what is 3", answer: "3", difficulty: 1, domain: "odd" },
+        { id: "c", problem: "what is 4", answer: "4", difficulty: 2, domain: "even" },
+        { id: "z", problem: "zzz", answer: "1", difficulty: 2, domain: "odd" },
       ];
       const protocol = { samples: 2, temperature: 0.6, topP: 0.95, maxTokens: 16, seed: 0 };
-      const cache = join(dir, "cache", name.split(" ")[0] as string);
-      const result = await evaluator({ baseUrl: server.url, model: "test-model" }, items, protocol, cache);
-      expect(server.requests.filter((r) => r.path.endsWith("/chat/completions"))).toHaveLength(8);
-      expect(result.perItem).toEqual({ a: 0.5, b: 0, c: 0.5, z: 0 });
-      expect(result.avgAtN).toBe(0.25);
-      expect(result.stderr).toBeCloseTo(avgAndStderr([0.5, 0, 0.5, 0]).stderr, 12);
-      expect(result.byDifficulty).toEqual({ "1": { items: 2, avgAtN: 0.25 }, "2": { items: 2, avgAtN: 0.25 } });
-      expect(result.noAnswer).toBe(2);
-      const again = await evaluator({ baseUrl: server.url, model: "test-model" }, items, protocol, cache);
-      expect(server.requests.filter((r) => r.path.endsWith("/chat/completions"))).toHaveLength(8);
-      expect(again.perItem).toEqual(result.perItem);
+      const out = join(dir, "eval");
+      const result = await evaluateEndpoint({ baseUrl: server.url, model: "test-model" }, items, protocol, out);
+      const chats = () => server.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
+      expect(chats()).toBe(8);
+      const held = heldOutResult(result);
+      expect(held.perItem).toEqual({ a: 0.5, b: 0, c: 0.5, z: 0 });
+      expect(held.avgAtN).toBe(0.25);
+      expect(held.stderr).toBeCloseTo(standardError([0.5, 0, 0.5, 0]), 12);
+      expect(held.byDifficulty).toEqual({ "1": { items: 2, avgAtN: 0.25 }, "2": { items: 2, avgAtN: 0.25 } });
+      expect(held.reasons.no_answer).toBe(2);
+      expect(result.byDomain).toEqual({ even: { items: 2, avgAtN: 0.5 }, odd: { items: 2, avgAtN: 0 } });
+      const again = await evaluateEndpoint({ baseUrl: server.url, model: "test-model" }, items, protocol, out);
+      expect(chats()).toBe(8);
+      expect(heldOutResult(again).perItem).toEqual(held.perItem);
     } finally {
       await server.close();
     }
   });
 });
 
+describe("accuracyBy", () => {
+  it("averages the per-item scores of each group; items without a score are left out, without the key go to ?", () => {
+    const items = [{ id: "a", problem: "", answer: "", domain: "x" }, { id: "b", problem: "", answer: "", domain: "x" }, { id: "c", problem: "", answer: "" }, { id: "d", problem: "", answer: "", domain: "y" }];
+    expect(accuracyBy(items, { a: 1, b: 0.5, c: 0 }, (i) => i.domain)).toEqual({ x: { items: 2, avgAtN: 0.75 }, "?": { items: 1, avgAtN: 0 } });
+  });
+});
+
+describe("compareModels", () => {
+  it("gives eval's flips and the paired standard error of the change from each model to the next", async () => {
+    const base = evaluationOf("base", { a: [false], b: [false], c: [false], d: [null], e: [false] });
+    const sft = evaluationOf("sft", { a: [true], b: [false], c: [true], d: [false], e: [true] });
+    const dpo = evaluationOf("dpo", { a: [false], b: [true], c: [true], d: [false], e: [true] });
+    const [first, second] = await compareModels([base, sft, dpo]);
+    expect([first?.modelA, first?.modelB, second?.modelA, second?.modelB]).toEqual(["base", "sft", "sft", "dpo"]);
+    const c = second!.benchmarks[0]!;
+    expect(c).toMatchObject({ items: 5, correctToWrong: ["a"], wrongToCorrect: ["b"], bothCorrect: 2, bothWrong: 1 });
+    expect(c.delta).toBe(0);
+    expect(c.deltaStderr).toBeCloseTo(standardError([-1, 1, 0, 0, 0]), 12);
+    expect(c.stderrA).toBe(heldOutResult(sft).stderr);
+  });
+});
+
 describe("mainVerdicts", () => {
-  const model = (name: string, correct: (i: number) => boolean): ModelEvaluation => {
-    const perItem = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`i${i}`, correct(i) ? 1 : 0]));
-    const values = Object.values(perItem);
-    return { model: name, items: 400, samplesPerItem: 1, avgAtN: values.reduce((a, b) => a + b, 0) / 400, stderr: 0, byDifficulty: {}, byDomain: {}, perItem, noAnswer: 0, seconds: 0 };
-  };
+  const model = (name: string, correct: (i: number) => boolean) => evaluationOf(name, Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`i${i}`, [correct(i)]])));
 
   it("judges DPO against SFT on the same items: equal → not supported, clearly better → supported, no dpo → none", () => {
     const sft = model("sft", (i) => i % 2 === 0);

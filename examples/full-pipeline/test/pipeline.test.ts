@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { resolveDemoConfig } from "../src/config.js";
 import { checkInvariants } from "../src/invariants.js";
 import { runDemo } from "../src/runDemo.js";
+import { heldOutResult } from "../src/steps/evaluate.js";
 import { MARKER_NAME } from "../src/steps/stepRunner.js";
 
 const outDir = mkdtempSync(join(tmpdir(), "fp-demo-"));
@@ -25,7 +26,7 @@ describe("runDemo (tiny)", () => {
     expect(first.curate.counts.selected).toBe(60);
     expect(first.curate.counts.easy + first.curate.counts.hard).toBe(60);
     expect(first.sft.phases.map((p) => p.name)).toEqual(["phase1-easy", "phase2-all"]);
-    expect(first.evaluation.results.map((r) => [r.model, r.items])).toEqual([
+    expect(first.evaluation.results.map((r) => [r.model, heldOutResult(r).items])).toEqual([
       ["base", 6],
       ["sft", 6],
       ["dpo", 6],
@@ -45,7 +46,7 @@ describe("runDemo (tiny)", () => {
     // A changed evaluation setting reruns the evaluation and the report only.
     const changed = await runDemo({ ...config, evaluation: { ...config.evaluation, items: 4 } }, { progress: false });
     expect(changed.executed).toEqual(["evaluate", "report"]);
-    expect(changed.evaluation.results[0]?.items).toBe(4);
+    expect(heldOutResult(changed.evaluation.results[0]!).items).toBe(4);
   });
 
   it("runs ablation arms over two seeds: bootstrap intervals, computed verdicts, the contamination check, resumable", { timeout: 300_000 }, async () => {

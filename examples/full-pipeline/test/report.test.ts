@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { type DemoReportData, renderDemoReport, stageForDefect } from "../src/report/renderReport.js";
 import type { AblationReport, ArmRun } from "../src/steps/ablationStats.js";
 import type { FunnelRow } from "../src/steps/curate.js";
+import { compareModels } from "../src/steps/evaluate.js";
+import { evaluationOf, type Verdicts } from "./evaluations.js";
 
 const funnel: FunnelRow[] = [
   { stage: "normalize", in: 110, out: 100, rejected: 10, deduplicated: 0, rejectedByReason: { malformed_json: 4, missing_final_answer: 6 }, seconds: 0.1 },
@@ -12,7 +14,13 @@ const funnel: FunnelRow[] = [
   { stage: "near-dup", in: 86, out: 80, rejected: 0, deduplicated: 6, rejectedByReason: {}, seconds: 0.1 },
   { stage: "select", in: 80, out: 40, rejected: 40, deduplicated: 0, rejectedByReason: { over_cluster_quota: 40 }, seconds: 0.1 },
 ];
-const evaluation = (model: string, avg: number) => ({ model, items: 10, samplesPerItem: 2, avgAtN: avg, stderr: 0.05, byDifficulty: { "1": { items: 5, avgAtN: avg }, "2": { items: 5, avgAtN: avg / 2 } }, byDomain: { "math/algebra": { items: 6, avgAtN: avg }, "math/<geometry>": { items: 4, avgAtN: avg / 2 } }, perItem: {}, noAnswer: 1, seconds: 1 });
+// Ten items × two samples, five of difficulty 1 then five of 2; `correct` of each half's ten samples are right, and the
+// last sample of every model is unanswered.
+const evaluation = (model: string, avg: number, correct: [number, number]) => {
+  const verdicts: Verdicts = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`i${i}`, [0, 1].map((s) => ((i % 5) * 2 + s < correct[i < 5 ? 0 : 1] ? true : i === 9 && s === 1 ? null : false))]));
+  return evaluationOf(model, verdicts, { difficulty: (id) => (Number(id.slice(1)) < 5 ? 1 : 2), byDomain: { "math/algebra": { items: 6, avgAtN: avg }, "math/<geometry>": { items: 4, avgAtN: avg / 2 } } });
+};
+const results = [evaluation("base", 0, [0, 0]), evaluation("sft", 0.2, [4, 2]), evaluation("dpo", 0.25, [5, 3])];
 
 const run = (seed: number, accuracy: number): ArmRun => ({ seed, accuracy, perItem: { a: accuracy, b: accuracy }, tokens: 4000, seconds: 8 });
 const arm = (name: string, description: string, accuracies: number[], mean: number, low: number, high: number) => ({ name, description, runs: accuracies.map((a, i) => run(i, a)), seeds: accuracies.length, items: 2, tokens: 4000, seconds: 8, mean, low, high });
@@ -51,12 +59,12 @@ export const REPORT_FIXTURE: DemoReportData = {
       { name: "phase2-hard", trainSamples: 20, steps: 4, tokens: 4000, tokensPerSecond: 1000, seconds: 4, finalTrainLoss: 2.5, loss: [[6, 2.8], [8, 2.5]] },
     ],
   },
-  dpo: { finalDir: "d", prompts: 8, pairs: 6, rejectedByReason: { length_ratio: 2 }, samplingEngine: "onnx", samplingSeconds: 1, trainSeconds: 1, trainTokens: 500, steps: 2, loss: [[1, 0.69], [2, 0.6]], margins: [[1, 0], [2, 0.2]], accuracies: [[1, 0.5], [2, 1]] },
+  dpo: { finalDir: "d", prompts: 8, k: 4, passRateBand: [0.125, 0.75], pairs: 6, rejectedByReason: { too_easy: 1, length_ratio: 1 }, samplingEngine: "onnx", samplingSeconds: 1, trainSeconds: 1, trainTokens: 500, steps: 2, loss: [[1, 0.69], [2, 0.6]], margins: [[1, 0], [2, 0.2]], accuracies: [[1, 0.5], [2, 1]] },
   evaluation: {
     protocol: { samples: 2, temperature: 0.6, topP: 0.95, maxTokens: 64, seed: 0 },
     engine: "onnx",
-    results: [evaluation("base", 0), evaluation("sft", 0.2), evaluation("dpo", 0.25)],
-    flips: [{ from: "sft", to: "dpo", wrongToCorrect: 2, correctToWrong: 1, bothCorrect: 1, bothWrong: 6 }],
+    results,
+    comparisons: await compareModels(results),
     verdicts: [{ claim: "DPO <main> adds accuracy", arms: ["dpo", "sft"], kind: "greater", margin: 0, difference: { mean: 0.05, low: -0.01, high: 0.11 }, verdict: "inconclusive", detail: "dpo − sft = +5.0 pts" }],
   },
   timings: { sources: 1, curate: 2, sft: 8, dpo: 2, evaluate: 3 },
@@ -97,12 +105,29 @@ describe("renderDemoReport", () => {
     expect(html).toContain("<td>curated subset</td><td>40</td><td>2,500</td><td>27.8%</td>");
   });
 
+  it("shows eval's comparison of each model with the next: accuracy change, paired stderr and flips", () => {
+    // sft → dpo: two items rise from 0 to ½ (not a majority), so no flips; +10 points; per-item differences ½, ½ and
+    // eight 0: sample variance 0.4/9, paired stderr √(0.4/9/10) = 6.7 points.
+    const rows = ["<td>sft → dpo</td><td>10.0</td><td>6.7</td><td>0</td><td>0</td><td>3</td><td>7</td>", "<td>base → sft</td><td>30.0</td>"];
+    for (const row of rows) expect(html).toContain(row);
+  });
+
+  it("states DPO's challenge selection, and a band other than InfiAlign's", () => {
+    expect(html).toContain("of 8 prompts, 6 with an SFT pass rate in [0.125, 0.75] over 4 samples became pairs; 1 were too easy (above 0.75), 0 too hard (below 0.125). This is InfiAlign&#39;s band.");
+    const widened = renderDemoReport({ ...REPORT_FIXTURE, dpo: { ...REPORT_FIXTURE.dpo, passRateBand: [0, 0.75] } });
+    expect(widened).toContain("InfiAlign&#39;s band is [0.125, 0.75]; this run&#39;s dpo.passRateBand differs");
+  });
+
   it("shows per-family and per-difficulty accuracy for every evaluated model", () => {
-    expect(html).toContain("Accuracy per family");
-    expect(html).toContain("Accuracy per difficulty");
-    expect(html).toContain("<td>math/&#60;geometry&#62;</td><td>4</td><td>0.0</td><td>10.0</td><td>12.5</td>");
-    expect(html).toContain("<td>2</td><td>5</td><td>0.0</td><td>10.0</td><td>12.5</td>");
-    expect(html).toContain("<title>avg@n per family (%)</title>");
+    const shown = [
+      "Accuracy per family",
+      "Accuracy per difficulty",
+      // Families from the example's byDomain; difficulties from eval's byDifficulty (difficulty 2: 0, 2 and 3 of 10 right).
+      "<td>math/&#60;geometry&#62;</td><td>4</td><td>0.0</td><td>10.0</td><td>12.5</td>",
+      "<td>2</td><td>5</td><td>0.0</td><td>20.0</td><td>30.0</td>",
+      "<title>avg@n per family (%)</title>",
+    ];
+    for (const text of shown) expect(html).toContain(text);
   });
 
   it("shows the ablation arms with intervals, computed verdict badges, the contamination check and the scale", () => {

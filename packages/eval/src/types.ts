@@ -96,6 +96,13 @@ export interface BenchmarkResult {
   majAtK: Record<string, number>;
   /** avgAtN per value of `meta.difficulty` (or level), when items carry one. */
   byDifficulty?: Record<string, { items: number; avgAtN: number }>;
+  /**
+   * Each scored item's accuracy over its samples (item id → fraction correct): the per-item scores
+   * behind avgAtN, stderr and byDifficulty, for breakdowns, paired statistics and `compareRuns` without the samples.
+   */
+  perItem: Record<string, number>;
+  /** Scored samples per grade reason (`equal_exact`, `unequal`, `no_answer`, …; samples without a reason are absent). */
+  reasons: Record<string, number>;
 }
 
 /** A finished (or partial) evaluation of one model. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compareRuns, type RunSamples } from "../src/compare/compareRuns.js";
+import { itemScores, standardError } from "../src/metrics/index.js";
 import type { BenchmarkResult, SampleRecord } from "../src/types.js";
 
 function sample(itemId: string, sampleIndex: number, correct: boolean, extra: Partial<SampleRecord> = {}): SampleRecord {
@@ -8,7 +9,8 @@ function sample(itemId: string, sampleIndex: number, correct: boolean, extra: Pa
 
 function run(model: string, avg: number, verdicts: Record<string, boolean[]>, extra: SampleRecord[] = []): RunSamples {
   const samples = Object.entries(verdicts).flatMap(([id, v]) => v.map((c, j) => sample(id, j, c)));
-  const bench: BenchmarkResult = { benchmark: "b", title: "Bench", column: "B", items: 4, samplesPerItem: 3, avgAtN: avg, stderr: 0, passAtK: {}, majAtK: {} };
+  const scores = itemScores(Object.entries(verdicts).map(([id]) => [id, samples.filter((s) => s.itemId === id)]));
+  const bench: BenchmarkResult = { benchmark: "b", title: "Bench", column: "B", items: 4, samplesPerItem: 3, avgAtN: avg, stderr: standardError(Object.values(scores.perItem)), passAtK: {}, majAtK: {}, ...scores };
   const other: BenchmarkResult = { ...bench, benchmark: `only-${model}` };
   return {
     result: { model, protocol: { temperature: 0.6, topP: 0.95, maxTokens: 10, samples: { default: 3 }, k: [1], seed: 0 }, benchmarks: [bench, other], average: avg, createdAt: "" },
@@ -30,6 +32,30 @@ describe("compareRuns", () => {
     expect(c.flipRate).toBe(0.75);
     expect(c.averageDelta).toBeCloseTo(-0.25, 12);
     expect(b.kl).toEqual({ available: false, reason: expect.stringContaining("no log-probs") });
+    // x3 is wrong in both runs (1 of 3 samples); no item is right in both.
+    expect([b.bothCorrect, b.bothWrong]).toEqual([0, 1]);
+  });
+
+  it("gives each run's standard error and the paired standard error of the delta", async () => {
+    const a = run("a", 0.5, A);
+    const b = run("b", 0.25, B);
+    const c = (await compareRuns(a, b)).benchmarks[0]!;
+    // Per item: A 2/3, 0, 1/3, 2/3; B 1/3, 2/3, 1/3, 1/3; differences −1/3, 2/3, 0, −1/3.
+    expect(c.stderrA).toBe(a.result.benchmarks[0]!.stderr);
+    expect(c.stderrB).toBe(b.result.benchmarks[0]!.stderr);
+    expect(c.stderrA).toBeCloseTo(standardError([2 / 3, 0, 1 / 3, 2 / 3]), 12);
+    expect(c.deltaStderr).toBeCloseTo(standardError([-1 / 3, 2 / 3, 0, -1 / 3]), 12);
+    // Hand-computed: mean 0, sample variance (1/9 + 4/9 + 0 + 1/9) / 3 = 2/9, stderr √(2/9 / 4) = 0.2357.
+    expect(c.deltaStderr).toBeCloseTo(Math.sqrt(2 / 9 / 4), 12);
+  });
+
+  it("needs only the results (their per-item scores) for majority flips", async () => {
+    const { result: ra } = run("a", 0.5, A);
+    const { result: rb } = run("b", 0.25, B);
+    const c = (await compareRuns({ result: ra }, { result: rb })).benchmarks[0]!;
+    expect(c).toMatchObject({ correctToWrong: ["x1", "x4"], wrongToCorrect: ["x2"], items: 4, flipRate: 0.75 });
+    expect(c.kl).toEqual({ available: false, reason: expect.stringContaining("samples were not given") });
+    await expect(compareRuns({ result: ra }, { result: rb }, { by: "sample0" })).rejects.toThrow(/\[infialign\/eval\] compare: flips by "sample0" need the samples of run "a"/);
   });
 
   it("counts flips by sample 0 when asked", async () => {

@@ -75,7 +75,7 @@ describe("summarize", () => {
     sampleIndex,
     completion: "",
     finishReason: "stop",
-    grade: { correct, ...(extracted !== undefined && { extracted }) },
+    grade: { correct, ...(extracted !== undefined && { extracted }), reason: extracted === undefined ? "no_answer" : correct ? "equal_exact" : "unequal" },
   });
   const items = [item("A", 1), item("B", 1), item("C", 2), item("D", 2)];
   const samples = [
@@ -116,11 +116,14 @@ describe("summarize", () => {
     expect(r.majAtK["2"]).toBeCloseTo(2 / 3, 12);
     expect(r.majAtK["4"]).toBeCloseTo(1 / 3, 12);
     expect(r.byDifficulty).toEqual({ "1": { items: 2, avgAtN: 0.375 }, "2": { items: 1, avgAtN: 0.75 } });
+    // The per-item scores behind them, and the grade reasons of the 12 samples counted.
+    expect(r.perItem).toEqual({ A: 0.5, B: 0.25, C: 0.75 });
+    expect(r.reasons).toEqual({ equal_exact: 6, unequal: 5, no_answer: 1 });
   });
 
   it("handles no samples and items without difficulty", () => {
     const r = summarize([item("A", undefined)], [], [1]);
-    expect(r).toMatchObject({ benchmark: "b", title: "b", column: "b", items: 0, samplesPerItem: 0, avgAtN: 0, stderr: 0, passAtK: {}, majAtK: {} });
+    expect(r).toMatchObject({ benchmark: "b", title: "b", column: "b", items: 0, samplesPerItem: 0, avgAtN: 0, stderr: 0, passAtK: {}, majAtK: {}, perItem: {}, reasons: {} });
     expect(r.byDifficulty).toBeUndefined();
     expect(() => summarize(items, samples, [0])).toThrow(/k values must be positive integers/);
   });

@@ -17,6 +17,14 @@ describeReadme(join(dirname(fileURLToPath(import.meta.url)), ".."), {
   },
   after: [
     {
+      contains: "compareRuns({ result: base.result }",
+      check: ({ stdout }) => {
+        const lines = stdout.trim().split("\n");
+        expect(lines).toHaveLength(3);
+        for (const [i, name] of ["aime24", "math500", "gpqa-diamond"].entries()) expect(lines[i]).toMatch(new RegExp(`^${name}: -?\\d+\\.\\d ± \\d+\\.\\d points, \\d+ wrong → right, \\d+ right → wrong of 10$`));
+      },
+    },
+    {
       contains: "infialign-eval compare",
       check: (_, dir) => {
         for (const f of ["report.html", "table.md", "compare.html"]) expect(existsSync(join(dir, f)), f).toBe(true);

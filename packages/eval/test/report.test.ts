@@ -13,7 +13,7 @@ import type { BenchmarkResult, EvalRunResult } from "../src/types.js";
 import { fakeMathServer, mathBench, protocol } from "./runHelpers.js";
 
 function result(model: string, cells: Record<string, number>): EvalRunResult {
-  const benchmarks: BenchmarkResult[] = Object.entries(cells).map(([column, avgAtN]) => ({ benchmark: column.toLowerCase(), title: column, column, items: 1, samplesPerItem: 1, avgAtN, stderr: 0, passAtK: {}, majAtK: {} }));
+  const benchmarks: BenchmarkResult[] = Object.entries(cells).map(([column, avgAtN]) => ({ benchmark: column.toLowerCase(), title: column, column, items: 1, samplesPerItem: 1, avgAtN, stderr: 0, passAtK: {}, majAtK: {}, perItem: { "1": avgAtN }, reasons: {} }));
   const average = benchmarks.reduce((s, b) => s + b.avgAtN, 0) / benchmarks.length;
   return { model, protocol: protocol(1), benchmarks, average, createdAt: "" };
 }

@@ -45,6 +45,21 @@ describe("runEvaluation", () => {
       const loaded = await loadRun(out);
       expect(loaded.result.benchmarks[0]!.avgAtN).toBe(result.benchmarks[0]!.avgAtN);
       expect(loaded.items.get("toy")?.get("p2")?.gold).toBe("4");
+      // Per-item scores come with the result: no need to read the samples back.
+      const bench = result.benchmarks[0]!;
+      expect(Object.keys(bench.perItem)).toHaveLength(PROBLEMS);
+      expect(Object.values(bench.perItem).reduce((a, b) => a + b, 0) / PROBLEMS).toBeCloseTo(bench.avgAtN, 12);
+      expect(bench.perItem.p1).toBe(samples.filter((x) => x.itemId === "p1" && x.grade.correct).length / 3);
+      expect(Object.values(bench.reasons).reduce((a, b) => a + b, 0)).toBe(PROBLEMS * 3);
+      expect(loaded.result.benchmarks[0]!.perItem).toEqual(bench.perItem);
+      // A results.json written before per-item scores existed gets them from its samples.
+      const old = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+      for (const b of old.benchmarks) {
+        delete b.perItem;
+        delete b.reasons;
+      }
+      writeFileSync(join(out, "results.json"), JSON.stringify(old));
+      expect((await loadRun(out)).result.benchmarks[0]).toEqual(bench);
     } finally {
       await runner.close?.();
       await server.close();

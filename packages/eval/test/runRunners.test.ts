@@ -1,9 +1,9 @@
-import { type DecodeModel, type KvCache, type StepInput, type StepOutput, ByteTokenizer, startServer } from "@infialign/model";
+import { ByteTokenizer, type DecodeModel, type KvCache, type StepInput, type StepOutput, startServer } from "@infialign/model";
 import { describe, expect, it } from "vitest";
+import { PROTOCOL_PRESETS } from "../src/protocol.js";
 import { endpointRunner, estimatePromptTokens } from "../src/run/endpointRunner.js";
 import { localRunner } from "../src/run/localRunner.js";
 import type { EvalItem } from "../src/types.js";
-import { PROTOCOL_PRESETS } from "../src/protocol.js";
 import { chatReply, protocol, type ScriptedServer, scriptedServer } from "./runHelpers.js";
 
 const chats = (s: ScriptedServer) => s.requests.filter((r) => r.path === "/v1/chat/completions").map((r) => r.body!);

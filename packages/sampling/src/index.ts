@@ -21,6 +21,7 @@ export type {
   KnnLabel,
   KnnLabelerOptions,
   LabelDomainsOptions,
+  LabelerParams,
   LlmLabel,
   LlmLabelerOptions,
 } from "./domain/index.js";
@@ -33,6 +34,7 @@ export {
   KnnLabeler,
   LlmLabeler,
   labelDomains,
+  labelerParams,
   labelFromMetadata,
   parseDomainReply,
   summarizeDomainLabels,
@@ -58,6 +60,8 @@ export {
   TransformersEmbedder,
   tokenize,
 } from "./embed/index.js";
+export type { InfialignCurationOptions, InfialignCurationStages } from "./recipes/index.js";
+export { infialignCurationStages } from "./recipes/index.js";
 export type {
   BuildSelectionReportInput,
   DifficultyBuckets,

@@ -1,10 +1,11 @@
 // runs/demo/report.html: one self-contained page (inline CSS and SVG, no scripts, no external resources).
 import { type GroupedBarChartOptions, groupedBarChart } from "@infialign/eval";
+import { DEFAULT_PAIR_CONFIG } from "@infialign/train-dpo";
 import { escapeHtml, formatNumber, lineChartSvg } from "@infialign/train-sft";
 import { type AblationReport, type ClaimVerdict, formatPoints } from "../steps/ablationStats.js";
 import type { Composition, CurateResult, FunnelRow } from "../steps/curate.js";
 import type { DpoResult } from "../steps/dpo.js";
-import type { EvaluateResult } from "../steps/evaluate.js";
+import { type EvaluateResult, heldOutResult } from "../steps/evaluate.js";
 import type { SftResult } from "../steps/sft.js";
 import type { SourcesResult } from "../steps/sources.js";
 
@@ -120,6 +121,16 @@ function compositionSection(data: DemoReportData): string {
   ].join("\n");
 }
 
+/** What DPO's challenge selection kept, and how its band compares with InfiAlign's. */
+function challengeSelection(dpo: DpoResult): string {
+  const [lo, hi] = dpo.passRateBand;
+  const [inLo, inHi] = DEFAULT_PAIR_CONFIG.passRateBand;
+  const dropped = (code: string) => dpo.rejectedByReason[code] ?? 0;
+  const kept = `DPO challenge selection: of ${dpo.prompts} prompts, ${dpo.pairs} with an SFT pass rate in [${lo}, ${hi}] over ${dpo.k} samples became pairs; ${dropped("too_easy")} were too easy (above ${hi}), ${dropped("too_hard")} too hard (below ${lo}).`;
+  if (lo === inLo && hi === inHi) return `${kept} This is InfiAlign's band.`;
+  return `${kept} InfiAlign's band is [${inLo}, ${inHi}]; this run's dpo.passRateBand differs (the --smoke preset sets [0, 0.75]: its one-epoch model solves no problem, so InfiAlign's band would leave no pair).`;
+}
+
 function trainingSection(data: DemoReportData): string {
   const { sft, dpo } = data;
   const markers = sft.phases.slice(1).map((p, i) => ({ x: sft.phases[i]?.loss.at(-1)?.[0] ?? 0, label: p.name }));
@@ -132,6 +143,7 @@ function trainingSection(data: DemoReportData): string {
       "SFT curriculum",
     ),
     lineChartSvg({ kind: "line", title: "SFT training loss", series: sft.phases.map((p) => ({ name: p.name, points: p.loss })), markers, yLabel: "loss" }),
+    `<p>${escapeHtml(challengeSelection(dpo))}</p>`,
     table(
       ["prompts", "pairs", "sampling engine", "sampling s", "steps", "train s", "dropped prompts by reason"],
       [[dpo.prompts, dpo.pairs, dpo.samplingEngine, dpo.samplingSeconds, dpo.steps, dpo.trainSeconds, Object.entries(dpo.rejectedByReason).map(([r, n]) => `${r}: ${n}`).join(", ") || "—"]],
@@ -151,28 +163,29 @@ function breakdownTable(label: string, groups: readonly string[], results: Evalu
 function resultsSection(data: DemoReportData): string {
   const { evaluation } = data;
   const { results } = evaluation;
+  const held = results.map(heldOutResult);
   const p = evaluation.protocol;
-  const difficulties = [...new Set(results.flatMap((r) => Object.keys(r.byDifficulty)))].sort((a, b) => (Number(a) || 99) - (Number(b) || 99));
+  const difficulties = [...new Set(held.flatMap((r) => Object.keys(r.byDifficulty ?? {})))].sort((a, b) => (Number(a) || 99) - (Number(b) || 99));
   const families = [...new Set(results.flatMap((r) => Object.keys(r.byDomain ?? {})))].sort();
   return [
     "<h2>Results on the held-out split</h2>",
     `<p>Served by infialign-serve (${escapeHtml(evaluation.engine)}) over its OpenAI API; ${p.samples} sample(s) per item, temperature ${p.temperature}, top_p ${p.topP}, max ${p.maxTokens} tokens; graded with @infialign/verify's verifyMath. avg@n in %, ± one standard error over items.</p>`,
     table(
       ["model", "avg@n (%)", "± stderr", "items", "n", "no answer"],
-      results.map((r) => [r.model, pct(r.avgAtN), pct(r.stderr), r.items, r.samplesPerItem, r.noAnswer]),
+      results.map((r, i) => [r.model, pct(held[i]!.avgAtN), pct(held[i]!.stderr), held[i]!.items, held[i]!.samplesPerItem, held[i]!.reasons.no_answer ?? 0]),
       "Accuracy",
     ),
-    barFigure({ title: "avg@n with standard error", groups: results.map((r) => r.model), series: [{ name: "avg@n (%)", values: results.map((r) => 100 * r.avgAtN), errors: results.map((r) => 100 * r.stderr) }], yLabel: "%" }),
+    barFigure({ title: "avg@n with standard error", groups: results.map((r) => r.model), series: [{ name: "avg@n (%)", values: held.map((r) => 100 * r.avgAtN), errors: held.map((r) => 100 * r.stderr) }], yLabel: "%" }),
     evaluation.verdicts?.length ? `<ul class="verdicts">${evaluation.verdicts.map(verdictItem).join("")}</ul>` : "",
     families.length ? breakdownTable("family", families, results, (r) => r.byDomain ?? {}, "Accuracy per family (avg@n, %)") : "",
     families.length
       ? barFigure({ title: "avg@n per family (%)", groups: families.map((f) => f.replace(/^math\//, "")), series: results.map((r) => ({ name: r.model, values: families.map((f) => { const v = r.byDomain?.[f]; return v ? 100 * v.avgAtN : undefined; }) })), yLabel: "%" })
       : "",
-    difficulties.length ? breakdownTable("difficulty", difficulties, results, (r) => r.byDifficulty, "Accuracy per difficulty (avg@n, %)") : "",
+    difficulties.length ? breakdownTable("difficulty", difficulties, results, (r) => heldOutResult(r).byDifficulty ?? {}, "Accuracy per difficulty (avg@n, %)") : "",
     table(
-      ["from → to", "wrong → correct", "correct → wrong", "both correct", "both wrong"],
-      evaluation.flips.map((f) => [`${f.from} → ${f.to}`, f.wrongToCorrect, f.correctToWrong, f.bothCorrect, f.bothWrong]),
-      "Answer flips (an item counts as solved when most of its samples are correct)",
+      ["from → to", "Δ avg@n (points)", "± paired stderr", "wrong → correct", "correct → wrong", "both correct", "both wrong"],
+      evaluation.comparisons.flatMap((c) => c.benchmarks.map((b) => [`${c.modelA} → ${c.modelB}`, pct(b.delta), pct(b.deltaStderr), b.wrongToCorrect.length, b.correctToWrong.length, b.bothCorrect, b.bothWrong])),
+      "Answer flips and accuracy change by @infialign/eval's compareRuns (an item counts as solved when most of its samples are correct; the paired standard error is that of the per-item differences)",
     ),
   ].join("\n");
 }

@@ -8,7 +8,7 @@ import type { DemoConfig } from "../config.js";
 import { type AblationReport, type ArmRun, type ArmSummary, type ClaimVerdict, contaminationCheck, DEFAULT_NON_INFERIORITY_MARGIN, judgeClaim, summarizeArm } from "./ablationStats.js";
 import { type CurateResult, randomSubset, runSelectVariant, type SelectVariant, splitByDifficulty, writeJsonl } from "./curate.js";
 import { type DpoResult, runDpoStep } from "./dpo.js";
-import { type EvaluateResult, type Evaluator, type HeldOutItem, type ModelEvaluation, runEvaluateStep } from "./evaluate.js";
+import { EVALUATION_FORMAT, type EvaluateResult, type HeldOutItem, heldOutResult, type ModelEvaluation, runEvaluateStep } from "./evaluate.js";
 import { runSftStep, type SftResult } from "./sft.js";
 import type { StepRunner } from "./stepRunner.js";
 
@@ -39,7 +39,6 @@ export interface AblationOptions {
   leakedHeldOut?: readonly string[];
   /** The main run: the curated arm (and curated+dpo) at seed `config.seed`. */
   main?: AblationMain;
-  evaluator?: Evaluator;
   progress?: boolean;
   log?: (line: string) => void;
 }
@@ -61,7 +60,8 @@ const sftTokens = (sft: SftResult) => sft.phases.reduce((n, p) => n + p.tokens, 
 const sftSeconds = (sft: SftResult) => sft.phases.reduce((n, p) => n + p.seconds, 0);
 
 function armRun(seed: number, evaluation: ModelEvaluation, tokens: number, seconds: number): ArmRun {
-  return { seed, accuracy: evaluation.avgAtN, perItem: evaluation.perItem, tokens, seconds };
+  const held = heldOutResult(evaluation);
+  return { seed, accuracy: held.avgAtN, perItem: held.perItem, tokens, seconds };
 }
 
 export async function runAblation(options: AblationOptions): Promise<AblationReport> {
@@ -174,8 +174,8 @@ async function evaluateOne(runner: StepRunner, slug: string, dir: string, name: 
   const evaluated = await runner.run({
     name: `${slug}-eval`,
     after: [],
-    params: { protocol, items: options.items.map((i) => i.id), model: dir },
-    run: (d) => runEvaluateStep(d, { models: [{ name, dir }], items: options.items, protocol, cacheTag: runner.keyOf(`${slug}-eval`), ...(options.evaluator ? { evaluator: options.evaluator } : {}) }),
+    params: { protocol, items: options.items.map((i) => i.id), model: dir, format: EVALUATION_FORMAT },
+    run: (d) => runEvaluateStep(d, { models: [{ name, dir }], items: options.items, protocol, cacheTag: runner.keyOf(`${slug}-eval`) }),
   });
   const result = evaluated.results[0];
   if (!result) throw new Error(`[infialign/example-full-pipeline] ablation: evaluation of ${name} returned no result`);

@@ -1,13 +1,12 @@
-// Step 2: the data stages of @infialign/data, decontam and sampling (the same factories examples/curate wires), then
-// the curriculum split of the selected records into an easier and a harder SFT phase.
-import { createWriteStream } from "node:fs";
+// Step 2: InfiAlign's curation stages (`infialignCurationStages` of @infialign/sampling, as examples/curate runs them),
+// then the curriculum split of the selected records into an easier and a harder SFT phase.
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { exactDedupStage, normalizeStage, readShards, resolveInputs, runPipeline, type Sample, type StageCounts, type StageRunSummary } from "@infialign/data";
-import { benchmarkDecontamStage, loadBenchmarkFile, loadShippedBenchmarks } from "@infialign/decontam";
+import { readShards, resolveInputs, runPipeline, type Sample, type StageCounts, type StageRunSummary, writeFileAtomic } from "@infialign/data";
+import { loadBenchmarkFile, loadShippedBenchmarks } from "@infialign/decontam";
 import { createRng } from "@infialign/kernels";
-import { nearDupStage, qualityStage, selectStage } from "@infialign/sampling";
+import { infialignCurationStages, nearDupStage, type SelectStageOptions, selectStage } from "@infialign/sampling";
 import { domainOfProblem } from "../generator/domains.js";
 
 /** Counts of one data stage, for the funnel. */
@@ -79,9 +78,9 @@ export interface SelectVariant {
   order?: "hardest" | "random";
 }
 
-/** The selection stage as the demo configures it (characters as the difficulty proxy, families as domains). */
-export function demoSelectStage(budget: number, seed: number, variant: SelectVariant = {}) {
-  return selectStage({ budget, domainQuotas: variant.domainQuotas ?? "balanced", order: variant.order ?? "hardest", seed, tokenizer: CHARACTERS, domainOf: { id: "task-world-families-v1", label: domainOfSample } });
+/** The selection as the demo configures it (characters as the difficulty proxy, families as domains). */
+export function demoSelectOptions(budget: number, seed: number, variant: SelectVariant = {}): SelectStageOptions {
+  return { budget, domainQuotas: variant.domainQuotas ?? "balanced", order: variant.order ?? "hardest", seed, tokenizer: CHARACTERS, domainOf: { id: "task-world-families-v1", label: domainOfSample } };
 }
 
 /**
@@ -93,7 +92,7 @@ export async function runSelectVariant(dir: string, options: { input: string; bu
     name: "select",
     runsDir: dir,
     source: { files: await resolveInputs(options.input), decode: "samples" },
-    stages: [...(options.nearDup ? [nearDupStage({ field: "prompt" })] : []), demoSelectStage(options.budget, options.seed, options.variant)],
+    stages: [...(options.nearDup ? [nearDupStage()] : []), selectStage(demoSelectOptions(options.budget, options.seed, options.variant))],
     force: options.force,
     seed: options.seed,
     ...(options.progress === undefined ? {} : { progress: options.progress }),
@@ -156,10 +155,9 @@ export function randomSubset<T>(pool: readonly T[], k: number, seed: number): T[
     .map((i) => pool[i] as T);
 }
 
-export async function writeJsonl(path: string, records: Iterable<unknown>): Promise<void> {
-  const out = createWriteStream(path);
-  for (const r of records) if (!out.write(`${JSON.stringify(r)}\n`)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+/** Records as JSON lines, written atomically (a rerun after a crash never reads a half-written file). */
+export async function writeJsonl(path: string, records: readonly unknown[]): Promise<void> {
+  await writeFileAtomic(path, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
 }
 
 async function readStage(summary: StageRunSummary): Promise<Sample[]> {
@@ -171,21 +169,11 @@ async function readStage(summary: StageRunSummary): Promise<Sample[]> {
 export async function runCurateStep(dir: string, options: CurateOptions): Promise<CurateResult> {
   const shipped = await loadShippedBenchmarks();
   const heldOut = await loadBenchmarkFile(options.heldOut, { name: "heldout", field: "problem" });
-  const benchmarks = [...heldOut, ...shipped];
-  const stages = [
-    normalizeStage({}),
-    exactDedupStage({ key: "content" }),
-    // The index is built on first use, so an up-to-date stage never indexes the benchmarks.
-    benchmarkDecontamStage(benchmarks, { fields: ["prompt"] }),
-    qualityStage({}),
-    nearDupStage({ field: "prompt" }),
-    demoSelectStage(options.budget, options.seed),
-  ];
   const result = await runPipeline({
     name: "stages",
     runsDir: dir,
     source: { files: await resolveInputs(options.files) },
-    stages,
+    stages: infialignCurationStages({ benchmarks: [...heldOut, ...shipped], select: demoSelectOptions(options.budget, options.seed) }),
     force: options.force,
     seed: options.seed,
     ...(options.progress === undefined ? {} : { progress: options.progress }),

@@ -11,15 +11,8 @@ import type { DemoConfig } from "../config.js";
 import { randomSubset, writeJsonl } from "./curate.js";
 import { loadEngine } from "./engine.js";
 
-export interface DpoResult {
+export interface DpoResult extends Omit<DpoPairs, "pairsDir"> {
   finalDir: string;
-  prompts: number;
-  pairs: number;
-  /** Prompts dropped by pair construction, per reason code. */
-  rejectedByReason: Record<string, number>;
-  /** Engine the SFT model was sampled with. */
-  samplingEngine: string;
-  samplingSeconds: number;
   trainSeconds: number;
   /** Real (non-padding) tokens processed by DPO training. */
   trainTokens: number;
@@ -48,8 +41,13 @@ export interface DpoStepOptions {
 export interface DpoPairs {
   pairsDir: string;
   prompts: number;
+  /** Challenge selection: SFT samples per prompt and the pass-rate band of the prompts kept. */
+  k: number;
+  passRateBand: [number, number];
   pairs: number;
+  /** Prompts dropped by pair construction, per reason code. */
   rejectedByReason: Record<string, number>;
+  /** Engine the SFT model was sampled with. */
   samplingEngine: string;
   samplingSeconds: number;
 }
@@ -80,9 +78,9 @@ export async function buildDpoPairs(dir: string, options: DpoStepOptions): Promi
       name: "pairs",
       runsDir: dir,
       source: { files: await resolveInputs(promptsFile), decode: "samples" },
-      // A from-scratch model of ~1M parameters rarely solves a problem, so prompts it never solves stay in (InfiAlign
-      // keeps pass rates from 1/8); a truncated error is still a wrong answer to move away from.
-      stages: [pairConstructionStage({ k: config.dpo.k, passRateBand: [0, 0.75], dropTruncated: false, answerSources: ["boxed", "final_answer", "answer_line", "last_number"] }, { sampler })],
+      // Challenge selection on `config.dpo.passRateBand` (InfiAlign's band by default); a truncated error is still a
+      // wrong answer to move away from.
+      stages: [pairConstructionStage({ k: config.dpo.k, passRateBand: config.dpo.passRateBand, dropTruncated: false, answerSources: ["boxed", "final_answer", "answer_line", "last_number"] }, { sampler })],
       force: !options.resume,
       seed,
       ...(options.progress === undefined ? {} : { progress: options.progress }),
@@ -91,6 +89,8 @@ export async function buildDpoPairs(dir: string, options: DpoStepOptions): Promi
     const built: DpoPairs = {
       pairsDir: result.stages[0]?.dir ?? join(dir, "pairs", "dpo-pairs"),
       prompts: prompts.length,
+      k: config.dpo.k,
+      passRateBand: config.dpo.passRateBand,
       pairs: counts?.out ?? 0,
       rejectedByReason: counts?.rejectedByReason ?? {},
       samplingEngine: engine.engine,

@@ -1,13 +1,11 @@
 // Step 5: each model (base, SFT, DPO) is served by infialign-serve's `startServer` and evaluated over its OpenAI API —
-// the path a vLLM user takes. The default evaluator is @infialign/eval (`runEvaluation` + `endpointRunner` on a
-// `customMathBenchmark` of the held-out split: every completion persisted as it arrives, so an interrupted evaluation
-// resumes without re-querying). `chatEvaluator` is a minimal alternative over the shared OpenAI client.
+// the path a vLLM user takes — with @infialign/eval (`runEvaluation` + `endpointRunner` on a `customMathBenchmark` of the
+// held-out split: every completion persisted as it arrives, so an interrupted evaluation resumes without re-querying).
+// Standard errors, per-item scores and answer flips are eval's (`compareRuns`); the example adds the per-family table.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DiskCache, OpenAIChatClient } from "@infialign/data";
-import { customMathBenchmark, endpointRunner, readSamples, resolveProtocol, runEvaluation } from "@infialign/eval";
+import { type BenchmarkResult, compareRuns, customMathBenchmark, type EvalRunResult, endpointRunner, mean, type RunComparison, resolveProtocol, runEvaluation } from "@infialign/eval";
 import { startServer } from "@infialign/model";
-import { verifyMath } from "@infialign/verify";
 import { type ClaimVerdict, judgeClaim, summarizeArm } from "./ablationStats.js";
 import { loadEngine } from "./engine.js";
 
@@ -36,144 +34,65 @@ export interface EvalEndpoint {
   model: string;
 }
 
+/** Bumped when the shape of the step's result changes, so that older completion markers are not read as this one. */
+export const EVALUATION_FORMAT = 2;
+
 export interface ModelEvaluation {
   model: string;
-  items: number;
-  samplesPerItem: number;
-  /** Mean correctness over every sample (= pass@1 as R1 reports it), in [0, 1]. */
-  avgAtN: number;
-  /** Standard error of avgAtN over items (each item's mean over its samples). */
-  stderr: number;
-  byDifficulty: Record<string, { items: number; avgAtN: number }>;
-  /** Accuracy per family (the held-out items' `domain`). */
+  /**
+   * @infialign/eval's result, one benchmark (the held-out split): avg@n, its standard error, each item's accuracy
+   * (`perItem`), the grade reasons and the per-difficulty table. See {@link heldOutResult}.
+   */
+  run: EvalRunResult;
+  /** Accuracy per family (the held-out items' `domain`), from eval's per-item scores. */
   byDomain: Record<string, { items: number; avgAtN: number }>;
-  /** Each item's mean correctness, by item id (for flips). */
-  perItem: Record<string, number>;
-  /** Samples whose completion had no extractable answer. */
-  noAnswer: number;
   seconds: number;
 }
 
-export type Evaluator = (endpoint: EvalEndpoint, items: readonly HeldOutItem[], protocol: EvalProtocol, cacheDir: string) => Promise<ModelEvaluation>;
-
-/** avg@n and its standard error over items (sample standard deviation of the per-item means / √items). */
-export function avgAndStderr(perItemMeans: readonly number[]): { avgAtN: number; stderr: number } {
-  const m = perItemMeans.length;
-  if (m === 0) return { avgAtN: 0, stderr: 0 };
-  const avgAtN = perItemMeans.reduce((a, b) => a + b, 0) / m;
-  if (m === 1) return { avgAtN, stderr: 0 };
-  const variance = perItemMeans.reduce((a, b) => a + (b - avgAtN) ** 2, 0) / (m - 1);
-  return { avgAtN, stderr: Math.sqrt(variance / m) };
+/** The held-out benchmark's result of an evaluation. */
+export function heldOutResult(evaluation: Pick<ModelEvaluation, "model" | "run">): BenchmarkResult {
+  const result = evaluation.run.benchmarks[0];
+  if (!result) throw new Error(`[infialign/example-full-pipeline] evaluate: the evaluation of "${evaluation.model}" holds no benchmark result`);
+  return result;
 }
 
-/** Mean of the per-item means within each group (items without the key go to "?"). */
+/** Mean of the per-item scores within each group of items (items without the key go to "?"). */
 export function accuracyBy(items: readonly HeldOutItem[], perItem: Readonly<Record<string, number>>, key: (item: HeldOutItem) => string | number | undefined): Record<string, { items: number; avgAtN: number }> {
   const groups: Record<string, number[]> = {};
   for (const item of items) {
-    const mean = perItem[item.id];
-    if (mean !== undefined) (groups[String(key(item) ?? "?")] ??= []).push(mean);
+    const score = perItem[item.id];
+    if (score !== undefined) (groups[String(key(item) ?? "?")] ??= []).push(score);
   }
-  return Object.fromEntries(Object.entries(groups).map(([k, means]) => [k, { items: means.length, avgAtN: avgAndStderr(means).avgAtN }]));
+  return Object.fromEntries(Object.entries(groups).map(([k, scores]) => [k, { items: scores.length, avgAtN: mean(scores) }]));
 }
-
-/** The example's adapter: one chat request per sample through the shared client, graded with verifyMath. */
-export const chatEvaluator: Evaluator = async (endpoint, items, protocol, cacheDir) => {
-  const started = Date.now();
-  const client = new OpenAIChatClient({ baseURL: endpoint.baseUrl, model: endpoint.model, concurrency: 8, maxRetries: 2, timeoutMs: 300_000, cache: new DiskCache(cacheDir) });
-  let noAnswer = 0;
-  const outcomes = await Promise.all(
-    items.map(async (item) => {
-      const correct = await Promise.all(
-        Array.from({ length: protocol.samples }, async (_, i) => {
-          const reply = await client.chat({ messages: [{ role: "user", content: item.problem }], temperature: protocol.temperature, top_p: protocol.topP, max_tokens: protocol.maxTokens, seed: protocol.seed + i });
-          const verdict = verifyMath(item.answer, reply.choices[0]?.content ?? "");
-          if (verdict.reason === "no_answer") noAnswer++;
-          return verdict.correct ? 1 : 0;
-        }),
-      );
-      return { item, mean: correct.reduce<number>((a, b) => a + b, 0) / correct.length };
-    }),
-  );
-  const perItem = Object.fromEntries(outcomes.map((o) => [o.item.id, o.mean]));
-  return {
-    model: endpoint.model,
-    items: items.length,
-    samplesPerItem: protocol.samples,
-    ...avgAndStderr(outcomes.map((o) => o.mean)),
-    byDifficulty: accuracyBy(items, perItem, (i) => i.difficulty),
-    byDomain: accuracyBy(items, perItem, (i) => i.domain),
-    perItem,
-    noAnswer,
-    seconds: (Date.now() - started) / 1000,
-  };
-};
 
 /**
  * @infialign/eval over the endpoint. Items are prompted with the bare problem — the format the from-scratch model was
  * trained on (the SFT data's user turn) — instead of R1's "reason step by step … \boxed{}" suffix, which a byte-level
  * model trained for minutes has never seen.
  */
-export const evalPackageEvaluator: Evaluator = async (endpoint, items, protocol, cacheDir) => {
+export async function evaluateEndpoint(endpoint: EvalEndpoint, items: readonly HeldOutItem[], protocol: EvalProtocol, outDir: string): Promise<ModelEvaluation> {
   const started = Date.now();
   const spec = customMathBenchmark({ name: "heldout", title: "Held-out split", items: items.map((it) => ({ id: it.id, problem: it.problem, answer: it.answer, ...(it.difficulty === undefined ? {} : { difficulty: it.difficulty }), ...(it.domain === undefined ? {} : { domain: it.domain }) })) });
   const problemOf = new Map(items.map((it) => [it.id, it.problem]));
   const evalItems = (await spec.load()).map((item) => ({ ...item, messages: [{ role: "user", content: problemOf.get(item.id) ?? "" }] }));
-  const result = await runEvaluation({
+  const { resumedSamples: _resumed, newSamples: _new, regradedSamples: _regraded, ...run } = await runEvaluation({
     benchmarks: [{ spec, items: evalItems }],
     protocol: resolveProtocol("default", { temperature: protocol.temperature, topP: protocol.topP, maxTokens: protocol.maxTokens, seed: protocol.seed, samples: { default: protocol.samples }, k: [1] }),
     runner: endpointRunner({ baseUrl: endpoint.baseUrl, model: endpoint.model, maxRetries: 2, timeoutMs: 300_000 }),
-    outDir: cacheDir,
+    outDir,
     model: endpoint.model,
     progress: false,
   });
-  const bench = result.benchmarks[0];
-  const { samples } = await readSamples(join(cacheDir, "samples.jsonl"));
-  const sums = new Map<string, { correct: number; n: number }>();
-  let noAnswer = 0;
-  for (const sample of samples) {
-    const entry = sums.get(sample.itemId) ?? { correct: 0, n: 0 };
-    entry.correct += sample.grade.correct ? 1 : 0;
-    entry.n += 1;
-    sums.set(sample.itemId, entry);
-    if (sample.grade.reason === "no_answer") noAnswer++;
-  }
-  const perItem = Object.fromEntries([...sums].map(([id, { correct, n }]) => [id, correct / n]));
-  return {
-    model: endpoint.model,
-    items: bench?.items ?? 0,
-    samplesPerItem: bench?.samplesPerItem ?? protocol.samples,
-    avgAtN: bench?.avgAtN ?? 0,
-    stderr: bench?.stderr ?? 0,
-    byDifficulty: bench?.byDifficulty ?? accuracyBy(items, perItem, (i) => i.difficulty),
-    byDomain: accuracyBy(items, perItem, (i) => i.domain),
-    perItem,
-    noAnswer,
-    seconds: (Date.now() - started) / 1000,
-  };
-};
-
-/** Answer flips between two runs, item by item (an item counts as solved when most of its samples are correct). */
-export interface Flips {
-  from: string;
-  to: string;
-  wrongToCorrect: number;
-  correctToWrong: number;
-  bothCorrect: number;
-  bothWrong: number;
+  const evaluation = { model: endpoint.model, run };
+  return { ...evaluation, byDomain: accuracyBy(items, heldOutResult(evaluation).perItem, (i) => i.domain), seconds: (Date.now() - started) / 1000 };
 }
 
-export function compareEvaluations(from: ModelEvaluation, to: ModelEvaluation): Flips {
-  const flips: Flips = { from: from.model, to: to.model, wrongToCorrect: 0, correctToWrong: 0, bothCorrect: 0, bothWrong: 0 };
-  for (const [id, a] of Object.entries(from.perItem)) {
-    const b = to.perItem[id];
-    if (b === undefined) continue;
-    const ok = (v: number) => v > 0.5;
-    if (ok(a) && ok(b)) flips.bothCorrect++;
-    else if (ok(a)) flips.correctToWrong++;
-    else if (ok(b)) flips.wrongToCorrect++;
-    else flips.bothWrong++;
-  }
-  return flips;
+/** Answer flips and the accuracy delta (with its paired standard error) from one model to the next, by @infialign/eval. */
+export async function compareModels(results: readonly ModelEvaluation[]): Promise<RunComparison[]> {
+  const comparisons: RunComparison[] = [];
+  for (let i = 1; i < results.length; i++) comparisons.push(await compareRuns({ result: (results[i - 1] as ModelEvaluation).run }, { result: (results[i] as ModelEvaluation).run }));
+  return comparisons;
 }
 
 export async function readHeldOut(path: string, limit: number): Promise<HeldOutItem[]> {
@@ -194,8 +113,6 @@ export interface EvaluateStepOptions {
   models: Array<{ name: string; dir: string }>;
   items: readonly HeldOutItem[];
   protocol: EvalProtocol;
-  /** @default evalPackageEvaluator */
-  evaluator?: Evaluator;
   /** Separates the completion caches of different weights served under the same name (the step key). */
   cacheTag: string;
   log?: (line: string) => void;
@@ -205,7 +122,8 @@ export interface EvaluateResult {
   protocol: EvalProtocol;
   engine: string;
   results: ModelEvaluation[];
-  flips: Flips[];
+  /** @infialign/eval's `compareRuns` from each model to the next (base → sft → dpo): flips, delta ± paired stderr. */
+  comparisons: RunComparison[];
   /** "DPO adds accuracy over SFT", judged from a paired bootstrap over the items (one run each). */
   verdicts?: ClaimVerdict[];
 }
@@ -215,12 +133,14 @@ export function mainVerdicts(results: readonly ModelEvaluation[]): ClaimVerdict[
   const sft = results.find((r) => r.model === "sft");
   const dpo = results.find((r) => r.model === "dpo");
   if (!sft || !dpo) return [];
-  const arm = (r: ModelEvaluation) => summarizeArm(r.model, r.model, [{ seed: 0, accuracy: r.avgAtN, perItem: r.perItem, tokens: 0, seconds: 0 }]);
+  const arm = (r: ModelEvaluation) => {
+    const held = heldOutResult(r);
+    return summarizeArm(r.model, r.model, [{ seed: 0, accuracy: held.avgAtN, perItem: held.perItem, tokens: 0, seconds: 0 }]);
+  };
   return [judgeClaim("DPO on the SFT model's own errors adds accuracy", arm(dpo), arm(sft), "greater")];
 }
 
 export async function runEvaluateStep(dir: string, options: EvaluateStepOptions): Promise<EvaluateResult> {
-  const evaluator = options.evaluator ?? evalPackageEvaluator;
   const results: ModelEvaluation[] = [];
   let engineName = "";
   for (const { name, dir: modelDir } of options.models) {
@@ -229,13 +149,11 @@ export async function runEvaluateStep(dir: string, options: EvaluateStepOptions)
     const server = await startServer({ model: engine.model, tokenizer: engine.tokenizer, modelId: name, port: 0, maxBatchSize: 16 });
     try {
       options.log?.(`evaluate: ${name} served at ${server.url}/v1 (${engine.engine})`);
-      results.push(await evaluator({ baseUrl: `${server.url}/v1`, model: name }, options.items, options.protocol, join(dir, "cache", options.cacheTag.slice(0, 16), name)));
+      results.push(await evaluateEndpoint({ baseUrl: `${server.url}/v1`, model: name }, options.items, options.protocol, join(dir, "cache", options.cacheTag.slice(0, 16), name)));
     } finally {
       await server.close();
       engine.dispose();
     }
   }
-  const flips: Flips[] = [];
-  for (let i = 1; i < results.length; i++) flips.push(compareEvaluations(results[i - 1] as ModelEvaluation, results[i] as ModelEvaluation));
-  return { protocol: options.protocol, engine: engineName, results, flips, verdicts: mainVerdicts(results) };
+  return { protocol: options.protocol, engine: engineName, results, comparisons: await compareModels(results), verdicts: mainVerdicts(results) };
 }

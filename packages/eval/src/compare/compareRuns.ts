@@ -1,9 +1,13 @@
+import { standardError } from "../metrics/index.js";
 import type { EvalRunResult, SampleRecord } from "../types.js";
 
-/** A run as compared: its results and its samples. */
+/**
+ * A run as compared: its results (whose `perItem` scores decide majority flips) and, for flips `by: "sample0"` and for
+ * KL, its samples (`loadRun(dir)` gives both).
+ */
 export interface RunSamples {
   result: EvalRunResult;
-  samples: SampleRecord[];
+  samples?: readonly SampleRecord[];
 }
 
 /** How an item's correctness is decided from its samples. */
@@ -44,14 +48,25 @@ export interface BenchmarkComparison {
   /** avgAtN of run A and run B, in [0, 1]. */
   accuracyA: number;
   accuracyB: number;
+  /** Standard errors of accuracyA and accuracyB over items (the runs' `stderr`). */
+  stderrA: number;
+  stderrB: number;
   /** accuracyB − accuracyA. */
   delta: number;
+  /**
+   * Paired standard error of the delta: standard error of the per-item differences (B − A) over the items scored in
+   * both runs. Smaller than √(stderrA² + stderrB²) when the runs agree item by item.
+   */
+  deltaStderr: number;
   /** Items with samples in both runs. */
   items: number;
   /** Item ids correct in A and wrong in B. */
   correctToWrong: string[];
   /** Item ids wrong in A and correct in B. */
   wrongToCorrect: string[];
+  /** Items correct in both runs, and wrong in both. */
+  bothCorrect: number;
+  bothWrong: number;
   /** (correctToWrong + wrongToCorrect) / items: Dutta et al. 2024's "flips". */
   flipRate: number;
   kl: KlEstimate;
@@ -69,7 +84,7 @@ export interface RunComparison {
   flipRate: number;
 }
 
-function groupByItem(samples: SampleRecord[], benchmark: string): Map<string, SampleRecord[]> {
+function groupByItem(samples: readonly SampleRecord[], benchmark: string): Map<string, SampleRecord[]> {
   const out = new Map<string, SampleRecord[]>();
   for (const s of samples) {
     if (s.benchmark !== benchmark) continue;
@@ -80,15 +95,21 @@ function groupByItem(samples: SampleRecord[], benchmark: string): Map<string, Sa
   return out;
 }
 
-function itemCorrect(samples: SampleRecord[], by: FlipBasis): boolean | undefined {
-  if (by === "sample0") return samples.find((s) => s.sampleIndex === 0)?.grade.correct;
-  const correct = samples.filter((s) => s.grade.correct).length;
-  return correct * 2 > samples.length;
+/** Item id → correct, by the basis: more than half of its samples (its `perItem` score > 0.5), or sample 0. */
+function itemVerdicts(run: RunSamples, benchmark: string, perItem: Record<string, number>, by: FlipBasis): Map<string, boolean> {
+  if (by === "majority") return new Map(Object.entries(perItem).map(([id, score]) => [id, score > 0.5]));
+  if (!run.samples) {
+    throw new Error(`[infialign/eval] compare: flips by "sample0" need the samples of run "${run.result.model}" (RunSamples.samples, e.g. from loadRun(dir)); pass them or use by: "majority"`);
+  }
+  const out = new Map<string, boolean>();
+  for (const s of run.samples) if (s.benchmark === benchmark && s.sampleIndex === 0) out.set(s.itemId, s.grade.correct);
+  return out;
 }
 
 /**
- * Compares run B against run A beyond accuracy ("Accuracy is Not All You Need", Dutta et al. 2024): accuracy delta,
- * answer flips per item, and KL(A‖B) where B's log-probs of A's own completions are known. Different runs sample
+ * Compares run B against run A beyond accuracy ("Accuracy is Not All You Need", Dutta et al. 2024): accuracy delta with
+ * its paired standard error, answer flips per item (from the results' `perItem` scores, or sample 0 of each item), and
+ * KL(A‖B) where B's log-probs of A's own completions are known. Different runs sample
  * different completions, so per-token KL needs B's log-probs on A's tokens: taken from B's stored sample when it has
  * the same completion text with log-probs of the same length (greedy runs, or B re-scoring A), else from `scoreB`;
  * without either, KL is reported unavailable. The estimate averages log pA(y) − log pB(y) over A's tokens y; it is
@@ -102,21 +123,21 @@ export async function compareRuns(a: RunSamples, b: RunSamples, options: Compare
   for (const ra of a.result.benchmarks) {
     const rb = b.result.benchmarks.find((r) => r.benchmark === ra.benchmark);
     if (!rb) continue;
-    const itemsA = groupByItem(a.samples, ra.benchmark);
-    const itemsB = groupByItem(b.samples, ra.benchmark);
+    const verdictsA = itemVerdicts(a, ra.benchmark, ra.perItem, by);
+    const verdictsB = itemVerdicts(b, ra.benchmark, rb.perItem, by);
     const correctToWrong: string[] = [];
     const wrongToCorrect: string[] = [];
+    let bothCorrect = 0;
     let items = 0;
-    for (const [id, sa] of itemsA) {
-      const sb = itemsB.get(id);
-      if (!sb) continue;
-      const ca = itemCorrect(sa, by);
-      const cb = itemCorrect(sb, by);
-      if (ca === undefined || cb === undefined) continue;
+    for (const [id, ca] of verdictsA) {
+      const cb = verdictsB.get(id);
+      if (cb === undefined) continue;
       items++;
       if (ca && !cb) correctToWrong.push(id);
       if (!ca && cb) wrongToCorrect.push(id);
+      if (ca && cb) bothCorrect++;
     }
+    const differences = Object.entries(ra.perItem).flatMap(([id, sa]) => (rb.perItem[id] === undefined ? [] : [(rb.perItem[id] as number) - sa]));
     flips += correctToWrong.length + wrongToCorrect.length;
     compared += items;
     benchmarks.push({
@@ -125,12 +146,17 @@ export async function compareRuns(a: RunSamples, b: RunSamples, options: Compare
       column: ra.column,
       accuracyA: ra.avgAtN,
       accuracyB: rb.avgAtN,
+      stderrA: ra.stderr,
+      stderrB: rb.stderr,
       delta: rb.avgAtN - ra.avgAtN,
+      deltaStderr: standardError(differences),
       items,
       correctToWrong,
       wrongToCorrect,
+      bothCorrect,
+      bothWrong: items - bothCorrect - correctToWrong.length - wrongToCorrect.length,
       flipRate: items ? (correctToWrong.length + wrongToCorrect.length) / items : 0,
-      kl: await estimateKl(itemsA, itemsB, options.scoreB),
+      kl: a.samples && b.samples ? await estimateKl(groupByItem(a.samples, ra.benchmark), groupByItem(b.samples, ra.benchmark), options.scoreB) : { available: false, reason: "the runs' samples were not given (RunSamples.samples, e.g. from loadRun(dir))" },
     });
   }
   const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);

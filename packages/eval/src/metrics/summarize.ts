@@ -22,7 +22,8 @@ export interface SummarizeLabels {
  * ignored, and a repeated (item, sampleIndex) counts once (the first). Items without samples (a partial run) are left
  * out. With n_i samples on item i: avgAtN = mean over items of the item's accuracy (R1's pass@1; equals the mean over
  * all samples when every n_i is equal); stderr = standardError of those per-item accuracies; pass@k (unbiased) and
- * maj@k (over each item's first k samples by sampleIndex) for every k in `k` up to the smallest n_i.
+ * maj@k (over each item's first k samples by sampleIndex) for every k in `k` up to the smallest n_i; `perItem` holds
+ * each item's accuracy and `reasons` the grade reasons of the samples counted.
  */
 export function summarize(items: readonly EvalItem[], samples: readonly SampleRecord[], k: readonly number[] = [1], labels: SummarizeLabels = {}): BenchmarkResult {
   const benchmark = items[0]?.benchmark ?? samples[0]?.benchmark ?? "";
@@ -36,7 +37,8 @@ export function summarize(items: readonly EvalItem[], samples: readonly SampleRe
   const scored = items
     .map((item) => ({ item, samples: [...(byItem.get(item.id)?.values() ?? [])].sort((a, b) => a.sampleIndex - b.sampleIndex) }))
     .filter((x) => x.samples.length > 0);
-  const perItem = scored.map((x) => x.samples.filter((s) => s.grade.correct).length / x.samples.length);
+  const scores = itemScores(scored.map((x) => [x.item.id, x.samples]));
+  const perItem = scored.map((x) => scores.perItem[x.item.id] as number);
   const samplesPerItem = scored.length === 0 ? 0 : Math.min(...scored.map((x) => x.samples.length));
 
   const passAt: Record<string, number> = {};
@@ -78,7 +80,24 @@ export function summarize(items: readonly EvalItem[], samples: readonly SampleRe
     passAtK: passAt,
     majAtK: majAt,
     ...(byDifficulty && { byDifficulty }),
+    ...scores,
   };
+}
+
+/** Each item's accuracy over its samples and the samples' grade reasons, from `[item id, samples]` pairs. */
+export function itemScores(items: Iterable<readonly [id: string, samples: readonly SampleRecord[]]>): Pick<BenchmarkResult, "perItem" | "reasons"> {
+  const perItem: Record<string, number> = {};
+  const reasons: Record<string, number> = {};
+  for (const [id, samples] of items) {
+    if (samples.length === 0) continue;
+    let correct = 0;
+    for (const s of samples) {
+      if (s.grade.correct) correct++;
+      if (s.grade.reason !== undefined) reasons[s.grade.reason] = (reasons[s.grade.reason] ?? 0) + 1;
+    }
+    perItem[id] = correct / samples.length;
+  }
+  return { perItem, reasons };
 }
 
 /** Mean of the benchmarks' avgAtN (the paper's "Avg" column); NaN when there are none. */

@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { EvalItem, EvalRunResult, Protocol, SampleRecord } from "../types.js";
+import { itemScores } from "../metrics/index.js";
+import { samplesFor } from "../protocol.js";
+import type { BenchmarkResult, EvalItem, EvalRunResult, Protocol, SampleRecord } from "../types.js";
 import { readSamples } from "./samplesFile.js";
 
 /** Files of a run directory. */
@@ -31,7 +33,10 @@ export interface LoadedRun {
   items: Map<string, Map<string, EvalItem>>;
 }
 
-/** Reads `results.json`, `samples.jsonl` and `items.jsonl` of a run directory. */
+/**
+ * Reads `results.json`, `samples.jsonl` and `items.jsonl` of a run directory. Results written before benchmark results
+ * carried `perItem` and `reasons` get them from the samples the result counted.
+ */
 export async function loadRun(dir: string): Promise<LoadedRun> {
   const resultsPath = join(dir, RUN_FILES.results);
   const text = await readFile(resultsPath, "utf8").catch((e: NodeJS.ErrnoException) => {
@@ -62,5 +67,18 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     if (!byId) items.set(item.benchmark, (byId = new Map()));
     byId.set(item.id, item);
   });
-  return { dir, result, samples, items };
+  const benchmarks = result.benchmarks.map((b) => (b.perItem && b.reasons ? b : withItemScores(b, result.protocol, samples, items.get(b.benchmark))));
+  return { dir, result: { ...result, benchmarks }, samples, items };
+}
+
+function withItemScores(b: BenchmarkResult, protocol: Protocol, samples: readonly SampleRecord[], items: Map<string, EvalItem> | undefined): BenchmarkResult {
+  const n = samplesFor(protocol, b.benchmark);
+  const byItem = new Map<string, SampleRecord[]>();
+  for (const s of samples) {
+    if (s.benchmark !== b.benchmark || s.sampleIndex >= n || (items?.size && !items.has(s.itemId))) continue;
+    const list = byItem.get(s.itemId);
+    if (list) list.push(s);
+    else byItem.set(s.itemId, [s]);
+  }
+  return { ...b, ...itemScores(byItem) };
 }

@@ -1,3 +1,4 @@
+import { canonicalJson, sha256Hex } from "@infialign/data";
 import { DEFAULT_KEYWORD_RULES, type KeywordRule } from "./keywordRules.js";
 import type { Domain } from "./taxonomy.js";
 
@@ -24,6 +25,8 @@ export class KeywordLabeler {
   readonly minScore: number;
   readonly margin: number;
   readonly responseWeight: number;
+  /** Identity of the rules and thresholds (a hash), for cache and stage keys. */
+  readonly id: string;
 
   constructor(options: KeywordLabelerOptions = {}) {
     this.rules = options.rules ?? DEFAULT_KEYWORD_RULES;
@@ -32,6 +35,8 @@ export class KeywordLabeler {
     this.responseWeight = options.responseWeight ?? 0.5;
     const bad = this.rules.find((r) => !r.pattern.global);
     if (bad) throw new Error(`[infialign/sampling] keyword-labeler: rule for ${bad.domain} (${bad.pattern}) needs the "g" flag`);
+    const rules = this.rules.map((r) => [r.domain, r.pattern.source, r.pattern.flags, r.weight, r.maxHits ?? 2]);
+    this.id = `keywords:${sha256Hex(canonicalJson({ rules, minScore: this.minScore, margin: this.margin, responseWeight: this.responseWeight })).slice(0, 16)}`;
   }
 
   /** Score per domain (domains without a match are absent). */

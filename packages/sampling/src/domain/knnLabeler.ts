@@ -1,3 +1,4 @@
+import { canonicalJson, sha256Hex } from "@infialign/data";
 import { cosineTopK } from "@infialign/kernels";
 import type { Embedder } from "../embed/embedder.js";
 import { type Domain, isDomain } from "./taxonomy.js";
@@ -20,6 +21,8 @@ export interface KnnLabel {
  */
 export class KnnLabeler {
   private constructor(
+    /** Identity of the embedder, `k` and the seed set (a hash of its texts and domains), for cache and stage keys. */
+    readonly id: string,
     readonly embedder: Embedder,
     private readonly keys: Float32Array,
     private readonly labels: readonly Domain[],
@@ -33,7 +36,8 @@ export class KnnLabeler {
     const bad = seed.find((s) => !isDomain(s.domain));
     if (bad) throw new Error(`[infialign/sampling] knn-labeler: seed domain "${bad.domain}" is not a taxonomy id`);
     const keys = await embedder.embed(seed.map((s) => s.text));
-    return new KnnLabeler(embedder, keys, seed.map((s) => s.domain), k);
+    const id = `knn:${embedder.id}:k${k}:seeds${seed.length}:${sha256Hex(canonicalJson(seed.map((s) => [s.text, s.domain]))).slice(0, 16)}`;
+    return new KnnLabeler(id, embedder, keys, seed.map((s) => s.domain), k);
   }
 
   /** Seed examples held. */

@@ -25,6 +25,39 @@ export interface LabelDomainsOptions {
   signal?: AbortSignal;
 }
 
+/** What decides `labelDomains`' output for given options (the labelers' ids), as hashed into stage params. */
+export interface LabelerParams {
+  /** `KeywordLabeler.id`, or false when keywords are skipped. */
+  keywords: string | false;
+  llm: string | null;
+  knn: string | null;
+  /** Embedder of the kNN labeler built from the batch (only without `knn`), and its `k`. */
+  embedder: string | null;
+  k: number | null;
+  useResponse: boolean;
+}
+
+/**
+ * The labelers' identities for `options`; throws when an LLM labeler cannot be identified (its client names no model
+ * and no `clientId` was given), since a changed labeler must change the key.
+ */
+export function labelerParams(options: LabelDomainsOptions = {}, component = "label-domains"): LabelerParams {
+  const { llm, knn, embedder } = options;
+  if (llm && llm.id === undefined) {
+    throw new Error(`[infialign/sampling] ${component}: the LLM labeler's client names no model, so a changed labeler could not rerun the stage. Pass new LlmLabeler(client, { clientId: "<model and server>" }).`);
+  }
+  const keywords = options.keywords === false ? false : (options.keywords ?? new KeywordLabeler()).id;
+  const builtKnn = !knn && embedder !== undefined;
+  return {
+    keywords,
+    llm: llm?.id ?? null,
+    knn: knn?.id ?? null,
+    embedder: builtKnn ? embedder.id : null,
+    k: builtKnn ? (options.k ?? 10) : null,
+    useResponse: options.useResponse ?? true,
+  };
+}
+
 type LabelInput = Pick<Sample, "prompt" | "source" | "domain" | "meta" | "response">;
 
 /**

@@ -1,13 +1,21 @@
 import { createHash } from "node:crypto";
-import type { ChatRequest, ChatResponse } from "@infialign/data";
+import { type ChatRequest, type ChatResponse, sha256Hex } from "@infialign/data";
 import { DOMAIN_TAXONOMY, type Domain, isDomain } from "./taxonomy.js";
 
 /** The slice of `OpenAIChatClient` the labeler needs (pass one with a `DiskCache` to cache across runs). */
 export interface ChatLike {
   chat(req: ChatRequest, opts?: { signal?: AbortSignal }): Promise<ChatResponse>;
+  /** Model asked; with `endpoint`, the client's identity in the labeler's `id` (an `OpenAIChatClient` has both). */
+  readonly model?: string;
+  readonly endpoint?: string;
 }
 
 export interface LlmLabelerOptions {
+  /**
+   * The client's identity in the labeler's `id` (which `selectStage` hashes into its params), for a client without
+   * `model`. @default `<endpoint>#<model>` of the client
+   */
+  clientId?: string;
   /** Characters of the prompt sent; longer prompts are cut. @default 4000 */
   maxChars?: number;
   /** @default 16 (an id is a few tokens) */
@@ -37,6 +45,11 @@ export class LlmLabeler {
   private readonly memo = new Map<string, Promise<Domain | undefined>>();
   private readonly maxChars: number;
   private readonly maxTokens: number;
+  /**
+   * Identity of the client, the limits and the instruction, for cache and stage keys; `undefined` when the client
+   * names no model and no `clientId` was given (then `selectStage` refuses the labeler).
+   */
+  readonly id: string | undefined;
 
   constructor(
     private readonly client: ChatLike,
@@ -44,6 +57,8 @@ export class LlmLabeler {
   ) {
     this.maxChars = options.maxChars ?? 4000;
     this.maxTokens = options.maxTokens ?? 16;
+    const clientId = options.clientId ?? (client.model === undefined ? undefined : `${client.endpoint ?? ""}#${client.model}`);
+    this.id = clientId === undefined ? undefined : `llm:${clientId}:chars${this.maxChars}:tokens${this.maxTokens}:${sha256Hex(SYSTEM).slice(0, 12)}`;
   }
 
   async label(prompt: string, options: { signal?: AbortSignal } = {}): Promise<LlmLabel | undefined> {

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { checkTokenizer, loadTokenizer, type Sample, type Stage, type TextTokenizer, writeFileAtomic } from "@infialign/data";
-import { chooseK, sphericalKMeans } from "../../cluster/index.js";
-import { type LabelDomainsOptions, labelDomains } from "../../domain/index.js";
+import { chooseK, type KMeansConfig, resolveKMeansConfig, sphericalKMeans } from "../../cluster/index.js";
+import { type LabelDomainsOptions, type LabelerParams, labelDomains, labelerParams } from "../../domain/index.js";
 import { CachedEmbedder, type Embedder, HashingEmbedder } from "../../embed/index.js";
 import { passRateOf, responseTokens } from "../difficulty.js";
 import { buildSelectionReport, type DomainClustering, type SelectionReport } from "../report.js";
@@ -22,8 +22,16 @@ export interface SelectStageOptions extends Omit<SelectionConfig, "seed"> {
   embedder?: Embedder;
   /** Tokenizer whose response length is the difficulty (name for `loadTokenizer`, or an instance). @default "qwen2.5" */
   tokenizer?: string | Pick<TextTokenizer, "name" | "count">;
-  /** Options passed to `labelDomains` (e.g. an LLM or k-NN labeler). Not hashed. @default {} */
+  /**
+   * Options passed to `labelDomains` (e.g. an LLM or k-NN labeler); the labelers' ids, `k` and `useResponse` are hashed
+   * into the params. An `LlmLabeler` whose client names no model needs a `clientId`. @default {}
+   */
   labelOptions?: LabelDomainsOptions;
+  /**
+   * k-means settings besides `k` and `seed` (see `KMeansConfig`); hashed into the params, except `threads`, which does
+   * not change the result. @default DEFAULT_KMEANS_CONFIG
+   */
+  kmeans?: Partial<Omit<KMeansConfig, "k" | "seed">>;
   /**
    * Your own domain labels, tried before `labelDomains` (which knows only the built-in subject taxonomy): e.g. a
    * dataset's subject field or a rule over the prompt. `undefined` for a sample falls back to `labelDomains`. Its `id`
@@ -43,11 +51,15 @@ export interface SelectParams {
   order: "hardest" | "random";
   seed: number | null;
   k: number | Readonly<Record<string, number>> | null;
+  /** Resolved k-means settings, `threads` left out (results are bit-identical for any value). */
+  kmeans: Omit<KMeansConfig, "k" | "seed" | "threads">;
   embedder: string;
   tokenizer: string;
   buckets: number;
   /** `domainOf.id`, or null without one. */
   domainOf: string | null;
+  /** The domain labelers' identities (from `labelOptions`). */
+  labeler: LabelerParams;
 }
 
 /** Rows of `data` (n×dim) at `rows`, copied into one n'×dim array. */
@@ -70,9 +82,10 @@ const EMBED_BATCH = 8192;
  * the `SelectionReport`, also written to `reportPath` when given.
  */
 export function selectStage(options: SelectStageOptions): Stage<Sample, Sample, SelectParams> & { report(): SelectionReport | undefined } {
-  const { embedder: injected, tokenizer: tok = "qwen2.5", labelOptions, reportPath, domainOf, ...rest } = options;
-  // Validate budget and quotas up front, on an empty pool (throws with every invalid field).
+  const { embedder: injected, tokenizer: tok = "qwen2.5", labelOptions, reportPath, domainOf, kmeans: kmeansOptions, ...rest } = options;
+  // Validate budget, quotas and k-means settings up front, on an empty pool (throws with every invalid field).
   selectSubset([], { budget: rest.budget, domainQuotas: rest.domainQuotas, clusterAllocation: rest.clusterAllocation, order: rest.order, seed: rest.seed ?? 0 });
+  const { k: _k, seed: _seed, threads, ...kmeans } = resolveKMeansConfig(kmeansOptions);
   const params: SelectParams = {
     budget: rest.budget,
     domainQuotas: rest.domainQuotas ?? "balanced",
@@ -80,10 +93,12 @@ export function selectStage(options: SelectStageOptions): Stage<Sample, Sample, 
     order: rest.order ?? "hardest",
     seed: rest.seed ?? null,
     k: rest.k ?? null,
-    embedder: injected?.id ?? "hashing(fit on prompts)",
+    kmeans,
+    embedder: injected?.id ?? `${new HashingEmbedder().id}+fit(prompts)`,
     tokenizer: typeof tok === "string" ? tok : tok.name,
     buckets: rest.buckets ?? 4,
     domainOf: domainOf?.id ?? null,
+    labeler: labelerParams(labelOptions, "select"),
   };
   let report: SelectionReport | undefined;
   return {
@@ -149,7 +164,7 @@ export function selectStage(options: SelectStageOptions): Stage<Sample, Sample, 
       const clustering: Record<string, DomainClustering> = {};
       for (const [domain, rows] of byDomain) {
         const k = typeof params.k === "number" ? params.k : (params.k?.[domain] ?? chooseK(rows.length));
-        const r = sphericalKMeans(gather(vectors, dim, rows), dim, { k: Math.max(1, Math.min(k, rows.length)), seed });
+        const r = sphericalKMeans(gather(vectors, dim, rows), dim, { ...params.kmeans, threads, k: Math.max(1, Math.min(k, rows.length)), seed });
         rows.forEach((row, i) => {
           cluster[row] = r.assignments[i]!;
         });

@@ -1,0 +1,2 @@
+export type { InfialignCurationOptions, InfialignCurationStages } from "./infialignCurationStages.js";
+export { infialignCurationStages } from "./infialignCurationStages.js";
