@@ -4,9 +4,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sample } from "@infialign/data";
+import { writeJsonl } from "@infialign/train-sft";
 import type { DemoConfig } from "../config.js";
 import { type AblationReport, type ArmRun, type ArmSummary, type ClaimVerdict, contaminationCheck, DEFAULT_NON_INFERIORITY_MARGIN, judgeClaim, summarizeArm } from "./ablationStats.js";
-import { type CurateResult, randomSubset, runSelectVariant, type SelectVariant, splitByDifficulty, writeJsonl } from "./curate.js";
+import { type CurateResult, randomSubset, runSelectVariant, type SelectVariant, splitByDifficulty } from "./curate.js";
 import { type DpoResult, runDpoStep } from "./dpo.js";
 import { EVALUATION_FORMAT, type EvaluateResult, type HeldOutItem, heldOutResult, type ModelEvaluation, runEvaluateStep } from "./evaluate.js";
 import { runSftStep, type SftResult } from "./sft.js";

@@ -3,10 +3,11 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { readShards, resolveInputs, runPipeline, type Sample, type StageCounts, type StageRunSummary, writeFileAtomic } from "@infialign/data";
+import { readShards, resolveInputs, runPipeline, type Sample, type StageCounts, type StageRunSummary } from "@infialign/data";
 import { loadBenchmarkFile, loadShippedBenchmarks } from "@infialign/decontam";
 import { createRng } from "@infialign/kernels";
 import { infialignCurationStages, nearDupStage, type SelectStageOptions, selectStage } from "@infialign/sampling";
+import { writeJsonl } from "@infialign/train-sft";
 import { domainOfProblem } from "../generator/domains.js";
 
 /** Counts of one data stage, for the funnel. */
@@ -155,10 +156,6 @@ export function randomSubset<T>(pool: readonly T[], k: number, seed: number): T[
     .map((i) => pool[i] as T);
 }
 
-/** Records as JSON lines, written atomically (a rerun after a crash never reads a half-written file). */
-export async function writeJsonl(path: string, records: readonly unknown[]): Promise<void> {
-  await writeFileAtomic(path, records.map((r) => `${JSON.stringify(r)}\n`).join(""));
-}
 
 async function readStage(summary: StageRunSummary): Promise<Sample[]> {
   const out: Sample[] = [];

@@ -7,8 +7,9 @@ import { resolveInputs, runPipeline, type Sample } from "@infialign/data";
 import { selectBackend } from "@infialign/kernels/tfjs";
 import { generate } from "@infialign/model";
 import { localSampler, pairConstructionStage, resolveDpoConfig, trainDpo } from "@infialign/train-dpo";
+import { writeJsonl } from "@infialign/train-sft";
 import type { DemoConfig } from "../config.js";
-import { randomSubset, writeJsonl } from "./curate.js";
+import { randomSubset } from "./curate.js";
 import { loadEngine } from "./engine.js";
 
 export interface DpoResult extends Omit<DpoPairs, "pairsDir"> {
