@@ -198,7 +198,7 @@ function checkTarball(p) {
   }
   // Source maps point at src/, which is not shipped; that is fine. Tests and benches must not ship.
   for (const f of files) if (/^(src|test|bench)\//.test(f)) problems.push(`${f} is shipped`);
-  if (name === "@infialign/decontam" && ![...files].some((f) => f.startsWith("data/") && f.endsWith(".jsonl"))) problems.push("the shipped benchmarks (data/*.jsonl) are missing");
+  if (name === "@infialign/data" && ![...files].some((f) => f.startsWith("data/benchmarks/") && f.endsWith(".jsonl"))) problems.push("the shipped benchmarks (data/benchmarks/*.jsonl) are missing");
   if (problems.length > 0) fail(`${name} tarball: ${problems.join("; ")}`);
   else console.log(`  ok   ${basename(p.tarball)}: ${files.size} files, metadata complete`);
 }

@@ -8,7 +8,7 @@ import type { DemoConfig } from "./config.js";
 import { renderDemoReport } from "./report/renderReport.js";
 import { runAblation } from "./steps/ablation.js";
 import type { AblationReport } from "./steps/ablationStats.js";
-import { type CurateResult, runCurateStep } from "./steps/curate.js";
+import { CURATION_RECIPE, type CurateResult, runCurateStep } from "./steps/curate.js";
 import { type DpoResult, runDpoStep } from "./steps/dpo.js";
 import { EVALUATION_FORMAT, type EvaluateResult, readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
 import { runSftStep, type SftResult } from "./steps/sft.js";
@@ -65,7 +65,7 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
   const curate = await runner.run({
     name: "curate",
     after: ["sources"],
-    params: { budget: config.budget, seed: config.seed, easyMaxDifficulty: config.sft.easyMaxDifficulty, pools: config.pools },
+    params: { budget: config.budget, seed: config.seed, easyMaxDifficulty: config.sft.easyMaxDifficulty, pools: config.pools, recipe: CURATION_RECIPE },
     run: (dir, resume) =>
       runCurateStep(dir, { files: [...sources.files, ...poolFiles], heldOut: sources.heldOut, budget: config.budget, seed: config.seed, easyMaxDifficulty: config.sft.easyMaxDifficulty, force: !resume, progress }),
   });

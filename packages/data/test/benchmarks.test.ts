@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
@@ -189,6 +189,18 @@ describe("formats", () => {
     expect(await loadBenchmarkItems({ id: "texts", format: "text" }, { path })).toEqual([
       { benchmark: "texts", id: "1", text: "first" },
       { benchmark: "texts", id: "9", text: "second" },
+    ]);
+  });
+
+  it("a folder of files without ids: positions name their file, so line 1 of each stays distinct", async () => {
+    const folder = join(dir, "split");
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, "a.jsonl"), jsonl([{ problem: "one" }]));
+    writeFileSync(join(folder, "b.jsonl"), jsonl([{ problem: "two" }]));
+    const items = await loadBenchmarkItems({ id: "split", format: "text" }, { path: folder });
+    expect(items.map((i) => [i.id, i.text])).toEqual([
+      ["a.jsonl:1", "one"],
+      ["b.jsonl:1", "two"],
     ]);
   });
 });

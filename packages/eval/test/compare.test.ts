@@ -89,4 +89,11 @@ describe("compareRuns", () => {
     const none = (await compareRuns(a, run("b", 0.25, B))).benchmarks[0]!.kl;
     expect(none).toEqual({ available: false, reason: expect.stringContaining("run B has no log-probs") });
   });
+
+  it("names the run and benchmark whose result has no per-item scores", async () => {
+    const old = run("b", 0.25, B);
+    const { perItem: _dropped, ...bench } = old.result.benchmarks[0]!;
+    const legacy = { ...old, result: { ...old.result, benchmarks: [bench as BenchmarkResult] } };
+    await expect(compareRuns(run("a", 0.5, A), legacy)).rejects.toThrow(/run B's result for "b" has no per-item scores.*loadRun/);
+  });
 });

@@ -284,8 +284,9 @@ describe("escaping, spacing and number formats", () => {
 describe("decimal commas (documented convention)", () => {
   table([
     ["1000.99", "1000,99", true],
-    ["1,22", "1.22", true],
-    ["0,111", "0.111", true],
+    ["1,22", "1.22", false],
+    ["-2,1", "\\boxed{-2.1}", false],
+    ["0,111", "0.111", false],
     ["2.74", "Le total : 2,74 $", true],
     ["1, 22", "1.22", false],
     ["-2,1", "The roots are $\\boxed{1,-2}$.", true],

@@ -10,6 +10,9 @@ import { infialignCurationStages, nearDupStage, type SelectStageOptions, selectS
 import { writeJsonl } from "@infialign/train-sft";
 import { domainOfProblem } from "../generator/domains.js";
 
+/** Bumped when what the curation stages output changes (decontam learning stock phrases: 2), so an older run reruns curate. */
+export const CURATION_RECIPE = 2;
+
 /** Counts of one data stage, for the funnel. */
 export interface FunnelRow extends StageCounts {
   stage: string;

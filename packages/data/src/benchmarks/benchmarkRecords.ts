@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import { DataError } from "../errors.js";
 import { readRecords } from "../readers/readRecords.js";
 import { resolveInputs } from "../readers/resolveInputs.js";
@@ -28,8 +29,10 @@ export async function* readBenchmarkRecords(path: string, opts: { label: string;
   for (const file of files) {
     for await (const r of readRecords(file, opts.maxRecordBytes === undefined ? {} : { maxRecordBytes: opts.maxRecordBytes })) {
       n++;
-      const position = String(r.loc.line ?? r.loc.row ?? n - 1);
-      const where = `${opts.label} file "${file.path}" ${r.loc.line !== undefined ? `line ${r.loc.line}` : `row ${position}`}`;
+      const local = String(r.loc.line ?? r.loc.row ?? n - 1);
+      // Over several files a bare line number repeats: the position names its file too.
+      const position = files.length > 1 ? `${basename(file.path)}:${local}` : local;
+      const where = `${opts.label} file "${file.path}" ${r.loc.line !== undefined ? `line ${r.loc.line}` : `row ${local}`}`;
       if (!r.ok) {
         if (r.code === "empty_file") throw benchmarkError(`${opts.label} file "${file.path}" is empty${opts.expected ? `; expected ${opts.expected}` : ""}`);
         throw benchmarkError(`${where}: ${r.message}`);

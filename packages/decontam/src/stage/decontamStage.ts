@@ -179,23 +179,28 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
         }
         batch.length = 0;
       };
-      const input = records[Symbol.asyncIterator]();
-      // The input's head is the sample the checker learns from; it is checked like every other record afterwards.
+      // One for-await, so the input is closed (its finally blocks run) on error or early exit. The input's head is
+      // the sample the checker learns from; it is checked like every other record once learned.
       const head: Sample[] = [];
-      while (head.length < learnRecords) {
-        const next = await input.next();
-        if (next.done) break;
-        head.push(next.value);
-      }
-      sample = head.flatMap(textsOf);
-      for (const record of head.splice(0)) {
+      let learning = learnRecords > 0;
+      const push = async function* (record: Sample): AsyncGenerator<Sample> {
         batch.push(record);
         if (batch.length >= batchSize) yield* flush();
+      };
+      const endLearning = async function* (): AsyncGenerator<Sample> {
+        learning = false;
+        sample = head.flatMap(textsOf);
+        for (const learned of head.splice(0)) yield* push(learned);
+      };
+      for await (const record of records) {
+        if (learning && head.length < learnRecords) {
+          head.push(record);
+          continue;
+        }
+        if (learning) yield* endLearning();
+        yield* push(record);
       }
-      for (let next = await input.next(); !next.done; next = await input.next()) {
-        batch.push(next.value);
-        if (batch.length >= batchSize) yield* flush();
-      }
+      if (learning) yield* endLearning();
       if (batch.length > 0) yield* flush();
     },
     finish: () => ({ ...totals, fields }),

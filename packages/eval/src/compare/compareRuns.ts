@@ -123,6 +123,10 @@ export async function compareRuns(a: RunSamples, b: RunSamples, options: Compare
   for (const ra of a.result.benchmarks) {
     const rb = b.result.benchmarks.find((r) => r.benchmark === ra.benchmark);
     if (!rb) continue;
+    for (const [run, r] of [["A", ra], ["B", rb]] as const) {
+      // Results written before per-item scores existed: loadRun fills them from the run's samples.
+      if (!r.perItem) throw new Error(`[infialign/eval] compare: run ${run}'s result for "${r.benchmark}" has no per-item scores (written by an older version); load the run with loadRun, which computes them from samples.jsonl`);
+    }
     const verdictsA = itemVerdicts(a, ra.benchmark, ra.perItem, by);
     const verdictsB = itemVerdicts(b, ra.benchmark, rb.perItem, by);
     const correctToWrong: string[] = [];

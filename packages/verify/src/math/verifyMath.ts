@@ -31,12 +31,12 @@ const isNumber = (n: Node) => n.k === "num" || (n.k === "neg" && n.a.k === "num"
 const DECIMAL_COMMA = /^-?\d+,\d+$/;
 
 /**
- * Decimal commas (see README, "Conventions"): `1,22` is a list of two numbers unless the other
- * side is a single number, then it is also read as 1.22.
+ * Decimal commas (see README, "Conventions"): a predicted `1,22` is a list of two numbers unless the
+ * gold is a single number, then it is also read as 1.22. Never the gold's: a gold `-2,1` lists two
+ * roots, and reading it as -2.1 would accept a wrong answer.
  */
-function decimalCommaEqual(g: string, gt: Node, p: string, pt: Node, dl: Deadline): Match {
+function decimalCommaEqual(gt: Node, p: string, dl: Deadline): Match {
   if (DECIMAL_COMMA.test(p) && isNumber(gt)) return answersEqual(gt, parseLatex(p.replace(",", "."), dl), dl);
-  if (DECIMAL_COMMA.test(g) && isNumber(pt)) return answersEqual(parseLatex(g.replace(",", "."), dl), pt, dl);
   return false;
 }
 
@@ -74,7 +74,7 @@ export function verifyMath(gold: string, prediction: string, opts: VerifyMathOpt
       return { correct: false, reason: "parse_error", ...base };
     }
     let m = answersEqual(gt, pt, dl);
-    if (!m) m = decimalCommaEqual(g, gt, p, pt, dl);
+    if (!m) m = decimalCommaEqual(gt, p, dl);
     if (!m) return { correct: false, reason: "unequal", ...base };
     return { correct: true, reason: REASON[m], ...base };
   } catch (e) {
