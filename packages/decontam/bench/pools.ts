@@ -12,16 +12,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeSample, resolveInputs, runPipeline, silentLogger } from "@infialign/data";
 import { sharedDataPath } from "@infialign/test-utils";
-import { type BenchmarkItem, benchmarkDecontamStage, Decontaminator, loadShippedBenchmarks } from "../src/index.js";
-import { templateSimilarity } from "../test/fixtures/templateSibling.js";
+import { benchmarkDecontamStage, Decontaminator, loadShippedBenchmarks } from "../src/index.js";
+import { readJsonl } from "../test/fixtures/jsonl.js";
+import { classifyPoolFlags, type PoolFlag } from "../test/fixtures/poolFlags.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, "..", "test", "fixtures");
-const readJsonl = (path: string) =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 const shared = (file: string) => {
   const path = sharedDataPath("pools", file);
   if (!path) throw new Error("[infialign/decontam] bench: shared data not found; set INFIALIGN_SHARED_DATA");
@@ -31,30 +27,13 @@ const shared = (file: string) => {
 const sameBenchmark = (row: unknown, match: string) => row === match || (row === "gsm8k-test" && match === "gsm8k");
 
 const items = await loadShippedBenchmarks();
-const byKey = new Map(items.map((it) => [`${it.benchmark}/${it.id}`, it]));
 const mathPool = readJsonl(shared("math-test.jsonl"));
 const gsmPool = readJsonl(shared("gsm8k-train.jsonl"));
 
 function poolFlags(dec: Decontaminator) {
-  const math500 = new Map(items.filter((it) => it.benchmark === "math500").map((it) => [it.text, it.id]));
-  let own = 0;
-  const others: { idx: unknown; templateSimilarity: number; sibling: boolean; match: string }[] = [];
-  for (const rec of mathPool) {
-    const problem = rec.problem as string;
-    const res = dec.check(problem);
-    const id = math500.get(problem);
-    if (id !== undefined) {
-      if (res.matches.some((m) => m.benchmark === "math500" && m.id === id)) own++;
-      continue;
-    }
-    if (!res.contaminated) continue;
-    const similarity = Math.max(...res.matches.map((m) => templateSimilarity(problem, (byKey.get(`${m.benchmark}/${m.id}`) as BenchmarkItem).text)));
-    const m = res.matches[0]!;
-    const evidence = m.method === "ngram" ? `"${m.ngram}"` : `score ${m.score?.toFixed(2)}: ${m.ngram}`;
-    others.push({ idx: rec.idx, templateSimilarity: +similarity.toFixed(2), sibling: similarity >= 0.6, match: `${m.benchmark}/${m.id} by ${m.method} ${evidence}`.slice(0, 240) });
-  }
-  const outside = others.filter((o) => !o.sibling);
-  return { math500Flagged: own, others: others.length, outsideTemplateSiblings: outside.length, outside, siblings: others.filter((o) => o.sibling) };
+  const { own, others, outside } = classifyPoolFlags(dec, mathPool, items);
+  const row = (o: PoolFlag) => ({ idx: o.idx, templateSimilarity: +o.similarity.toFixed(2), sibling: o.sibling, match: o.reason.slice(0, 240) });
+  return { math500Flagged: own.size, others: others.length, outsideTemplateSiblings: outside.length, outside: outside.map(row), siblings: others.filter((o) => o.sibling).map(row) };
 }
 
 let t = performance.now();

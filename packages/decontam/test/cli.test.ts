@@ -42,6 +42,19 @@ describe("infialign-decontam CLI", () => {
     expect(lines[5]!.error).toMatch(/must be a JSON object/);
   });
 
+  it("check --background reads a training corpus: repeated ids and records without text are fine, a broken line is named", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "decontam-background-"));
+    const corpus = join(dir, "corpus.jsonl");
+    writeFileSync(corpus, `${[{ id: 1, problem: "Compute the sum of the first ten odd numbers." }, { id: 1, problem: "Compute the product of 3 and 4." }, { id: 2, answer: "7" }].map((r) => JSON.stringify(r)).join("\n")}\n`);
+    const ok = await run(["check", "--benchmarks", "math500", "--background", corpus], `${JSON.stringify({ text: "What is 2+2?" })}\n`);
+    expect(ok.code).toBe(0);
+    expect(ok.lines).toEqual([{ contaminated: false, matches: [] }]);
+    writeFileSync(corpus, `${JSON.stringify({ problem: "fine" })}\n{broken\n`);
+    const bad = await run(["check", "--benchmarks", "math500", "--background", corpus], "");
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/--background ".*corpus.jsonl" line 2/);
+  });
+
   it("--benchmarks restricts the index, --no-paraphrase leaves only verbatim n-grams", async () => {
     const aime = (await loadBenchmark("aime24"))[0]!.text;
     expect((await run(["check", "--benchmarks", "math500"], JSON.stringify({ text: aime }))).lines[0]).toMatchObject({ contaminated: false });
@@ -68,6 +81,10 @@ describe("infialign-decontam CLI", () => {
     expect(badN.code).toBe(2);
     expect(badN.err).toMatch(/--n must be a positive integer/);
     expect((await run(["check", "--benchmarks", "gpqa"], "")).err).toMatch(/unknown benchmark\(s\) gpqa/);
+    // A gated set the registry knows but does not ship is not loadable by name.
+    const gated = (await run(["check", "--benchmarks", "gpqa-diamond"], "")).err;
+    expect(gated).toMatch(/unknown benchmark\(s\) gpqa-diamond in --benchmarks; loadable: .*math500/);
+    expect(gated).not.toMatch(/loadable: [^(]*gpqa-diamond/);
     expect((await run(["check", "--benchmark-file", "x.jsonl:yaml"], "")).err).toMatch(/unknown format "yaml"; use generic, gpqa, mmlu-pro, livecodebench/);
     expect((await run(["check", "--benchmarks", "none"], "")).err).toMatch(/no benchmark items to check against/);
     const badGpqa = await run(["check", "--gpqa", join(FIXTURES, "mmlu_pro_test.jsonl")], "");

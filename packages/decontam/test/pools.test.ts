@@ -1,40 +1,13 @@
-import { readFileSync } from "node:fs";
+
 import { describeWhen, itWhen, sharedDataFile } from "@infialign/test-utils/vitest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type BenchmarkItem, Decontaminator, loadShippedBenchmarks, NgramIndex } from "../src/index.js";
-import { isTemplateSibling, templateSimilarity } from "./fixtures/templateSibling.js";
+import { readJsonl } from "./fixtures/jsonl.js";
+import { classifyPoolFlags } from "./fixtures/poolFlags.js";
+import { isTemplateSibling, } from "./fixtures/templateSibling.js";
 
 const { path: mathPath, missing: mathMissing } = sharedDataFile("pools", "math-test.jsonl");
 const { path: gsmPath, missing: gsmMissing } = sharedDataFile("pools", "gsm8k-train.jsonl");
-const readJsonl = (path: string) =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
-/** Flags of `dec` on the MATH test pool: MATH-500 problems found against their own item, and the other flagged problems. */
-function classify(dec: Decontaminator, pool: Record<string, unknown>[], items: BenchmarkItem[]) {
-  const math500 = new Map(items.filter((it) => it.benchmark === "math500").map((it) => [it.text, it.id]));
-  const byKey = new Map(items.map((it) => [`${it.benchmark}/${it.id}`, it]));
-  const own = new Set<string>();
-  const others: { idx: number; sibling: boolean; reason: string }[] = [];
-  for (const rec of pool) {
-    const problem = rec.problem as string;
-    const res = dec.check(problem);
-    const id = math500.get(problem);
-    if (id !== undefined) {
-      if (res.matches.some((m) => m.benchmark === "math500" && m.id === id)) own.add(id);
-      continue;
-    }
-    if (!res.contaminated) continue;
-    const similarity = Math.max(...res.matches.map((m) => templateSimilarity(problem, (byKey.get(`${m.benchmark}/${m.id}`) as BenchmarkItem).text)));
-    const m = res.matches[0]!;
-    const evidence = m.method === "ngram" ? `"${m.ngram}"` : `score ${m.score?.toFixed(2)}: ${m.ngram}`;
-    others.push({ idx: rec.idx as number, sibling: similarity >= 0.6, reason: `${m.benchmark}/${m.id} by ${m.method}, template similarity ${similarity.toFixed(2)}, ${evidence}` });
-  }
-  return { own, others, outside: others.filter((o) => !o.sibling) };
-}
-
 // Shared pools live outside the repository (../shared/data).
 describeWhen(mathMissing)("MATH test pool vs shipped benchmarks", () => {
   let items: BenchmarkItem[];
@@ -50,10 +23,10 @@ describeWhen(mathMissing)("MATH test pool vs shipped benchmarks", () => {
 
   it("with stock phrases learned from the pool: all 500 MATH-500 problems flagged against their own item, at most 5 others outside template siblings", () => {
     expect(pool).toHaveLength(5000);
-    const { own, others, outside } = classify(learned, pool, items);
+    const { own, others, outside } = classifyPoolFlags(learned, pool, items);
     console.info(
       `MATH pool (stock phrases learned from it): ${own.size}/500 MATH-500 flagged; ${others.length} others, ${outside.length} outside template siblings\n${others
-        .map((o) => `  ${o.sibling ? "sibling" : "OTHER  "} idx ${o.idx}: ${o.reason.slice(0, 220)}`)
+        .map((o) => `  ${o.sibling ? "sibling" : "OTHER  "} idx ${o.idx}: template similarity ${o.similarity.toFixed(2)}, ${o.reason.slice(0, 200)}`)
         .join("\n")}`,
     );
     expect(own.size).toBe(500);
@@ -61,7 +34,7 @@ describeWhen(mathMissing)("MATH test pool vs shipped benchmarks", () => {
   });
 
   it("without the pool: all 500 flagged, and the issue's examples of shared code and numbers are not", () => {
-    const { own, outside } = classify(alone, pool, items);
+    const { own, outside } = classifyPoolFlags(alone, pool, items);
     console.info(`MATH pool (benchmark stock phrases only): ${own.size}/500 MATH-500 flagged; ${outside.length} others outside template siblings`);
     expect(own.size).toBe(500);
     const text = (idx: number) => pool.find((r) => r.idx === idx)!.problem as string;

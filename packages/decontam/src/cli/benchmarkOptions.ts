@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import type { ParseArgsConfig } from "node:util";
-import { hasBenchmark, listBenchmarks } from "@infialign/data";
+import { hasBenchmark, listBenchmarks, type RegisteredBenchmark, resolveBenchmark } from "@infialign/data";
 import { type BenchmarkItem, loadBenchmarkFile, loadShippedBenchmarks, SHIPPED_BENCHMARKS, type ShippedBenchmark } from "../benchmarks/loadBenchmark.js";
 import { loadGpqa, loadLiveCodeBench, loadMmluPro } from "../benchmarks/userBenchmarks.js";
 import { Decontaminator, type DecontaminatorConfig, type DecontaminatorOptions, resolveDecontaminatorConfig } from "../decontaminator.js";
@@ -106,9 +106,10 @@ function cosineOption(value: string | undefined): number | undefined {
 export async function loadBenchmarkSetup(values: BenchmarkArgValues, createEmbedder: EmbedderFactory = samplingEmbedderFactory): Promise<BenchmarkSetup> {
   const raw = values.benchmarks?.trim();
   const names = raw === "none" ? [] : (raw?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...SHIPPED_BENCHMARKS]);
-  // The registry knows aliases (gsm8k-test) and benchmarks registered in-process, not only the shipped files.
-  const unknown = names.filter((s) => !hasBenchmark(s));
-  if (unknown.length) throw cliError(`unknown benchmark(s) ${unknown.join(", ")} in --benchmarks; known: ${listBenchmarks().map((b) => b.id).join(", ")} (use --gpqa, --mmlu-pro, --livecodebench or --benchmark-file for others)`);
+  // The registry knows aliases (gsm8k-test) and in-process registrations; gated sets (GPQA, …) have no file to load here.
+  const loadable = (def: RegisteredBenchmark) => def.file !== undefined || def.records !== undefined;
+  const unknown = names.filter((s) => !hasBenchmark(s) || !loadable(resolveBenchmark(s)));
+  if (unknown.length) throw cliError(`unknown benchmark(s) ${unknown.join(", ")} in --benchmarks; loadable: ${listBenchmarks().filter(loadable).map((b) => b.id).join(", ")} (use --gpqa, --mmlu-pro, --livecodebench or --benchmark-file for others)`);
   const items: BenchmarkItem[] = await loadShippedBenchmarks(names as ShippedBenchmark[]);
   for (const spec of values["benchmark-file"] ?? []) {
     const { file, format } = splitFileSpec(spec);

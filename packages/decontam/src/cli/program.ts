@@ -4,8 +4,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { type InputFile, type Logger, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
-import { loadBenchmarkFile } from "../benchmarks/loadBenchmark.js";
+import { type InputFile, type Logger, readRecords, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
 import type { Decontaminator } from "../decontaminator.js";
 import { benchmarkDecontamStage, DECONTAM_FIELDS, DEFAULT_LEARN_RECORDS, type DecontamField } from "../stage/decontamStage.js";
 import { BENCHMARK_ARG_OPTIONS, BENCHMARK_HELP, intOption, loadBenchmarkSetup } from "./benchmarkOptions.js";
@@ -124,6 +123,26 @@ function parseFields(value: string | undefined): DecontamField[] {
   return fields as DecontamField[];
 }
 
+/** Fields a background record's text is taken from, first present wins (as for benchmark files). */
+const BACKGROUND_TEXT_FIELDS = ["problem", "question", "Question", "prompt", "text"];
+
+/**
+ * A training corpus to learn stock phrases from: unlike a benchmark, repeated ids and records without text are
+ * normal there, so those are skipped; an unreadable record still stops the run, naming file and line.
+ */
+async function readBackground(path: string, field: string | undefined): Promise<string[]> {
+  const texts: string[] = [];
+  for (const file of await resolveInputs(path)) {
+    for await (const r of readRecords(file)) {
+      if (!r.ok) throw new Error(`[infialign/decontam] cli: --background "${file.path}" line ${r.loc.line ?? r.loc.row}: ${r.message}`);
+      const rec = (typeof r.value === "object" && r.value !== null ? r.value : {}) as Record<string, unknown>;
+      const text = (field === undefined ? BACKGROUND_TEXT_FIELDS : [field]).map((f) => rec[f]).find((v): v is string => typeof v === "string" && v.trim() !== "");
+      if (text !== undefined) texts.push(text);
+    }
+  }
+  return texts;
+}
+
 async function runCheck(args: string[], io: ProgramIO, deps: ProgramDeps): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -133,9 +152,7 @@ async function runCheck(args: string[], io: ProgramIO, deps: ProgramDeps): Promi
   });
   const setup = await loadBenchmarkSetup(values, deps.createEmbedder);
   const background: string[] = [];
-  for (const file of values.background ?? []) {
-    for (const record of await loadBenchmarkFile(file, { name: "background", field: values["background-field"] })) background.push(record.text);
-  }
+  for (const path of values.background ?? []) background.push(...(await readBackground(path, values["background-field"])));
   const checker = await setup.build(background);
   await checkLines(io.stdin, io.stdout, checker);
   return 0;
