@@ -94,11 +94,11 @@ export {
   resolveInputs,
 } from "./readers/index.js";
 // Stage runtime
-export { canonicalJson, sha256Hex } from "./runtime/canonicalJson.js";
+export { canonicalJson, sha256Hex, sha256OfParts } from "./runtime/canonicalJson.js";
 export { createLogger, silentLogger } from "./runtime/logger.js";
 export type { StageCheckpoint, StageCounts, StageManifest } from "./runtime/manifest.js";
 export { readCheckpoint, readManifest } from "./runtime/manifest.js";
-export { mapJsonLines } from "./runtime/mapJsonLines.js";
+export { mapJsonLines, mapJsonLinesBatched } from "./runtime/mapJsonLines.js";
 export type { EnsureWritableDirOptions, OutputDirFs } from "./runtime/outputDir.js";
 export { ensureWritableDir, outputDirError, outputDirProblem } from "./runtime/outputDir.js";
 export type { PipelineResult, PipelineSource, ProgressFactory, RunPipelineOptions, StageRunSummary } from "./runtime/pipeline.js";

@@ -1,6 +1,7 @@
+import { sha256OfParts } from "@infialign/data";
 import { z } from "zod";
 import type { BenchmarkItem } from "./benchmarks/loadBenchmark.js";
-import { type BenchmarkSetIdentity, benchmarkSetIdentity, textsSha256 } from "./config/benchmarkSetIdentity.js";
+import { type BenchmarkSetIdentity, benchmarkSetIdentity } from "./config/benchmarkSetIdentity.js";
 import { EmbeddingIndex, type EmbeddingIndexConfig, resolveEmbeddingIndexConfig, type TextEmbedder } from "./embedding/embeddingIndex.js";
 import { type ParaphraseIndexConfig, resolveParaphraseIndexConfig } from "./fuzzy/config.js";
 import { ParaphraseIndex } from "./fuzzy/paraphraseIndex.js";
@@ -113,7 +114,7 @@ export class Decontaminator {
     const paraphrase = enabled ? ParaphraseIndex.build(list, paraphraseConfig, { background }) : undefined;
     const embedding = options.embedder ? await EmbeddingIndex.build(list, options.embedder, resolved.embedding) : undefined;
     const identity = benchmarkSetIdentity(list, resolved, options.embedder?.id);
-    if (background.length > 0) identity.backgroundSha256 = textsSha256(background);
+    if (background.length > 0) identity.backgroundSha256 = sha256OfParts(background);
     return new Decontaminator(identity, resolved, ngram, paraphrase, embedding);
   }
 

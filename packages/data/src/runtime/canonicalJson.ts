@@ -19,6 +19,11 @@ function sortKeys(value: unknown): unknown {
 }
 
 export function sha256Hex(...parts: string[]): string {
+  return sha256OfParts(parts);
+}
+
+/** `sha256Hex` over an iterable: for long lists (benchmark items, a corpus), which must not be spread into arguments. */
+export function sha256OfParts(parts: Iterable<string>): string {
   const hash = createHash("sha256");
   for (const part of parts) hash.update(part).update("\u0000");
   return hash.digest("hex");

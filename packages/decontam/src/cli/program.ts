@@ -1,10 +1,9 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { type InputFile, type Logger, readRecords, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
+import { type InputFile, type Logger, mapJsonLinesBatched, readRecords, resolveInputs, runPipeline, type StageManifest } from "@infialign/data";
 import type { Decontaminator } from "../decontaminator.js";
 import { benchmarkDecontamStage, DECONTAM_FIELDS, DEFAULT_LEARN_RECORDS, type DecontamField } from "../stage/decontamStage.js";
 import { BENCHMARK_ARG_OPTIONS, BENCHMARK_HELP, intOption, loadBenchmarkSetup } from "./benchmarkOptions.js";
@@ -75,28 +74,16 @@ function parseLine(line: string): { text: string } | { error: Record<string, unk
   return { text };
 }
 
-/** Answers JSON lines in input order, `CHECK_BATCH` lines per batched check. */
-async function checkLines(input: Readable, output: Writable, checker: Decontaminator): Promise<void> {
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  let batch: Array<{ text: string } | { error: Record<string, unknown> }> = [];
-  const flush = async () => {
-    const texts = batch.flatMap((b) => ("text" in b ? [b.text] : []));
-    const results = await checker.checkBatch(texts);
-    let next = 0;
-    const out = batch.map((b) => {
-      if (!("text" in b)) return JSON.stringify(b.error);
-      const { contaminated, matches } = results[next++]!;
-      return JSON.stringify({ contaminated, matches });
-    });
-    if (out.length) output.write(`${out.join("\n")}\n`);
-    batch = [];
-  };
-  for await (const line of lines) {
-    if (!line.trim()) continue;
-    batch.push(parseLine(line));
-    if (batch.length >= CHECK_BATCH) await flush();
-  }
-  await flush();
+/** Answers one batch of JSON lines in input order with one batched check (one embedding call with --embedder). */
+async function checkLines(lines: readonly string[], checker: Decontaminator): Promise<unknown[]> {
+  const parsed = lines.map(parseLine);
+  const results = await checker.checkBatch(parsed.flatMap((b) => ("text" in b ? [b.text] : [])));
+  let next = 0;
+  return parsed.map((b) => {
+    if (!("text" in b)) return b.error;
+    const { contaminated, matches } = results[next++]!;
+    return { contaminated, matches };
+  });
 }
 
 /** Same resolution as `infialign-data`: a stage directory (with manifest.json) stands for the shards its manifest lists. */
@@ -154,7 +141,7 @@ async function runCheck(args: string[], io: ProgramIO, deps: ProgramDeps): Promi
   const background: string[] = [];
   for (const path of values.background ?? []) background.push(...(await readBackground(path, values["background-field"])));
   const checker = await setup.build(background);
-  await checkLines(io.stdin, io.stdout, checker);
+  await mapJsonLinesBatched(io.stdin, io.stdout, (lines) => checkLines(lines, checker), CHECK_BATCH);
   return 0;
 }
 

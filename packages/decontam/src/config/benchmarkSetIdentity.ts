@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { canonicalJson } from "@infialign/data";
+import { canonicalJson, sha256OfParts } from "@infialign/data";
 import type { BenchmarkItem } from "../benchmarks/loadBenchmark.js";
 
 /** Identity of a benchmark set and checker config (see `IdentifiedDecontamChecker.identity`). */
@@ -20,13 +19,7 @@ export interface BenchmarkSetIdentity {
 export function benchmarkSetIdentity(items: readonly BenchmarkItem[], config: unknown, embedder?: string): BenchmarkSetIdentity {
   const benchmarks: Record<string, number> = {};
   for (const it of items) benchmarks[it.benchmark] = (benchmarks[it.benchmark] ?? 0) + 1;
-  const itemsSha256 = textsSha256(items.map((it) => canonicalJson([it.benchmark, it.id, it.text])));
+  const itemsSha256 = sha256OfParts(items.map((it) => canonicalJson([it.benchmark, it.id, it.text])));
   return { benchmarks, itemsSha256, config: config ?? null, ...(embedder === undefined ? {} : { embedder }) };
 }
 
-/** sha256 over texts, each followed by a NUL (as `sha256Hex` of `@infialign/data`, without spreading a long list into arguments). */
-export function textsSha256(texts: Iterable<string>): string {
-  const hash = createHash("sha256");
-  for (const t of texts) hash.update(t).update("\u0000");
-  return hash.digest("hex");
-}
