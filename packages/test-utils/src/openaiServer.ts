@@ -85,6 +85,11 @@ export interface OpenAIServerOptions {
   embeddingFaultFor?: (req: EmbeddingRequestBody, attempt: number) => FaultKind | undefined;
   /** Model ids listed by `GET /v1/models`. @default ["test-model"] */
   models?: string[];
+  /**
+   * Latency of every generation request (chat, completion, embeddings), in ms, before its reply or fault: a slow
+   * replica. `GET /v1/models` answers at once. @default 0
+   */
+  delayMs?: number;
 }
 
 export interface OpenAIServer {
@@ -96,6 +101,11 @@ export interface OpenAIServer {
   readonly inFlight: number;
   /** Most requests handled at the same time since start. */
   readonly maxInFlight: number;
+  /**
+   * `true`: the server acts dead while still holding its port: open connections are dropped and new ones reset at
+   * once (`ECONNRESET`), `/v1/models` included. `false`: serves again. For health-check and failover tests.
+   */
+  setDown(down: boolean): void;
   /** Stops the server, destroying open (including hung) connections. */
   close(): Promise<void>;
 }
@@ -126,6 +136,7 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
   let inFlight = 0;
   let maxInFlight = 0;
   let nextId = 0;
+  let down = false;
 
   const server = createServer((req, res) => {
     inFlight++;
@@ -144,6 +155,10 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
     });
   });
   server.on("connection", (socket) => {
+    if (down) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -181,6 +196,7 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
       return;
     }
 
+    if (opts.delayMs) await new Promise((resolve) => setTimeout(resolve, opts.delayMs));
     if (kind === "embeddings") {
       await serveEmbeddings(body, text, res);
       return;
@@ -315,6 +331,10 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
     },
     get maxInFlight() {
       return maxInFlight;
+    },
+    setDown(value: boolean) {
+      down = value;
+      if (down) for (const socket of sockets) socket.destroy();
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

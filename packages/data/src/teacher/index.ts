@@ -12,13 +12,27 @@ export {
 export {
   type BackoffConfig,
   DEFAULT_BACKOFF,
+  DEFAULT_HEALTH_CHECK,
   DEFAULT_TEACHER_CONFIG,
+  type EndpointOptions,
+  type EndpointSpec,
+  type HealthCheckConfig,
   R1_PROMPT_TEMPLATE,
   resolveTeacherConfig,
   type TeacherConfig,
   type TeacherOptions,
 } from "./config.js";
 export { DiskCache } from "./diskCache.js";
+export {
+  EndpointFleet,
+  type EndpointFleetOptions,
+  type EndpointState,
+  type EndpointStats,
+  type FleetEndpoint,
+  formatEndpointStats,
+  pickEndpoint,
+  type RouteView,
+} from "./endpointFleet.js";
 export {
   backoffDelay,
   type FinalFailure,

@@ -8,6 +8,10 @@ export interface RetryInfo {
   delayMs: number;
   reason: string;
   status?: number;
+  /** Base URL of the endpoint that failed (the chat client's fleet). */
+  endpoint?: string;
+  /** The request goes at once to another endpoint of the fleet (`delayMs` 0) instead of waiting to retry. */
+  failover?: boolean;
 }
 
 /** Why an attempt failed, and whether another may succeed. Returned (not thrown) by `parse` to reject a 2xx body. */
@@ -76,7 +80,10 @@ export function jsonHeaders(apiKey?: string): Record<string, string> {
   return headers;
 }
 
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/** Request timeout, rate limit and every server error: another attempt, or another server, may succeed. */
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
 
 /**
  * Delay before retry number `retry` (1-based): a ceiling of `initialMs · multiplier^(retry-1)`
@@ -89,8 +96,9 @@ export function backoffDelay(retry: number, backoff: BackoffConfig, random: () =
 
 /**
  * POSTs a JSON body to an OpenAI-compatible endpoint with a per-attempt timeout, retrying
- * 429/5xx, timeouts, dropped connections and unreadable bodies with exponential backoff
- * (or the server's `Retry-After`). Shared by the teacher chat client and the embedders.
+ * 408/429/5xx, timeouts, dropped connections and unreadable bodies with exponential backoff
+ * (or the server's `Retry-After`), on one endpoint. Used by the embedders; the chat client's
+ * `EndpointFleet` makes the same attempts (`attemptJson`) over several endpoints.
  * @returns the parsed result and the number of HTTP attempts made.
  */
 export async function postJsonWithRetry<T>(options: PostJsonOptions<T>): Promise<{ value: T; attempts: number }> {
@@ -98,7 +106,7 @@ export async function postJsonWithRetry<T>(options: PostJsonOptions<T>): Promise
   const sleep = options.sleep ?? ((ms, s) => delay(ms, undefined, s ? { signal: s } : {}));
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
-    const result = await options.limit(() => attemptOnce(options));
+    const result = await options.limit(() => attemptJson(options));
     if (!(result instanceof RequestFailure)) return { value: result, attempts: attempt };
     if (!result.retryable || attempt > maxRetries) {
       const tries = `${attempt} attempt${attempt === 1 ? "" : "s"}`;
@@ -112,7 +120,14 @@ export async function postJsonWithRetry<T>(options: PostJsonOptions<T>): Promise
   }
 }
 
-async function attemptOnce<T>(options: PostJsonOptions<T>): Promise<T | RequestFailure> {
+/** What one attempt needs: a subset of `PostJsonOptions`. */
+export type AttemptOptions<T> = Pick<PostJsonOptions<T>, "endpoint" | "headers" | "body" | "dispatcher" | "timeoutMs" | "parse" | "signal" | "now">;
+
+/**
+ * One POST with a timeout: the parsed result, or a `RequestFailure` saying why it failed and whether to retry.
+ * Throws only when `signal` aborts.
+ */
+export async function attemptJson<T>(options: AttemptOptions<T>): Promise<T | RequestFailure> {
   const { endpoint, headers, body, dispatcher, timeoutMs, signal } = options;
   signal?.throwIfAborted();
   const timeout = new AbortController();
@@ -125,7 +140,7 @@ async function attemptOnce<T>(options: PostJsonOptions<T>): Promise<T | RequestF
     const text = await res.body.text();
     if (status < 200 || status >= 300) {
       const reason = `HTTP ${status}${errorMessage(text)}`;
-      if (!RETRYABLE_STATUS.has(status)) return new RequestFailure(false, reason, status);
+      if (!isRetryableStatus(status)) return new RequestFailure(false, reason, status);
       return new RequestFailure(true, reason, status, parseRetryAfter(res.headers["retry-after"], (options.now ?? Date.now)()));
     }
     let json: unknown;

@@ -5,8 +5,9 @@ import { computeSampleId, type Message, type Sample } from "../schema/sample.js"
 import { type ChatClientOptions, type ChatResponse, OpenAIChatClient, TeacherRequestError } from "./chatClient.js";
 import { resolveTeacherConfig, type TeacherConfig, type TeacherOptions } from "./config.js";
 import { DiskCache } from "./diskCache.js";
+import { formatEndpointStats } from "./endpointFleet.js";
 
-/** What the stage hashes into the manifest: only what changes its output (no API key, URL or tuning knobs). */
+/** What the stage hashes into the manifest: only what changes its output (no API key, URLs or tuning knobs). */
 export type TeacherParams = Pick<
   TeacherConfig,
   "model" | "systemPrompt" | "promptTemplate" | "temperature" | "top_p" | "max_tokens" | "seed" | "stop" | "overwrite" | "requireAnswer" | "cacheNamespace"
@@ -21,8 +22,10 @@ type Outcome = { sample: Sample } | { reject: { record: unknown; code: RejectCod
  * Generates a chain of thought for every record without one by asking a teacher model
  * (any OpenAI-compatible server), DeepSeek-R1 style: the reply goes to `response`, its
  * `<think>` part to `reasoning`, its last `\boxed{}` to `answer`, and the id is recomputed.
- * Requests run `concurrency` at a time over a window of `2 × concurrency` records, and
- * records come out in input order.
+ * Requests run `concurrency` at a time per endpoint over a window of twice the endpoints' total
+ * concurrency in records, and records come out in input order. With `endpoints`, requests
+ * go to the least loaded healthy server and fail over to another (see `OpenAIChatClient`);
+ * the output and the cache do not depend on which server answered.
  */
 export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks = {}): Stage<Sample, Sample, TeacherParams> {
   const config = resolveTeacherConfig(options);
@@ -46,9 +49,11 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
     params,
     // Reads ahead to keep requests in flight; replaying is cheap since every reply is cached.
     resume: "replay",
+    // Per record (the cache key is the request), so shards can go to different workers, and their clients.
+    sharding: { kind: "records" },
     async *run(records, ctx) {
       const client = new OpenAIChatClient({
-        baseURL: config.baseURL,
+        ...(config.endpoints ? { endpoints: config.endpoints } : { baseURL: config.baseURL }),
         apiKey: config.apiKey,
         model: config.model,
         concurrency: config.concurrency,
@@ -56,8 +61,12 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
         backoff: config.backoff,
         timeoutMs: config.timeoutMs,
         cacheNamespace: config.cacheNamespace,
+        ...(config.healthCheck ? { healthCheck: config.healthCheck } : {}),
         ...(config.cache ? { cache: new DiskCache(config.cacheDir ?? join(ctx.cacheDir, "teacher")) } : {}),
-        onRetry: (info) => ctx.logger.debug(`teacher: attempt ${info.attempt} failed (${info.reason}); retrying in ${info.delayMs} ms`),
+        onRetry: (info) =>
+          ctx.logger.debug(
+            `teacher: attempt ${info.attempt} failed${info.endpoint && config.endpoints ? ` on ${info.endpoint}` : ""} (${info.reason}); ${info.failover ? "failing over to another endpoint" : `retrying in ${info.delayMs} ms`}`,
+          ),
         ...hooks,
       });
       // Aborts what is still in flight when the consumer stops early or the run is aborted.
@@ -66,6 +75,7 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
       const window: Array<Promise<Outcome>> = [];
       // Requests finish out of order and ahead of what is emitted: report them as they settle.
       let settled = 0;
+      const capacity = config.endpoints ? config.endpoints.reduce((sum, e) => sum + (e.concurrency ?? config.concurrency), 0) : config.concurrency;
       ctx.progress.start(undefined, "records done");
       const emit = function* (outcome: Outcome): Generator<Sample> {
         if ("error" in outcome) throw outcome.error;
@@ -82,13 +92,14 @@ export function teacherStage(options: TeacherOptions, hooks: TeacherStageHooks =
               .catch((error: unknown) => ({ error }))
               .finally(() => ctx.progress.update(++settled)),
           );
-          while (window.length >= config.concurrency * 2) yield* emit(await window.shift()!);
+          while (window.length >= capacity * 2) yield* emit(await window.shift()!);
         }
         while (window.length > 0) yield* emit(await window.shift()!);
         ctx.signal.throwIfAborted();
       } finally {
         stop.abort(new Error("teacher stage stopped"));
         await Promise.allSettled(window);
+        if (config.endpoints) for (const line of formatEndpointStats(client.endpointStats())) ctx.logger.info(`teacher: ${line}`);
         await client.close();
         ctx.progress.stop();
       }

@@ -16,7 +16,7 @@ import type { BenchmarkSpec, Protocol } from "../types.js";
 export const HELP = `infialign-eval — evaluate a served model on reasoning benchmarks, report and compare runs
 
 Usage:
-  infialign-eval run --base-url URL --model NAME --benchmarks aime24,math500[,gpqa-diamond=PATH,…]
+  infialign-eval run --base-url URL[,URL…] --model NAME --benchmarks aime24,math500[,gpqa-diamond=PATH,…]
                      [--preset default|r1|open-r1|quick] [--samples N] [--k 1,4] [--temperature T] [--top-p P] [--max-tokens N]
                      [--seed N] [--concurrency N] [--limit N] [--out DIR] [--api-key KEY] [--timeout-ms MS]
                      [--max-retries N] [--context-length N] [--logprobs] [--json] [--quiet]
@@ -31,6 +31,8 @@ run      Samples every item N times through an OpenAI-compatible endpoint, grade
          One run at a time per DIR (DIR/run.lock). Code benchmarks (livecodebench) need bubblewrap (bwrap).
          max_tokens is clamped, with a warning, so prompt and answer fit the model's context: --context-length, else
          max_model_len from GET /models (vLLM, infialign-serve); unknown context: sent unclamped.
+         Several --base-url (repeated or comma-separated) are a fleet of servers of the same model: requests go to
+         the least loaded healthy one and fail over on connection errors and 5xx; per-server stats are printed at the end.
 report   An HTML report (accuracy with 95% intervals, by difficulty, flips when two runs are given, sample logs)
          and the paper-style Markdown table (also printed).
 compare  Accuracy deltas, answer flips and KL (where log-probs allow) of run B against run A, as JSON on stdout.
@@ -69,7 +71,7 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      "base-url": { type: "string" },
+      "base-url": { type: "string", multiple: true },
       model: { type: "string" },
       benchmarks: { type: "string" },
       preset: { type: "string" },
@@ -93,10 +95,13 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  const missing = (["base-url", "model", "benchmarks"] as const).filter((k) => !values[k]);
+  const baseUrls = (values["base-url"] ?? []).flatMap(list);
+  const missing = (["base-url", "model", "benchmarks"] as const).filter((k) => (k === "base-url" ? baseUrls.length === 0 : !values[k]));
   if (missing.length) throw new UsageError(`[infialign/eval] cli: run needs ${missing.map((m) => `--${m}`).join(", ")} (see --help)`);
-  const baseUrl = values["base-url"]!;
-  if (!isHttpUrl(baseUrl)) throw new UsageError(`[infialign/eval] cli: --base-url must be an http(s) URL of an OpenAI-compatible server, such as http://localhost:8000/v1; got "${baseUrl}"`);
+  for (const url of baseUrls) {
+    if (!isHttpUrl(url)) throw new UsageError(`[infialign/eval] cli: --base-url must be an http(s) URL of an OpenAI-compatible server, such as http://localhost:8000/v1; got "${url}"`);
+  }
+  if (new Set(baseUrls.map((u) => u.replace(/\/+$/, ""))).size < baseUrls.length) throw new UsageError(`[infialign/eval] cli: --base-url lists a server twice (${baseUrls.join(", ")})`);
   const entries = list(values.benchmarks!).map((entry) => {
     const eq = entry.indexOf("=");
     return eq < 0 ? { name: entry } : { name: entry.slice(0, eq), path: entry.slice(eq + 1) };
@@ -129,7 +134,7 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
   const outDir = resolve(values.out ?? join("runs", "eval", model.replace(/[^\w.-]+/g, "_")));
   const warn = (message: string) => io.stderr.write(`${message}\n`);
   const runner = endpointRunner({
-    baseUrl,
+    baseUrl: baseUrls.length === 1 ? baseUrls[0]! : baseUrls,
     model,
     apiKey: values["api-key"] ?? process.env.OPENAI_API_KEY,
     ...(values["timeout-ms"] !== undefined ? { timeoutMs: intFlag("timeout-ms", values["timeout-ms"]) } : {}),
@@ -160,6 +165,12 @@ async function runCommand(args: string[], io: ProgramIO): Promise<number> {
         io.stdout.write(`${b.benchmark.padEnd(16)} avg@${b.samplesPerItem} ${(100 * b.avgAtN).toFixed(1)}% ± ${(196 * b.stderr).toFixed(1)}  (${b.items} items)\n`);
       }
       io.stdout.write(`average          ${(100 * result.average).toFixed(1)}%  (${result.newSamples} new samples, ${result.resumedSamples} resumed)\nresults: ${join(outDir, "results.json")}\n`);
+    }
+    if (baseUrls.length > 1 && !values.quiet) {
+      for (const s of runner.endpointStats()) {
+        const latency = s.meanLatencyMs === undefined ? "-" : `${Math.round(s.meanLatencyMs)} ms`;
+        io.stderr.write(`[infialign/eval] cli: ${s.baseURL} [${s.state}]: ${s.requests} requests, ${s.successes} ok, ${s.failures} failed, mean latency ${latency}${s.failures > 0 && s.lastError ? `; last failure: ${s.lastError}` : ""}\n`);
+      }
     }
   } finally {
     process.off("SIGINT", onSigint);

@@ -1,12 +1,15 @@
-import { type ChatRequest, DEFAULT_BACKOFF, type JsonRequestSettings, jsonHeaders, type Message, OpenAIChatClient, postJsonWithRetry, RequestFailure } from "@infialign/data";
-import pLimit from "p-limit";
+import { type ChatRequest, jsonHeaders, type Message, OpenAIChatClient, RequestFailure } from "@infialign/data";
 import { z } from "zod";
 import type { EvalItem, Protocol } from "../types.js";
 import type { EvalRunner, RunnerCompletion } from "./runner.js";
 
 export interface EndpointRunnerOptions {
-  /** Base URL of an OpenAI-compatible server, ending in `/v1` (vLLM, SGLang, Ollama, llama.cpp, infialign-serve). */
-  baseUrl: string;
+  /**
+   * Base URL of an OpenAI-compatible server, ending in `/v1` (vLLM, SGLang, Ollama, llama.cpp, infialign-serve), or
+   * the base URLs of several servers of the same model: a fleet, through @infialign/data's client (least-loaded
+   * routing, health checks, failover on connection errors and 5xx). Samples do not depend on which server answered.
+   */
+  baseUrl: string | readonly string[];
   /** Model name sent with every request. */
   model: string;
   /** Sent as `Authorization: Bearer …` when set. */
@@ -15,19 +18,16 @@ export interface EndpointRunnerOptions {
   timeoutMs?: number;
   /** Retries after the first attempt (429, 5xx, timeouts, dropped connections). @default 5 */
   maxRetries?: number;
-  /**
-   * Ask for per-token log-probs (`logprobs: true`) and store them with each sample, for KL in comparisons.
-   * These requests go through undici's global agent, whose socket timeouts (300 s) then bound each attempt.
-   * @default false
-   */
+  /** Ask for per-token log-probs (`logprobs: true`) and store them with each sample, for KL in comparisons. @default false */
   logprobs?: boolean;
-  /** Most HTTP requests in flight; `runEvaluation`'s `concurrency` usually binds first. @default 64 */
+  /** Most HTTP requests in flight, per server; `runEvaluation`'s `concurrency` usually binds first. @default 64 */
   maxConnections?: number;
   /** Waits between retries (tests pass one that returns at once). @default timers/promises setTimeout */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /**
    * Tokens the served model attends to, prompt and completion together. When unset it is read once from
-   * `GET <baseUrl>/models`: the entry of `model` (else the only entry), field `max_model_len` (vLLM, infialign-serve).
+   * `GET <baseUrl>/models` (the first server of a fleet to answer): the entry of `model` (else the only entry), field
+   * `max_model_len` (vLLM, infialign-serve).
    * When known, each request's `max_tokens` is clamped so the prompt fits too (see `endpointRunner`); when unknown,
    * `max_tokens` is sent as the protocol says.
    */
@@ -94,8 +94,12 @@ function joinReasoning(content: string, reasoning: string | null | undefined): s
  * 1-token request per item), or P̂ when the server reports no usage. P depends only on the prompt, so a resumed run
  * sends what the first did. A prompt that leaves no room is an error.
  */
-export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
-  const { baseUrl, model, apiKey, logprobs = false } = options;
+/** Per-server counters of the runner's client (requests, failures, mean latency, in flight, health). */
+export type EndpointRunnerStats = ReturnType<OpenAIChatClient["endpointStats"]>;
+
+export function endpointRunner(options: EndpointRunnerOptions): EvalRunner & { endpointStats(): EndpointRunnerStats } {
+  const { model, apiKey, logprobs = false } = options;
+  const baseUrls = typeof options.baseUrl === "string" ? [options.baseUrl] : [...options.baseUrl];
   const timeoutMs = options.timeoutMs ?? 600_000;
   const maxRetries = options.maxRetries ?? 5;
   const concurrency = options.maxConnections ?? 64;
@@ -105,9 +109,11 @@ export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
     !(timeoutMs > 0) ? `timeoutMs must be positive, got ${timeoutMs}` : "",
     !Number.isInteger(concurrency) || concurrency < 1 ? `maxConnections must be an integer ≥ 1, got ${concurrency}` : "",
     options.contextLength !== undefined && (!Number.isInteger(options.contextLength) || options.contextLength < 2) ? `contextLength must be an integer ≥ 2, got ${options.contextLength}` : "",
+    baseUrls.length === 0 ? "baseUrl lists no server" : "",
   ].filter(Boolean);
   if (bad.length) throw new Error(`${LABEL}: invalid options: ${bad.join("; ")}`);
-  const client = new OpenAIChatClient({ baseURL: baseUrl, model, apiKey, timeoutMs, maxRetries, concurrency, sleep: options.sleep, label: LABEL });
+  const servers = baseUrls.length === 1 ? { baseURL: baseUrls[0]! } : { endpoints: baseUrls };
+  const client = new OpenAIChatClient({ ...servers, model, apiKey, timeoutMs, maxRetries, concurrency, sleep: options.sleep, label: LABEL });
   const messagesOf = (item: EvalItem) => item.messages.map((m) => ({ role: m.role, content: m.content })) as Message[];
   const request = (item: EvalItem, sampleIndex: number, protocol: Protocol, maxTokens: number): ChatRequest => ({
     messages: messagesOf(item),
@@ -117,28 +123,15 @@ export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
     seed: protocol.seed + sampleIndex,
   });
 
-  // The shared client drops `logprobs` and checks `content`, so log-prob requests and prompt counts use the same
-  // retrying POST with their own parsers.
-  const http: JsonRequestSettings = {
-    endpoint: client.endpoint,
-    headers: jsonHeaders(apiKey),
-    // undici's global agent (the client's own agent is private); see `logprobs` above for its timeouts.
-    dispatcher: undefined as unknown as JsonRequestSettings["dispatcher"],
-    limit: pLimit(concurrency),
-    maxRetries,
-    timeoutMs,
-    backoff: DEFAULT_BACKOFF,
-    context: `model "${model}"`,
-    sleep: options.sleep,
-    toError: (message, failure) => new Error(`${LABEL}: ${message}`, { cause: failure.cause }),
-  };
-
+  // The client's chat drops `logprobs` and checks `content`, so log-prob requests and prompt counts are posted through
+  // the same client (routing, retries, limits) with their own parsers.
   let context: Promise<number | undefined> | undefined;
   const contextLength = () => (context ??= options.contextLength !== undefined ? Promise.resolve(options.contextLength) : readContextLength());
 
   async function readContextLength(): Promise<number | undefined> {
-    const url = `${baseUrl.replace(/\/+$/, "")}/models`;
-    try {
+    const urls = baseUrls.map((u) => `${u.replace(/\/+$/, "")}/models`);
+    // Every server of a fleet serves the same model: the first to answer tells.
+    const read = async (url: string) => {
       const res = await fetch(url, { headers: jsonHeaders(apiKey), signal: AbortSignal.timeout(Math.min(timeoutMs, 60_000)) });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const parsed = ModelsSchema.safeParse(await res.json());
@@ -146,8 +139,13 @@ export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
       const entries = parsed.data.data;
       const entry = entries.find((e) => e.id === model) ?? (entries.length === 1 ? entries[0] : undefined);
       return entry?.max_model_len ?? undefined;
+    };
+    try {
+      return await Promise.any(urls.map(read));
     } catch (e) {
-      warn(`${LABEL}: could not read the context length of model "${model}" from GET ${url} (${(e as Error).message}); max_tokens is sent unclamped. Pass --context-length (contextLength) if requests fail with HTTP 400`);
+      const errors = (e as AggregateError).errors as Error[];
+      const where = urls.map((url, i) => `GET ${url} (${errors[i]?.message})`).join(", ");
+      warn(`${LABEL}: could not read the context length of model "${model}" from ${where}; max_tokens is sent unclamped. Pass --context-length (contextLength) if requests fail with HTTP 400`);
       return undefined;
     }
   }
@@ -159,12 +157,12 @@ export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
     const key = `${item.benchmark}\u0000${item.id}`;
     let p = promptTokens.get(key);
     if (!p) {
-      const body = JSON.stringify({ model, ...request(item, 0, protocol, 1) });
+      const body = { model, ...request(item, 0, protocol, 1) };
       const parse = (json: unknown, status: number) => {
         const parsed = UsageReplySchema.safeParse(json);
         return parsed.success ? (parsed.data.usage?.prompt_tokens ?? estimatePromptTokens(item.messages)) : new RequestFailure(true, `response is not a chat completion (${parsed.error.issues[0]?.message})`, status);
       };
-      p = postJsonWithRetry({ ...http, body, parse, ...(signal ? { signal } : {}) }).then((r) => r.value);
+      p = client.postJson("/chat/completions", body, parse, signal ? { signal } : {}).then((r) => r.value);
       // A failed count (an abort, a server error) is asked again by the next sample.
       p.catch(() => promptTokens.delete(key));
       promptTokens.set(key, p);
@@ -204,8 +202,7 @@ export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
         ...(lp ? { logprobs: lp } : {}),
       };
     };
-    const body = JSON.stringify({ model, ...req, logprobs: true });
-    return (await postJsonWithRetry({ ...http, body, parse, signal })).value;
+    return (await client.postJson("/chat/completions", { model, ...req, logprobs: true }, parse, signal ? { signal } : {})).value;
   }
 
   return {
@@ -221,6 +218,8 @@ export function endpointRunner(options: EndpointRunnerOptions): EvalRunner {
         ...(reply.usage ? { completionTokens: reply.usage.completionTokens } : {}),
       };
     },
+    /** Per-server requests, failures, mean latency and health, for logs. */
+    endpointStats: () => client.endpointStats(),
     close: () => client.close(),
   };
 }

@@ -29,7 +29,7 @@ class UsageError extends Error {}
 const help = () => `infialign-dpo — DPO on pairs built from the SFT model's own errors
 
 Usage:
-  infialign-dpo pairs  --input GLOB... --out DIR (--base-url URL --model NAME | --local-model DIR) [options]
+  infialign-dpo pairs  --input GLOB... --out DIR (--base-url URL[,URL…] --model NAME | --local-model DIR) [options]
   infialign-dpo train  --config dpo.yaml [--resume [CHECKPOINT]] [--engine auto|onnxruntime|tfjs] [--threads N] [--backend cpu|wasm]
   infialign-dpo export --pairs DIR --out DIR --target llamafactory --model NAME_OR_PATH [options]
 
@@ -38,6 +38,7 @@ whose pass rate lies in the band; chosen = the expert solution, rejected = a cle
   --input GLOB        canonical Sample shards, files, globs or finished stage directories (repeatable)
   --out DIR           run directory; the pairs land in DIR/dpo-pairs
   --base-url URL      OpenAI-compatible server of the SFT model (vLLM, SGLang)   --model NAME   its model name
+                      repeated or comma-separated: a fleet of servers of the model (least-loaded routing, failover)
   --api-key KEY       bearer token (default: $OPENAI_API_KEY)
   --local-model DIR   sample from a local Hugging Face model directory instead (onnxruntime when installed, else tfjs)
   --k N               responses per prompt (default 8)
@@ -142,7 +143,7 @@ async function pairsCommand(argv: readonly string[], io: CliIo): Promise<number>
     options: {
       input: { type: "string", multiple: true },
       out: { type: "string" },
-      "base-url": { type: "string" },
+      "base-url": { type: "string", multiple: true },
       model: { type: "string" },
       "api-key": { type: "string" },
       "local-model": { type: "string" },
@@ -163,10 +164,12 @@ async function pairsCommand(argv: readonly string[], io: CliIo): Promise<number>
   });
   if (!values.input?.length) throw new UsageError("pairs: --input is required (canonical Sample files, globs or stage directories)");
   if (!values.out) throw new UsageError("pairs: --out is required (run directory)");
+  const baseUrls = (values["base-url"] ?? []).flatMap((v) => v.split(",").map((u) => u.trim())).filter(Boolean);
   const remote = values["base-url"] !== undefined;
   const local = values["local-model"] !== undefined;
   if (remote === local) throw new UsageError("pairs: pass either --base-url URL --model NAME (a server) or --local-model DIR, not both or neither");
   if (remote && !values.model) throw new UsageError("pairs: --base-url needs --model NAME (the served model's name)");
+  if (remote && baseUrls.length === 0) throw new UsageError("pairs: --base-url lists no URL");
   let band: [number, number] | undefined;
   if (values.band !== undefined) {
     const parts = values.band.split(",").map((p) => Number(p.trim()));
@@ -185,9 +188,18 @@ async function pairsCommand(argv: readonly string[], io: CliIo): Promise<number>
   let cleanup: () => Promise<void> | void = () => {};
   if (remote) {
     const apiKey = values["api-key"] ?? process.env.OPENAI_API_KEY;
-    const client = new OpenAIChatClient({ baseURL: values["base-url"]!, model: values.model!, ...(apiKey ? { apiKey } : {}) });
+    const servers = baseUrls.length === 1 ? { baseURL: baseUrls[0]! } : { endpoints: baseUrls };
+    const client = new OpenAIChatClient({ ...servers, model: values.model!, ...(apiKey ? { apiKey } : {}) });
     sampler = openAISampler({ client, ...sampling });
-    cleanup = () => client.close();
+    cleanup = async () => {
+      if (baseUrls.length > 1 && !values.quiet) {
+        for (const s of client.endpointStats()) {
+          const latency = s.meanLatencyMs === undefined ? "-" : `${Math.round(s.meanLatencyMs)} ms`;
+          io.stderr.write(`${s.baseURL} [${s.state}]: ${s.requests} requests, ${s.successes} ok, ${s.failures} failed, mean latency ${latency}${s.failures > 0 && s.lastError ? `; last failure: ${s.lastError}` : ""}\n`);
+        }
+      }
+      await client.close();
+    };
   } else {
     const dir = resolve(values["local-model"]!);
     const checkpoint = await loadCheckpoint(dir);
