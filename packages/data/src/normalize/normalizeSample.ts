@@ -23,9 +23,18 @@ const TEXT_FIELDS = ["prompt", "system", "response", "reasoning", "answer", "gol
 export function normalizeSample(init: SampleInit, opts: NormalizeSampleOptions = {}): SampleInit {
   const stripThink = opts.stripThink ?? true;
   const out: SampleInit = { ...init };
+  // Adapters often give two fields the same text (MATH: response and reasoning, answer and gold): normalize it once,
+  // and the fields stay one string.
+  let lastIn: string | undefined;
+  let lastOut = "";
   for (const key of TEXT_FIELDS) {
     const value = out[key];
-    if (typeof value === "string") out[key] = normalizeText(value);
+    if (typeof value !== "string") continue;
+    if (value !== lastIn) {
+      lastIn = value;
+      lastOut = normalizeText(value);
+    }
+    out[key] = lastOut;
   }
   let messages: Message[] | undefined = init.messages?.map((m) => ({ ...m, content: normalizeText(m.content) }));
 

@@ -3,6 +3,7 @@ import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { createGzip, type Gzip } from "node:zlib";
 import { DataError } from "../errors.js";
+import { jsonStringify } from "../runtime/canonicalJson.js";
 import { syncDir, tempPathFor } from "./atomic.js";
 
 /** A complete shard file. */
@@ -49,6 +50,24 @@ export const DEFAULT_SHARD_MAX_BYTES = 256 * 1024 * 1024;
 /** Lines are gathered into a buffer this large and written in one call. */
 const BATCH_BYTES = 1 << 20;
 
+const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
+const NEWLINE = Buffer.from("\n");
+
+/**
+ * Where the last line any writer encoded sits: `size` bytes (newline included) at `start` of `buffer`, a batch of
+ * `writer`, valid while that writer's `epoch` is unchanged (its next write may overwrite them). One slot, like the
+ * pipeline's serialization reuse: stages pass each record down the whole chain before the next one.
+ */
+const lastEncoded: { line: string; writer: ShardedJsonlWriter | undefined; epoch: number; buffer: Buffer; start: number; size: number } = {
+  line: "",
+  writer: undefined,
+  epoch: 0,
+  buffer: EMPTY,
+  start: 0,
+  size: 0,
+};
+
 export function shardFileName(prefix: string, index: number, extension: string): string {
   return `${prefix}-${String(index).padStart(5, "0")}${extension}`;
 }
@@ -80,6 +99,8 @@ export class ShardedJsonlWriter {
   private dirReady = false;
   private busy = false;
   private closed = false;
+  /** Counts writes; see `lastEncoded`. */
+  private epoch = 0;
 
   constructor(opts: ShardedJsonlWriterOptions) {
     this.dir = opts.dir;
@@ -101,51 +122,53 @@ export class ShardedJsonlWriter {
   }
 
   write(record: unknown): Promise<void> {
-    const line = JSON.stringify(record);
+    const line = jsonStringify(record);
     if (line === undefined) return Promise.reject(new DataError("jsonl-writer", `cannot write ${typeof record} as JSON. Write objects, arrays or primitives.`));
     return this.writeLine(line);
   }
 
-  /** Appends one JSON text; it must not contain a raw newline (JSON.stringify output never does). */
-  async writeLine(jsonLine: string): Promise<void> {
-    if (this.closed) throw new DataError("jsonl-writer", "write after close(). Create a new writer.");
-    if (this.busy) throw new DataError("jsonl-writer", "write while a previous write is pending. Await each write before the next.");
-    const worst = jsonLine.length * 3 + 1;
-    if (worst <= this.batch.length - this.used) {
-      // Fast path: encode in place; the byte count decides the shard before the bytes are kept.
-      const size = this.batch.write(jsonLine, this.used, "utf8") + 1;
-      this.batch[this.used + size - 1] = 0x0a;
-      if (this.records > 0 && this.shardBytes + size > this.maxBytes) {
-        await this.guard(async () => {
-          const keep = this.used;
-          const encodedIn = this.batch;
-          await this.finishShard();
-          // finishShard swapped batches: the line's bytes sit after `keep` in the old one.
-          encodedIn.copy(this.batch, 0, keep, keep + size);
-          this.used = 0;
-        });
-      }
-      this.used += size;
-      this.records++;
-      this.shardBytes += size;
-    } else {
-      await this.guard(async () => {
-        await this.flushBatch();
-        const bytes = Buffer.from(`${jsonLine}\n`, "utf8");
-        if (this.records > 0 && this.shardBytes + bytes.length > this.maxBytes) await this.finishShard();
-        if (bytes.length <= this.batch.length) {
-          bytes.copy(this.batch, 0);
-          this.used = bytes.length;
-        } else {
-          const file = await this.openFile();
-          await this.settle();
-          await file.write(bytes);
-        }
-        this.records++;
-        this.shardBytes += bytes.length;
-      });
-    }
-    if (this.records >= this.maxRecords || this.shardBytes >= this.maxBytes) await this.guard(() => this.finishShard());
+  /**
+   * Appends one JSON text; it must not contain a raw newline (JSON.stringify output never does). A line that fits
+   * the batch in memory is written without an async step (most are), so awaiting it costs one microtask.
+   */
+  writeLine(jsonLine: string): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return refused;
+    if (jsonLine.length * 3 + 1 > this.batch.length - this.used) return this.guard(() => this.writeLarge(Buffer.from(`${jsonLine}\n`, "utf8")));
+    // Fast path: encode in place; the byte count decides the shard before the bytes are kept.
+    return this.placed(this.encodeAt(jsonLine, this.used));
+  }
+
+  /**
+   * `writeLine` for a line already in UTF-8 (one JSON text, no newline), e.g. a line of a shard this writer's kind
+   * wrote: its bytes are copied, with no decoding and encoding again. Shards are cut as `writeLine` cuts them.
+   */
+  writeLineBytes(line: Uint8Array): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return refused;
+    if (line.length + 1 > this.batch.length - this.used) return this.guard(() => this.writeLarge(Buffer.concat([line, NEWLINE])));
+    this.batch.set(line, this.used);
+    this.batch[this.used + line.length] = 0x0a;
+    return this.placed(line.length + 1);
+  }
+
+  /** Why a write cannot start now, as a rejected promise; undefined when it can. */
+  private refusal(): Promise<void> | undefined {
+    if (this.closed) return Promise.reject(new DataError("jsonl-writer", "write after close(). Create a new writer."));
+    if (this.busy) return Promise.reject(new DataError("jsonl-writer", "write while a previous write is pending. Await each write before the next."));
+    // Every write may overwrite bytes of a batch: the line `lastEncoded` points to is valid until this writer's next write.
+    this.epoch++;
+    return undefined;
+  }
+
+  /** Keeps the line of `size` bytes just placed at `used` in the batch, in this shard or the next one. */
+  private placed(size: number): Promise<void> {
+    if (this.records > 0 && this.shardBytes + size > this.maxBytes) return this.guard(() => this.startShardWith(size));
+    this.used += size;
+    this.records++;
+    this.shardBytes += size;
+    if (this.records >= this.maxRecords || this.shardBytes >= this.maxBytes) return this.guard(() => this.finishShard());
+    return RESOLVED;
   }
 
   /** Completes the last partial shard and returns every shard this writer produced. */
@@ -154,6 +177,7 @@ export class ShardedJsonlWriter {
       if (this.busy) throw new DataError("jsonl-writer", "close() while a write is pending. Await each write before closing.");
       this.closed = true;
       if (this.records > 0) await this.finishShard();
+      this.forgetEncoded();
     }
     return this.shards;
   }
@@ -161,6 +185,7 @@ export class ShardedJsonlWriter {
   /** Drops the shard in progress (its temp file is removed); complete shards stay. */
   async abort(): Promise<void> {
     this.closed = true;
+    this.forgetEncoded();
     this.used = 0;
     this.records = 0;
     this.shardBytes = 0;
@@ -168,6 +193,67 @@ export class ShardedJsonlWriter {
     const file = this.file;
     this.file = undefined;
     await file?.discard();
+  }
+
+  /**
+   * Writes `jsonLine` and a newline at `at` in the batch (which has room for its worst case) and returns the byte
+   * count. A pass-through stage writes the line the stage before it just wrote: its bytes are copied, not encoded
+   * again, while they are still in that writer's batch.
+   */
+  private encodeAt(jsonLine: string, at: number): number {
+    const last = lastEncoded;
+    let size: number;
+    if (last.line === jsonLine && last.writer !== undefined && last.writer.epoch === last.epoch) {
+      size = last.buffer.copy(this.batch, at, last.start, last.start + last.size);
+    } else {
+      size = this.batch.write(jsonLine, at, "utf8") + 1;
+      this.batch[at + size - 1] = 0x0a;
+    }
+    last.line = jsonLine;
+    last.writer = this;
+    last.epoch = this.epoch;
+    last.buffer = this.batch;
+    last.start = at;
+    last.size = size;
+    return size;
+  }
+
+  /** Drops `lastEncoded`'s hold on this writer, so a closed writer's batches can be collected. */
+  private forgetEncoded(): void {
+    if (lastEncoded.writer !== this) return;
+    lastEncoded.writer = undefined;
+    lastEncoded.buffer = EMPTY;
+  }
+
+  /** The line just encoded at `used` belongs to the next shard: close this one and move the line's bytes over. */
+  private async startShardWith(size: number): Promise<void> {
+    const keep = this.used;
+    const encodedIn = this.batch;
+    await this.finishShard();
+    // finishShard swapped batches: the line's bytes sit after `keep` in the old one.
+    encodedIn.copy(this.batch, 0, keep, keep + size);
+    this.forgetEncoded();
+    this.used = size;
+    this.records++;
+    this.shardBytes += size;
+    if (this.records >= this.maxRecords || this.shardBytes >= this.maxBytes) await this.finishShard();
+  }
+
+  /** A line (newline included) larger than the room left in the batch. */
+  private async writeLarge(bytes: Buffer): Promise<void> {
+    await this.flushBatch();
+    if (this.records > 0 && this.shardBytes + bytes.length > this.maxBytes) await this.finishShard();
+    if (bytes.length <= this.batch.length) {
+      bytes.copy(this.batch, 0);
+      this.used = bytes.length;
+    } else {
+      const file = await this.openFile();
+      await this.settle();
+      await file.write(bytes);
+    }
+    this.records++;
+    this.shardBytes += bytes.length;
+    if (this.records >= this.maxRecords || this.shardBytes >= this.maxBytes) await this.finishShard();
   }
 
   private async guard(work: () => Promise<void>): Promise<void> {
