@@ -95,6 +95,16 @@ export {
 } from "./readers/index.js";
 // Stage runtime
 export { canonicalJson, sha256Hex, sha256OfParts } from "./runtime/canonicalJson.js";
+export type { BullmqExecutorOptions } from "./runtime/executor/bullmq.js";
+export { createBullmqExecutor, DEFAULT_BULLMQ_QUEUE } from "./runtime/executor/bullmq.js";
+export type { BullmqTaskHandler, BullmqWorkerEvent, BullmqWorkerOptions, BullmqWorkerSummary } from "./runtime/executor/bullmqWorker.js";
+export { runBullmqWorker } from "./runtime/executor/bullmqWorker.js";
+export type { ProcessExecutorOptions, RetryOptions } from "./runtime/executor/processes.js";
+export { createInProcessExecutor, createProcessExecutor, TaskFailedError } from "./runtime/executor/processes.js";
+export { runTask } from "./runtime/executor/runTask.js";
+export type { ExecutionRecord } from "./runtime/executor/shardedStage.js";
+export { combineStats, positionOf } from "./runtime/executor/stats.js";
+export type { ExecuteOptions, Executor, PipelineRecipe, TaskEvent, TaskInput, TaskPhase, TaskResult, TaskSpec } from "./runtime/executor/types.js";
 export { createLogger, silentLogger } from "./runtime/logger.js";
 export type { StageCheckpoint, StageCounts, StageManifest } from "./runtime/manifest.js";
 export { readCheckpoint, readManifest } from "./runtime/manifest.js";
@@ -107,11 +117,15 @@ export type { ProgressLine, ProgressOptions, ProgressStream } from "./runtime/pr
 export { createProgress, createProgressLine, isCI, noProgress, shouldShowProgress } from "./runtime/progress.js";
 export type {
   DuplicateEntry,
+  GlobalShardPlan,
   Logger,
+  PhaseContext,
+  Positioned,
   ProgressReporter,
   RawRecord,
   RejectCode,
   RejectEntry,
+  ShardPlan,
   SourceLocation,
   Stage,
   StageContext,
@@ -141,10 +155,18 @@ export type {
   ChatRequest,
   ChatResponse,
   ChatUsage,
+  EndpointFleetOptions,
+  EndpointOptions,
+  EndpointSpec,
+  EndpointState,
+  EndpointStats,
   FinalFailure,
+  FleetEndpoint,
+  HealthCheckConfig,
   JsonRequestSettings,
   PostJsonOptions,
   RetryInfo,
+  RouteView,
   TeacherConfig,
   TeacherOptions,
   TeacherParams,
@@ -155,11 +177,15 @@ export {
   backoffDelay,
   chatCacheKey,
   DEFAULT_BACKOFF,
+  DEFAULT_HEALTH_CHECK,
   DEFAULT_TEACHER_CONFIG,
   DiskCache,
+  EndpointFleet,
+  formatEndpointStats,
   isHttpUrl,
   jsonHeaders,
   OpenAIChatClient,
+  pickEndpoint,
   postJsonWithRetry,
   R1_PROMPT_TEMPLATE,
   RequestFailure,

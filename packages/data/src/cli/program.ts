@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { detectAdapter } from "../adapters/registry.js";
 import { DataError } from "../errors.js";
@@ -11,14 +12,13 @@ import { createLogger } from "../runtime/logger.js";
 import { readManifest } from "../runtime/manifest.js";
 import { ensureWritableDir } from "../runtime/outputDir.js";
 import { type PipelineResult, runPipeline } from "../runtime/pipeline.js";
-import type { Stage } from "../runtime/types.js";
-import { exactDedupStage } from "../stages/exactDedupStage.js";
-import { normalizeStage } from "../stages/normalizeStage.js";
-import { type DatasetStats, StatsCollector, statsStage } from "../stages/statsStage.js";
 import { SampleSchema } from "../schema/sample.js";
+import { type DatasetStats, StatsCollector } from "../stages/statsStage.js";
+import { VERSION } from "../version.js";
 import { ParquetShardWriter } from "../writers/parquetWriter.js";
 import { ShardedJsonlWriter } from "../writers/shardedJsonlWriter.js";
-import { VERSION } from "../version.js";
+import { type CliStageSpec, cliStages } from "./recipe.js";
+import { addWorkerCommand } from "./workerCommand.js";
 
 interface RunFlags {
   name: string;
@@ -30,6 +30,10 @@ interface RunFlags {
   maxDepth: string;
   json?: boolean;
   quiet?: boolean;
+  executor: "local" | "processes" | "bullmq";
+  workers?: string;
+  redis?: string;
+  queue?: string;
 }
 
 function addRunOptions(cmd: Command, defaultName: string): Command {
@@ -42,7 +46,17 @@ function addRunOptions(cmd: Command, defaultName: string): Command {
     .option("--max-record-bytes <n>", "reject source records larger than this (record_too_large)", String(DEFAULT_MAX_RECORD_BYTES))
     .option("--max-depth <n>", "reject source records nesting arrays/objects deeper than this (too_deep)", String(DEFAULT_MAX_DEPTH))
     .option("--json", "print the stage manifests as JSON on stdout")
-    .option("--quiet", "print nothing but errors");
+    .option("--quiet", "print nothing but errors")
+    .addOption(new Option("--executor <executor>", "who runs the stages: this process, worker processes on this machine, or workers on a Redis queue").choices(["local", "processes", "bullmq"]).default("local"))
+    .option("--workers <n>", "worker processes (processes; default: the number of cores), or the workers' slots to plan tasks for (bullmq)")
+    .option("--redis <url>", "Redis for --executor bullmq (workers: infialign-data worker --redis <url>)")
+    .option("--queue <name>", "BullMQ queue for --executor bullmq (default: infialign-data)");
+}
+
+/** The CLI's recipe module: a build ships it as cliRecipe.js beside cli.js; the sources have recipe.ts here. */
+function cliRecipeModule(): string {
+  const built = new URL("./cliRecipe.js", import.meta.url);
+  return fileURLToPath(existsSync(built) ? built : new URL("./recipe.ts", import.meta.url));
 }
 
 function printResult(result: PipelineResult, flags: RunFlags): void {
@@ -61,13 +75,18 @@ function printResult(result: PipelineResult, flags: RunFlags): void {
   process.stdout.write(`outputs: ${result.runDir}\n`);
 }
 
-async function runStages(inputs: string[], stages: Stage<never, never, unknown>[], flags: RunFlags, decode: "raw" | "samples"): Promise<void> {
+async function runStages(inputs: string[], specs: CliStageSpec[], flags: RunFlags, decode: "raw" | "samples"): Promise<void> {
   const files = decode === "samples" ? await resolveShardInputs(inputs) : await resolveInputs(inputs);
+  if (flags.executor === "bullmq" && !flags.redis) throw new DataError("cli", "--executor bullmq needs --redis <url> (e.g. redis://127.0.0.1:6379), the Redis your workers use");
   const result = await runPipeline({
     name: flags.name,
     runsDir: flags.runs,
     source: { files, decode, readOptions: { maxRecordBytes: positiveInt(flags.maxRecordBytes, "--max-record-bytes"), maxDepth: positiveInt(flags.maxDepth, "--max-depth") } },
-    stages,
+    stages: cliStages(specs),
+    recipe: { module: cliRecipeModule(), export: "cliStages", args: specs },
+    executor: flags.executor,
+    ...(flags.workers ? { workers: positiveInt(flags.workers, "--workers") } : {}),
+    ...(flags.redis ? { bullmq: { redis: flags.redis, ...(flags.queue ? { queue: flags.queue } : {}) } } : {}),
     strict: !!flags.strict,
     force: !!flags.force,
     shard: { maxRecords: positiveInt(flags.shardRecords, "--shard-records") },
@@ -90,6 +109,11 @@ async function resolveShardInputs(inputs: string[]) {
     else expanded.push(input);
   }
   return resolveInputs(expanded);
+}
+
+/** Options as JSON (the recipe travels to workers); an absent flag is left out rather than sent as undefined. */
+function withoutUndefined<T extends Record<string, unknown>>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
 }
 
 function positiveInt(value: string, option: string): number {
@@ -171,14 +195,8 @@ export function buildProgram(): Command {
       .option("--keep-think", "leave <think> blocks inside the response instead of moving them to reasoning"),
     "default",
   ).action(async (inputs: string[], flags: RunFlags & { adapter?: string; source?: string; tokenizer?: string; requireAnswer: boolean; keepThink?: boolean }) => {
-    const stage = normalizeStage({
-      adapter: flags.adapter,
-      source: flags.source,
-      tokenizer: flags.tokenizer,
-      requireAnswer: flags.requireAnswer,
-      stripThink: !flags.keepThink,
-    });
-    await runStages(inputs, [stage as Stage<never, never, unknown>], flags, "raw");
+    const options = { adapter: flags.adapter, source: flags.source, tokenizer: flags.tokenizer, requireAnswer: flags.requireAnswer, stripThink: !flags.keepThink };
+    await runStages(inputs, [{ kind: "normalize", options: withoutUndefined(options) }], flags, "raw");
   });
 
   addRunOptions(
@@ -189,7 +207,7 @@ export function buildProgram(): Command {
       .addOption(new Option("--key <key>", "what makes records equal").choices(["content", "prompt"]).default("content")),
     "default",
   ).action(async (inputs: string[], flags: RunFlags & { key: "content" | "prompt" }) => {
-    await runStages(inputs, [exactDedupStage({ key: flags.key }) as Stage<never, never, unknown>], flags, "samples");
+    await runStages(inputs, [{ kind: "dedup", options: { key: flags.key } }], flags, "samples");
   });
 
   addRunOptions(
@@ -202,8 +220,8 @@ export function buildProgram(): Command {
       .addOption(new Option("--key <key>", "dedup key").choices(["content", "prompt"]).default("content")),
     "default",
   ).action(async (inputs: string[], flags: RunFlags & { adapter?: string; tokenizer?: string; key: "content" | "prompt" }) => {
-    const stages = [normalizeStage({ adapter: flags.adapter, tokenizer: flags.tokenizer }), exactDedupStage({ key: flags.key }), statsStage()];
-    await runStages(inputs, stages as Stage<never, never, unknown>[], flags, "raw");
+    const specs: CliStageSpec[] = [{ kind: "normalize", options: withoutUndefined({ adapter: flags.adapter, tokenizer: flags.tokenizer }) }, { kind: "dedup", options: { key: flags.key } }, { kind: "stats" }];
+    await runStages(inputs, specs, flags, "raw");
   });
 
   program
@@ -256,6 +274,8 @@ export function buildProgram(): Command {
       if (flags.json) process.stdout.write(`${JSON.stringify({ ...stats, invalid }, null, 2)}\n`);
       else process.stdout.write(formatStats(stats, invalid));
     });
+
+  addWorkerCommand(program);
 
   return program;
 }

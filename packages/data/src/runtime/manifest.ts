@@ -42,6 +42,8 @@ export interface StageManifest {
   files: { rejects: string; duplicates: string };
   timings: { startedAt: string; finishedAt: string; seconds: number; recordsPerSecond: number; resumed: boolean };
   versions: Record<string, string>;
+  /** Set when an executor other than `local` ran the stage: which one, how many workers and tasks, per-worker rates. */
+  execution?: import("./executor/shardedStage.js").ExecutionRecord;
 }
 
 /**

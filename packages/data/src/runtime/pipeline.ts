@@ -1,14 +1,17 @@
 import { readdir, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DataError } from "../errors.js";
-import { boundedJsonValue } from "../readers/jsonDepth.js";
 import { readJsonl } from "../readers/jsonl.js";
 import { readRecords } from "../readers/readRecords.js";
 import type { InputFile, ReadOptions } from "../readers/types.js";
-import { SampleSchema } from "../schema/sample.js";
 import { ShardedJsonlWriter, type ShardInfo } from "../writers/shardedJsonlWriter.js";
 import { AppendLog } from "./appendLog.js";
-import { canonicalJson, sha256Hex } from "./canonicalJson.js";
+import { DecodeFailure, decodeSample, locOf, StrictModeError, serializeOutput } from "./decode.js";
+import { createProcessExecutor } from "./executor/processes.js";
+import { type AnyStage, stagesFromRecipe } from "./executor/recipe.js";
+import { removeTasksDir, runShardedStage } from "./executor/shardedStage.js";
+import type { Executor, PipelineRecipe } from "./executor/types.js";
+import { fingerprints, sourceKeyOf, stageKeys } from "./keys.js";
 import { createLogger } from "./logger.js";
 import {
   readCheckpoint,
@@ -20,10 +23,9 @@ import {
 } from "./manifest.js";
 import { ensureWritableDir } from "./outputDir.js";
 import { createProgressLine, shouldShowProgress } from "./progress.js";
-import type { Logger, ProgressReporter, RawRecord, RejectEntry, Stage, StageContext } from "./types.js";
+import type { Logger, ProgressReporter, RejectEntry, StageContext } from "./types.js";
 
-// biome-ignore lint/suspicious/noExplicitAny: a pipeline chains stages of different record types.
-type AnyStage = Stage<any, any, unknown>;
+export { StrictModeError } from "./decode.js";
 
 export interface PipelineSource {
   /** Input files (from `resolveInputs`); their path, size and mtime key the first stage. */
@@ -42,7 +44,8 @@ export interface RunPipelineOptions {
   /** @default "runs" */
   runsDir?: string;
   source: PipelineSource;
-  stages: AnyStage[];
+  /** The stages, in order; optional when `recipe` is given. */
+  stages?: AnyStage[];
   /**
    * Output shard bounds, and whether to fsync each shard (durability across power loss;
    * process crashes are covered by atomic renames alone).
@@ -65,6 +68,25 @@ export interface RunPipelineOptions {
   progress?: boolean | ProgressFactory;
   /** Package versions recorded in manifests. */
   versions?: Record<string, string>;
+  /**
+   * Who runs the stages. `local` (default): this process, every stage fused in one streaming pass. `processes`: each
+   * stage split into (stage, shard) tasks run by `workers` worker processes. `bullmq`: tasks on Redis through BullMQ,
+   * run by `infialign-data worker` processes on any machine that sees the run directory. Or an {@link Executor}.
+   * Outputs are byte-identical whichever runs them. Executors other than `local` need `recipe`.
+   * @default "local"
+   */
+  executor?: "local" | "processes" | "bullmq" | Executor;
+  /** Worker processes of the `processes` executor. @default the number of cores */
+  workers?: number;
+  /** Redis for the `bullmq` executor: a URL (`redis://host:6379`) and an optional queue name. */
+  bullmq?: { redis: string; queue?: string; attempts?: number };
+  /**
+   * How workers rebuild the stages: a module every worker can import and its export returning the stage array (see
+   * {@link PipelineRecipe}). With a recipe, `stages` may be omitted (the coordinator builds them the same way).
+   */
+  recipe?: PipelineRecipe;
+  /** Source bytes per task of the first stage (sharded executors). @default the source over 4 tasks per worker, 1–128 MiB */
+  splitBytes?: number;
 }
 
 /**
@@ -102,14 +124,6 @@ const STAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
  */
 let lastWritten: { record: unknown; line: string } = { record: undefined, line: "" };
 
-/** Thrown inside the pipeline on the first reject when `strict` is set. */
-export class StrictModeError extends DataError {
-  constructor(readonly entry: RejectEntry) {
-    const where = entry.loc ? ` at ${entry.loc.file}${entry.loc.line ? `:${entry.loc.line}` : entry.loc.row !== undefined ? ` row ${entry.loc.row}` : ""}` : "";
-    super("pipeline", `--strict: record rejected by stage "${entry.stage}"${where} (${entry.code}): ${entry.message}`);
-  }
-}
-
 /**
  * Runs stages into a run directory with manifests, rejects, skip-if-done and resume
  * from the last complete shard. Stages that still have work run fused in one streaming
@@ -118,22 +132,29 @@ export class StrictModeError extends DataError {
 export async function runPipeline(options: RunPipelineOptions): Promise<PipelineResult> {
   const runDir = resolve(options.runsDir ?? "runs", options.name);
   const logger = options.logger ?? createLogger({ prefix: options.name });
+  const executorChoice = options.executor ?? "local";
+  const distributed = executorChoice !== "local";
+  if (distributed && !options.recipe) {
+    const name = typeof executorChoice === "string" ? executorChoice : executorChoice.name;
+    throw new DataError("pipeline", `executor "${name}" runs stages in other processes, which rebuild them from a recipe: pass recipe: { module, export, args } (a module every worker can import whose export returns the stage array)`);
+  }
+  // With stages given, the coordinator does not import the recipe: a module that is both the recipe and the script
+  // running the pipeline would import itself while its top-level await is pending, and never settle. Workers check
+  // that their stages have the coordinator's keys instead.
+  const stageList = options.stages ?? (options.recipe ? await stagesFromRecipe(options.recipe) : undefined);
+  if (!stageList) throw new DataError("pipeline", "no stages given: pass stages, or a recipe that builds them");
   const names = new Set<string>();
-  for (const stage of options.stages) {
+  for (const stage of stageList) {
     if (!STAGE_NAME.test(stage.name)) throw new DataError("pipeline", `stage name "${stage.name}" must be lowercase letters, digits, ".", "_" or "-"`);
     if (names.has(stage.name)) throw new DataError("pipeline", `two stages are named "${stage.name}"; stage names must be unique within a pipeline`);
     names.add(stage.name);
   }
-  if (options.stages.length === 0) throw new DataError("pipeline", "no stages given");
+  if (stageList.length === 0) throw new DataError("pipeline", "no stages given");
   if (options.source.files.length === 0) throw new DataError("pipeline", "no input files given");
-  const inputs = options.source.files.map((f) => ({ path: resolve(f.path), size: f.size, mtimeMs: f.mtimeMs }));
-  let key = sha256Hex("source", options.source.decode ?? "raw", canonicalJson(inputs), canonicalJson(options.source.readOptions ?? {}));
-  const plans: StagePlan[] = [];
-  for (const stage of options.stages) {
-    const inputKey = key;
-    key = sha256Hex(inputKey, stage.name, stage.version ?? "1", canonicalJson(stage.params ?? null));
-    plans.push({ stage, dir: join(runDir, stage.name), key, inputKey });
-  }
+  const inputs = fingerprints(options.source.files);
+  const sourceKey = sourceKeyOf(options.source.files, options.source.decode, options.source.readOptions);
+  const keys = stageKeys(sourceKey, stageList);
+  const plans: StagePlan[] = stageList.map((stage, i) => ({ stage, dir: join(runDir, stage.name), key: keys[i]!, inputKey: i === 0 ? sourceKey : keys[i - 1]! }));
 
   // A stage is done when its manifest carries the same key and its shards are intact.
   let firstTodo = 0;
@@ -146,6 +167,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   }
   const summaries: StageRunSummary[] = [];
   for (const plan of plans.slice(0, firstTodo)) {
+    await removeTasksDir(plan.dir, logger);
     summaries.push({ name: plan.stage.name, dir: plan.dir, skipped: true, resumed: false, manifest: plan.manifest! });
     logger.info(`${plan.stage.name}: up to date (${plan.manifest!.counts.out} records), skipped`);
   }
@@ -162,6 +184,43 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   // A log line while a bar is drawn would be glued to it: clear the bar's line first;
   // the bar redraws itself on its next update.
   const log: Logger = progressEnabled && typeof options.progress !== "function" ? clearingLogger(logger) : logger;
+  if (distributed) {
+    const executor = typeof executorChoice === "string" ? await createExecutor(executorChoice, options) : executorChoice;
+    try {
+      for (let i = firstTodo; i < plans.length; i++) {
+        const plan = plans[i]!;
+        const previous = plans[i - 1];
+        plan.manifest = await runShardedStage({
+          stage: plan.stage,
+          stageIndex: i,
+          dir: plan.dir,
+          key: plan.key,
+          inputKey: plan.inputKey,
+          sourceKey,
+          runDir,
+          recipe: options.recipe!,
+          executor,
+          input: i === 0 ? { kind: "source", files: options.source.files, decode: options.source.decode, readOptions: options.source.readOptions } : { kind: "shards", dir: previous!.dir, shards: previous!.manifest!.shards },
+          seed: options.seed ?? 0,
+          strict: !!options.strict,
+          shard: options.shard ?? {},
+          signal: options.signal ?? new AbortController().signal,
+          logger: log,
+          progress: progressFor(plan.stage.name, "stage"),
+          // One figure per worker fits the line for a few workers; a fleet shows in .tasks/progress.json.
+          ...(executor.workers <= 4 ? { workerProgress: (worker: string) => progressFor(`${plan.stage.name} ${worker}`, "stage") } : {}),
+          versions: options.versions ?? {},
+          ...(i === 0 ? { inputs } : {}),
+          ...(options.splitBytes ? { splitBytes: options.splitBytes } : {}),
+          force: !!options.force,
+        });
+        summaries.push({ name: plan.stage.name, dir: plan.dir, skipped: false, resumed: false, manifest: plan.manifest });
+      }
+    } finally {
+      if (typeof executorChoice === "string") await executor.close();
+    }
+    return { runDir, stages: summaries };
+  }
   const runners: StageRunner[] = [];
   for (let i = firstTodo; i < plans.length; i++) {
     const plan = plans[i]!;
@@ -207,6 +266,19 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     summaries.push({ name: runner.stage.name, dir: runner.plan.dir, skipped: false, resumed: runner.resumed, manifest: runner.manifest! });
   }
   return { runDir, stages: summaries };
+}
+
+async function createExecutor(kind: "processes" | "bullmq", options: RunPipelineOptions): Promise<Executor> {
+  if (kind === "processes") return createProcessExecutor({ ...(options.workers ? { workers: options.workers } : {}) });
+  if (!options.bullmq?.redis) throw new DataError("pipeline", 'executor "bullmq" needs bullmq: { redis: "redis://host:6379" } (and workers started with `infialign-data worker --redis <url>`)');
+  const { createBullmqExecutor } = await import("./executor/bullmq.js");
+  return createBullmqExecutor({
+    redis: options.bullmq.redis,
+    ...(options.bullmq.queue ? { queue: options.bullmq.queue } : {}),
+    ...(options.bullmq.attempts ? { attempts: options.bullmq.attempts } : {}),
+    ...(options.workers ? { workers: options.workers } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
 }
 
 /** Runs every stage's `preflight()` and reports all missing requirements at once. */
@@ -410,18 +482,13 @@ class StageRunner {
       for await (const record of stage.run(counted, ctx)) {
         this.opts.signal.throwIfAborted();
         if (lastWritten.record !== record || typeof record !== "object" || record === null) {
-          let line: string;
-          try {
-            line = JSON.stringify(record);
-          } catch (error) {
-            // A record no shard can hold (nested past the stack, a BigInt) is rejected, not fatal.
-            const deep = error instanceof RangeError;
-            const loc = locOf(record);
-            const where = loc ? ` (${loc.file}${loc.line ? `:${loc.line}` : loc.row !== undefined ? ` row ${loc.row}` : ""})` : "";
-            ctx.reject(boundedJsonValue(record), deep ? "too_deep" : "unserializable", `output record${where} cannot be written as JSON: ${(error as Error).message}${deep ? ". It nests too deeply; lower --max-depth to reject such records when they are read." : ""}`, { loc });
+          const serialized = serializeOutput(record);
+          if ("reject" in serialized) {
+            const { record: bounded, code, message, loc } = serialized.reject;
+            ctx.reject(bounded, code, message, { loc });
             continue;
           }
-          lastWritten = { record, line };
+          lastWritten = { record, line: serialized.line };
         }
         this.counts.out++;
         if (this.suppress.out > 0) {
@@ -515,12 +582,6 @@ class StageRunner {
   }
 }
 
-function locOf(record: unknown): RejectEntry["loc"] {
-  if (!record || typeof record !== "object") return undefined;
-  const r = record as { loc?: RejectEntry["loc"]; meta?: { origin?: RejectEntry["loc"] } };
-  return r.loc ?? r.meta?.origin;
-}
-
 async function shardsIntact(dir: string, shards: ShardInfo[]): Promise<boolean> {
   for (const shard of shards) {
     const size = await stat(join(dir, shard.file)).then((s) => s.size, () => -1);
@@ -599,18 +660,4 @@ async function* sourceRecords(
   } finally {
     progress.stop();
   }
-}
-
-/** A source record that failed to decode as a Sample; the runner rejects it for the first stage. */
-class DecodeFailure {
-  constructor(readonly raw: Extract<RawRecord, { ok: false }>) {}
-}
-
-/** Canonical shards in: validate each record as a Sample. */
-function decodeSample(raw: RawRecord): unknown {
-  if (!raw.ok) return new DecodeFailure(raw);
-  const parsed = SampleSchema.safeParse(raw.value);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(record)"}: ${i.message}`).join("; ");
-  return new DecodeFailure({ ok: false, code: "invalid_record", message: `not a canonical Sample: ${issues}`, loc: raw.loc, raw: JSON.stringify(boundedJsonValue(raw.value)).slice(0, 2000) });
 }

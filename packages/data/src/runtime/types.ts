@@ -110,4 +110,65 @@ export interface Stage<In = Sample, Out = Sample, P = unknown> {
   run(records: AsyncIterable<In>, ctx: StageContext): AsyncIterable<Out>;
   /** Called once the input is exhausted; returns stage-specific stats for the manifest. */
   finish?(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /**
+   * How executors other than `local` split the stage into tasks. Absent: the stage runs as one task over its whole
+   * input (correct for any stage, not parallel). Whatever the plan, the output must be byte-identical to `run`'s.
+   */
+  sharding?: ShardPlan<In, Out>;
+}
+
+/**
+ * `records`: a per-record stage; `run` over each input shard, outputs concatenated in shard order, equals `run` over
+ * the whole input. `combineStats` adds the `finish()` stats of the shards (default: numbers summed, nested objects
+ * combined key by key, other values kept when equal).
+ */
+export type ShardPlan<In = Sample, Out = Sample> =
+  | { kind: "records"; combineStats?(parts: Record<string, unknown>[]): Record<string, unknown> }
+  // biome-ignore lint/suspicious/noExplicitAny: the plan's state, row and decision types are the stage's own.
+  | GlobalShardPlan<In, Out, any, any, any>;
+
+/** A record and its position in the stage input (an order-preserving number, see `positionOf`). */
+export interface Positioned<T> {
+  record: T;
+  position: number;
+}
+
+/** Context of a prepare / map / reduce / merge task: no records flow out of these phases, so no reject or duplicate. */
+export type PhaseContext = Omit<StageContext, "reject" | "duplicate">;
+
+/**
+ * A stage that needs the whole data set, as map + reduce over compact per-record rows:
+ *
+ * 1. `prepare` (one task, optional): reads the input (all of it, a prefix or a seeded sample) and returns a
+ *    JSON-serialisable state every later task receives (learned phrases, k-means centroids).
+ * 2. `map` (one task per input shard, optional): emits compact rows routed to `partitions` partitions.
+ * 3. `reduce` (one task per partition): receives the partition's rows in input order (map tasks in order, each task's
+ *    rows in emit order) and returns decisions keyed by record position, or, with `merge`, intermediate pairs.
+ * 4. `merge` (one task, optional): receives every reduce output (partitions in order) and returns the final decisions.
+ * 5. `apply` (one task per input shard): the stage's output for the shard, given each record's decision.
+ *
+ * Each phase may return `stats`; `combineStats` builds the manifest's stats from them (default: the merge's stats,
+ * else the reduces' combined, then the applies' combined, each later one overriding keys of the earlier).
+ */
+export interface GlobalShardPlan<In = Sample, Out = Sample, State = unknown, Row = unknown, Decision = unknown> {
+  kind: "global";
+  /** @default 1 */
+  partitions?: number;
+  prepare?(input: () => AsyncIterable<In>, ctx: PhaseContext): Promise<{ state: State; stats?: Record<string, unknown> }>;
+  map?(records: AsyncIterable<Positioned<In>>, emit: (partition: number, row: Row) => void, state: State, ctx: PhaseContext): Promise<void>;
+  reduce?(
+    rows: AsyncIterable<Row>,
+    partition: number,
+    state: State,
+    ctx: PhaseContext,
+  ): Promise<{ decisions: Iterable<[position: number, decision: Decision]>; stats?: Record<string, unknown> }>;
+  merge?(
+    reduced: AsyncIterable<[position: number, value: unknown]>,
+    state: State,
+    ctx: PhaseContext,
+  ): Promise<{ decisions: Iterable<[position: number, decision: Decision]>; stats?: Record<string, unknown> }>;
+  apply(records: AsyncIterable<Positioned<In>>, decision: (position: number) => Decision | undefined, state: State, ctx: StageContext): AsyncIterable<Out>;
+  /** Stats of the apply tasks (returned through `applyStats`), combined like `records` stages' `finish()`. */
+  applyStats?(): Record<string, unknown>;
+  combineStats?(parts: { prepare?: Record<string, unknown>; reduce: Record<string, unknown>[]; merge?: Record<string, unknown>; apply: Record<string, unknown>[] }): Record<string, unknown>;
 }

@@ -51,6 +51,18 @@ export function normalizeStage(options: NormalizeOptions = {}): Stage<RawRecord,
   const forced = resolved.adapter ? getAdapter(resolved.adapter, adapters) : undefined;
   let tokenizer: TextTokenizer | undefined;
   const adapterCounts: Record<string, number> = {};
+  const normalizeOpts = { stripThink: resolved.stripThink };
+  // Sample.source per file, computed once per file rather than once per record.
+  let sourceFile: string | undefined;
+  let sourceValue = "";
+  const sourceOf = (file: string): string => {
+    if (resolved.source !== undefined) return resolved.source;
+    if (file !== sourceFile) {
+      sourceFile = file;
+      sourceValue = sourceName(file);
+    }
+    return sourceValue;
+  };
 
   const convert = (raw: RawRecord, using: SourceAdapter | undefined, c: StageContext): Sample | undefined => {
     if (!raw.ok) {
@@ -64,7 +76,7 @@ export function normalizeStage(options: NormalizeOptions = {}): Stage<RawRecord,
     }
     if (!using) throw new DataError("normalize", `no adapter for ${raw.loc.file}`);
     const record = value as Record<string, unknown>;
-    const adaptCtx = { source: resolved.source ?? sourceName(raw.loc.file), loc: raw.loc, requireAnswer: resolved.requireAnswer };
+    const adaptCtx = { source: sourceOf(raw.loc.file), loc: raw.loc, requireAnswer: resolved.requireAnswer };
     let result = using.adapt(record, adaptCtx);
     if (!result.ok && result.code === "missing_field" && !forced) {
       // Files that mix schemas (concatenated pools) get the adapter of the record's own fields.
@@ -78,9 +90,11 @@ export function normalizeStage(options: NormalizeOptions = {}): Stage<RawRecord,
       c.reject(value, result.code, result.message, { loc: raw.loc, ...(result.field ? { field: result.field } : {}) });
       return undefined;
     }
-    const init = normalizeSample(result.sample, { stripThink: resolved.stripThink });
+    const init = normalizeSample(result.sample, normalizeOpts);
+    // normalizeSample returned a new object: the lineage goes onto it, without a copy of its own.
+    init.lineage = [...(init.lineage ?? []), "normalize"];
     // normalizeSample ran normalizeText (which ends in NFC) over prompt and response.
-    const sample = makeSample({ ...init, lineage: [...(init.lineage ?? []), "normalize"] }, { alreadyNfc: true });
+    const sample = makeSample(init, { alreadyNfc: true });
     if (tokenizer) sample.meta.tokens = countSampleTokens(sample, tokenizer);
     adapterCounts[using.name] = (adapterCounts[using.name] ?? 0) + 1;
     return sample;
@@ -94,6 +108,8 @@ export function normalizeStage(options: NormalizeOptions = {}): Stage<RawRecord,
     preflight() {
       if (resolved.tokenizer) checkTokenizer(resolved.tokenizer);
     },
+    // Per record: schema detection reads each file's own head, whichever part of the file a task holds.
+    sharding: { kind: "records" },
     async *run(records, ctx) {
       if (resolved.tokenizer) tokenizer = await loadTokenizer(resolved.tokenizer);
       let file: string | undefined;

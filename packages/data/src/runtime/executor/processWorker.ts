@@ -1,0 +1,4 @@
+// Entry of a processes-executor worker (forked by createProcessExecutor).
+import { serveProcessWorker } from "./processes.js";
+
+serveProcessWorker();
