@@ -1,4 +1,4 @@
-import type { Sample, Stage } from "@infialign/data";
+import { canonicalJson, type Sample, type ShardPlan, type Stage, type StageContext, sha256OfParts } from "@infialign/data";
 import type { BenchmarkItem } from "../benchmarks/loadBenchmark.js";
 import { type BenchmarkSetIdentity, benchmarkSetIdentity } from "../config/benchmarkSetIdentity.js";
 import { Decontaminator, type DecontaminatorOptions, resolveDecontaminatorConfig } from "../decontaminator.js";
@@ -57,6 +57,14 @@ export interface DecontamStageOptions {
   /** Records per `checkBatch` call; the stage reads at most this many records ahead (plus `learnRecords`). @default 64 */
   batchSize?: number;
   /**
+   * Whether the checker's verdict on a text (and its evidence, scores included) is independent of the other texts of its
+   * `checkBatch` call. Then sharded executors split the stage by input shard, each shard checked in batches from its own
+   * first record, with the output of a `local` run; otherwise the stage runs as one task. A `Decontaminator` with an
+   * embedding layer is not: `cosineTopK` rounds a query's cosine by its row in the batch's block. Not hashed.
+   * @default true, except for a built `Decontaminator` with an embedding layer (and `benchmarkDecontamStage` with an embedder)
+   */
+  batchInvariant?: boolean;
+  /**
    * @deprecated The identity of a bare factory `decontaminator`, given apart from it (so the two could disagree). Pass
    * `{ identity, build }` instead.
    */
@@ -109,18 +117,81 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
 
   const source = resolveSource(options);
   const learnRecords = source.learnRecords;
-  let checker: DecontamChecker | undefined;
-  let sample: string[] = [];
-  const getChecker = async () => {
-    checker ??= await source.build(sample);
-    sample = [];
-    return checker;
-  };
   const textsOf = (record: Sample) => fields.map((f) => record[f]).filter((t): t is string => typeof t === "string" && t.trim() !== "");
   const totals = { checked: 0, contaminated: 0, byBenchmark: {} as Record<string, number>, byMethod: {} as Record<string, number>, byField: {} as Record<string, number> };
   const bump = (table: Record<string, number>, key: string) => {
     table[key] = (table[key] ?? 0) + 1;
   };
+  /** The checker built once, on first use, from the learned texts (a stage whose batches have no text never builds it). */
+  const lazyChecker = (learned: () => readonly string[], built: () => void = () => {}) => {
+    let checker: DecontamChecker | undefined;
+    return async () => {
+      if (!checker) {
+        checker = await source.build(learned());
+        built();
+      }
+      return checker;
+    };
+  };
+
+  /** Checks one batch in input order: yields the clean records, rejects the contaminated ones with their evidence. */
+  const checkRecords = async function* (batch: readonly Sample[], getChecker: () => Promise<DecontamChecker>, ctx: StageContext): AsyncGenerator<Sample> {
+    const texts: string[] = [];
+    const owners: Array<{ record: number; field: DecontamField }> = [];
+    batch.forEach((record, index) => {
+      for (const field of fields) {
+        const text = record[field];
+        if (typeof text === "string" && text.trim() !== "") {
+          texts.push(text);
+          owners.push({ record: index, field });
+        }
+      }
+    });
+    const results = texts.length ? await (await getChecker()).checkBatch(texts) : [];
+    if (results.length !== texts.length) {
+      throw new Error(`[infialign/decontam] decontam-stage: checker returned ${results.length} results for ${texts.length} texts; checkBatch must return one result per text`);
+    }
+    const evidence: DecontamEvidence[][] = batch.map(() => []);
+    results.forEach((res, i) => {
+      if (!res.contaminated) return;
+      const { record, field } = owners[i]!;
+      for (const m of res.matches) evidence[record]!.push({ ...m, method: m.method ?? "ngram", field });
+    });
+    for (let i = 0; i < batch.length; i++) {
+      const sample = batch[i]!;
+      const found = evidence[i]!;
+      totals.checked++;
+      if (found.length === 0) {
+        yield sample;
+        continue;
+      }
+      totals.contaminated++;
+      ctx.count("contaminated");
+      for (const b of new Set(found.map((m) => m.benchmark))) {
+        bump(totals.byBenchmark, b);
+        ctx.count(`contaminated.benchmark.${b}`);
+      }
+      for (const m of new Set(found.map((m) => m.method))) {
+        bump(totals.byMethod, m);
+        ctx.count(`contaminated.method.${m}`);
+      }
+      const hitFields = [...new Set(found.map((m) => m.field))];
+      for (const f of hitFields) bump(totals.byField, f);
+      const more = found.length > EVIDENCE_IN_MESSAGE ? ` and ${found.length - EVIDENCE_IN_MESSAGE} more` : "";
+      const message = `overlaps ${found.slice(0, EVIDENCE_IN_MESSAGE).map(describeMatch).join("; ")}${more}`;
+      const rejected: Sample = { ...sample, meta: { ...sample.meta, decontam: { matches: found } } };
+      ctx.reject(rejected, "contaminated", message, { id: sample.id, field: hitFields.join(","), loc: sample.meta.origin });
+    }
+  };
+  const stats = () => ({ ...totals, fields });
+  // The streaming pass's checker, kept across runs of this stage; the learned texts are dropped once it is built.
+  let learnedTexts: string[] = [];
+  const runChecker = lazyChecker(
+    () => learnedTexts,
+    () => {
+      learnedTexts = [];
+    },
+  );
 
   return {
     name: "decontam",
@@ -130,66 +201,17 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
     params: { checker: source.identity, fields, learnRecords },
     async *run(records, ctx) {
       const batch: Sample[] = [];
-      const flush = async function* (): AsyncGenerator<Sample> {
-        const texts: string[] = [];
-        const owners: Array<{ record: number; field: DecontamField }> = [];
-        batch.forEach((record, index) => {
-          for (const field of fields) {
-            const text = record[field];
-            if (typeof text === "string" && text.trim() !== "") {
-              texts.push(text);
-              owners.push({ record: index, field });
-            }
-          }
-        });
-        const results = texts.length ? await (await getChecker()).checkBatch(texts) : [];
-        if (results.length !== texts.length) {
-          throw new Error(`[infialign/decontam] decontam-stage: checker returned ${results.length} results for ${texts.length} texts; checkBatch must return one result per text`);
-        }
-        const evidence: DecontamEvidence[][] = batch.map(() => []);
-        results.forEach((res, i) => {
-          if (!res.contaminated) return;
-          const { record, field } = owners[i]!;
-          for (const m of res.matches) evidence[record]!.push({ ...m, method: m.method ?? "ngram", field });
-        });
-        for (let i = 0; i < batch.length; i++) {
-          const sample = batch[i]!;
-          const found = evidence[i]!;
-          totals.checked++;
-          if (found.length === 0) {
-            yield sample;
-            continue;
-          }
-          totals.contaminated++;
-          ctx.count("contaminated");
-          for (const b of new Set(found.map((m) => m.benchmark))) {
-            bump(totals.byBenchmark, b);
-            ctx.count(`contaminated.benchmark.${b}`);
-          }
-          for (const m of new Set(found.map((m) => m.method))) {
-            bump(totals.byMethod, m);
-            ctx.count(`contaminated.method.${m}`);
-          }
-          const hitFields = [...new Set(found.map((m) => m.field))];
-          for (const f of hitFields) bump(totals.byField, f);
-          const more = found.length > EVIDENCE_IN_MESSAGE ? ` and ${found.length - EVIDENCE_IN_MESSAGE} more` : "";
-          const message = `overlaps ${found.slice(0, EVIDENCE_IN_MESSAGE).map(describeMatch).join("; ")}${more}`;
-          const rejected: Sample = { ...sample, meta: { ...sample.meta, decontam: { matches: found } } };
-          ctx.reject(rejected, "contaminated", message, { id: sample.id, field: hitFields.join(","), loc: sample.meta.origin });
-        }
-        batch.length = 0;
+      const push = async function* (record: Sample): AsyncGenerator<Sample> {
+        batch.push(record);
+        if (batch.length >= batchSize) yield* checkRecords(batch.splice(0), runChecker, ctx);
       };
       // One for-await, so the input is closed (its finally blocks run) on error or early exit. The input's head is
       // the sample the checker learns from; it is checked like every other record once learned.
       const head: Sample[] = [];
       let learning = learnRecords > 0;
-      const push = async function* (record: Sample): AsyncGenerator<Sample> {
-        batch.push(record);
-        if (batch.length >= batchSize) yield* flush();
-      };
       const endLearning = async function* (): AsyncGenerator<Sample> {
         learning = false;
-        sample = head.flatMap(textsOf);
+        learnedTexts = head.flatMap(textsOf);
         for (const learned of head.splice(0)) yield* push(learned);
       };
       for await (const record of records) {
@@ -201,20 +223,77 @@ export function decontamStage(options: DecontamStageOptions): Stage<Sample, Samp
         yield* push(record);
       }
       if (learning) yield* endLearning();
-      if (batch.length > 0) yield* flush();
+      if (batch.length > 0) yield* checkRecords(batch, runChecker, ctx);
     },
-    finish: () => ({ ...totals, fields }),
+    finish: stats,
+    ...((options.batchInvariant ?? source.batchInvariant) ? { sharding: shardingPlan() } : {}),
   };
+
+  /**
+   * Sharded: a record's verdict depends only on the record and the checker, so each input shard is checked apart, in
+   * batches from its own first record. The checker learns from the input's head, which the prepare task reads (and
+   * stops); its texts are the state every apply task builds the checker from, once.
+   */
+  function shardingPlan(): ShardPlan<Sample, Sample> {
+    if (learnRecords === 0) return { kind: "records" };
+    return {
+      kind: "global",
+      async prepare(input) {
+        const sample: string[] = [];
+        let read = 0;
+        for await (const record of input()) {
+          sample.push(...textsOf(record));
+          if (++read >= learnRecords) break;
+        }
+        return { state: { sample } };
+      },
+      async *apply(records, _decision, state: { sample: string[] }, ctx) {
+        let checker: Promise<DecontamChecker> | undefined;
+        const getChecker = () => (checker ??= memoizedChecker(sha256OfParts([canonicalJson(source.identity), ...state.sample]), () => source.build(state.sample)));
+        const batch: Sample[] = [];
+        for await (const { record } of records) {
+          batch.push(record);
+          if (batch.length >= batchSize) yield* checkRecords(batch.splice(0), getChecker, ctx);
+        }
+        if (batch.length > 0) yield* checkRecords(batch, getChecker, ctx);
+      },
+      applyStats: stats,
+    };
+  }
+}
+
+/**
+ * Checkers built by this worker process, by identity and learned texts: every task of a sharded stage learns from the
+ * same head of the input, and building (indexing the benchmarks, learning the stock phrases) costs seconds, so a
+ * worker builds once and checks all its shards with it. Two entries: a worker serves one stage at a time.
+ */
+const builtCheckers = new Map<string, Promise<DecontamChecker>>();
+
+function memoizedChecker(key: string, build: () => Promise<DecontamChecker>): Promise<DecontamChecker> {
+  let checker = builtCheckers.get(key);
+  if (!checker) {
+    checker = build();
+    builtCheckers.set(key, checker);
+    checker.catch(() => builtCheckers.delete(key));
+    while (builtCheckers.size > 2) builtCheckers.delete(builtCheckers.keys().next().value!);
+  }
+  return checker;
 }
 
 /** The one place the stage learns what it checks with and what that depends on. */
-function resolveSource(options: DecontamStageOptions): { identity: unknown; learnRecords: number; build: (sample: readonly string[]) => Promise<DecontamChecker> } {
+function resolveSource(options: DecontamStageOptions): {
+  identity: unknown;
+  learnRecords: number;
+  build: (sample: readonly string[]) => Promise<DecontamChecker>;
+  /** Whether `checkBatch` verdicts are known not to depend on the rest of the batch (the default of `batchInvariant`). */
+  batchInvariant: boolean;
+} {
   const d = options.decontaminator;
   if (typeof d === "function") {
     if (options.params === undefined) {
       throw new Error("[infialign/decontam] decontam-stage: a factory decontaminator needs its identity; pass { identity, build } (see benchmarkSetIdentity) or a built Decontaminator");
     }
-    return { identity: options.params, learnRecords: 0, build: () => d() };
+    return { identity: options.params, learnRecords: 0, build: () => d(), batchInvariant: true };
   }
   if (options.params !== undefined) {
     throw new Error("[infialign/decontam] decontam-stage: params is only for a bare factory; the checker's own identity is used, drop params");
@@ -222,13 +301,15 @@ function resolveSource(options: DecontamStageOptions): { identity: unknown; lear
   if ("build" in d && typeof d.build === "function") {
     const learnRecords = d.learnRecords ?? 0;
     if (!Number.isInteger(learnRecords) || learnRecords < 0) throw new Error(`[infialign/decontam] decontam-stage: learnRecords must be a non-negative integer, got ${learnRecords}`);
-    return { identity: d.identity, learnRecords, build: (sample) => d.build(sample) };
+    return { identity: d.identity, learnRecords, build: (sample) => d.build(sample), batchInvariant: true };
   }
   const built = d as IdentifiedDecontamChecker;
   if (built.identity === undefined) {
     throw new Error("[infialign/decontam] decontam-stage: the checker has no identity; give it one (see benchmarkSetIdentity) or pass { identity, build }");
   }
-  return { identity: built.identity, learnRecords: 0, build: async () => built };
+  // The embedding layer scores a batch as one block, and a block rounds a query's cosine by its row in the block.
+  const batchInvariant = !(built instanceof Decontaminator && built.embedding !== undefined);
+  return { identity: built.identity, learnRecords: 0, build: async () => built, batchInvariant };
 }
 
 /** Options of {@link benchmarkDecontamStage}. */
@@ -258,5 +339,5 @@ export function benchmarkDecontamStage(benchmarks: readonly BenchmarkItem[], opt
   const config = resolveDecontaminatorConfig(configOptions);
   const identity = benchmarkSetIdentity(benchmarks, config, embedder?.id);
   const build = (sample: readonly string[]) => Decontaminator.build(benchmarks, config, { embedder, background: sample });
-  return decontamStage({ ...stageOptions, decontaminator: { identity, learnRecords, build } });
+  return decontamStage({ ...stageOptions, batchInvariant: embedder === undefined, decontaminator: { identity, learnRecords, build } });
 }

@@ -19,4 +19,4 @@ export { nearDupStage, resolveNearDupParams } from "./stages/nearDupStage.js";
 export type { QualityStageOptions } from "./stages/qualityStage.js";
 export { qualityStage } from "./stages/qualityStage.js";
 export type { SelectParams, SelectStageOptions } from "./stages/selectStage.js";
-export { selectStage } from "./stages/selectStage.js";
+export { DEFAULT_FIT_SAMPLE, selectStage } from "./stages/selectStage.js";

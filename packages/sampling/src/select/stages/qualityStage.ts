@@ -18,7 +18,8 @@ const DEFAULT_RUBRIC = "Is the response correct, complete and clearly reasoned?"
 /**
  * Streaming quality control: each record is checked with `checkQuality` and either
  * forwarded or rejected with its `QualityReason` as the code. No buffering, no state,
- * so the default `resume: "skip"` applies.
+ * so the default `resume: "skip"` applies, and sharded executors split it by input shard
+ * (its stats are counts, which add up across shards).
  */
 export function qualityStage(options: QualityStageOptions = {}): Stage<Sample, Sample, ResolvedQualityOptions & { judgeRubric?: string }> {
   const { judge, judgeRubric, ...rest } = options;
@@ -52,5 +53,6 @@ export function qualityStage(options: QualityStageOptions = {}): Stage<Sample, S
       }
     },
     finish: () => ({ kept, judged, dropped: { ...dropped } }),
+    sharding: { kind: "records" },
   };
 }
