@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { DataError, type DatasetStats, type PipelineResult, resolveInputs } from "@infialign/data";
+import { DataError, type DatasetStats, type PipelineResult, resolveInputs, runBullmqWorker } from "@infialign/data";
 import { renderSelectionReportHtml, type SelectionReport } from "@infialign/sampling";
 import { buildStages, type CurateOptions, runCurate } from "./pipeline.js";
 import { type ReportExtras, renderReport } from "./report.js";
@@ -28,6 +28,11 @@ Options:
   --runs <dir>         runs directory (default: <repo>/runs)
   --seed <n>           seed for every random choice (default: 0)
   --no-tokens          skip Qwen2.5 token counts (difficulty then uses response characters)
+  --executor <e>       local (default: one process, stages fused), processes (worker processes on
+                       this machine) or bullmq (tasks on Redis, run by workers on any machine)
+  --workers <n>        worker processes for --executor processes (default: the number of cores)
+  --redis <url>        Redis for --executor bullmq, e.g. redis://127.0.0.1:6379
+  --worker             run as a BullMQ worker for this pipeline (with --redis) instead of a run
   --force              rerun every stage
   --smoke              CI check: run; rerun and fail unless it did no work; then kill a
                        fresh run mid-way with SIGKILL, resume it and fail unless its
@@ -71,12 +76,27 @@ async function main(): Promise<number> {
       "no-tokens": { type: "boolean", default: false },
       "shard-records": { type: "string" },
       force: { type: "boolean", default: false },
+      executor: { type: "string", default: "local" },
+      workers: { type: "string" },
+      redis: { type: "string" },
+      worker: { type: "boolean", default: false },
       smoke: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
     process.stdout.write(HELP);
+    return 0;
+  }
+
+  const executor = values.executor;
+  if (executor !== "local" && executor !== "processes" && executor !== "bullmq") throw new DataError("example-curate", `--executor "${executor}": expected local, processes or bullmq`);
+  if ((executor === "bullmq" || values.worker) && !values.redis) throw new DataError("example-curate", "--executor bullmq and --worker need --redis <url> (e.g. redis://127.0.0.1:6379)");
+  if (values.worker) {
+    // Tasks carry the recipe (this example's pipeline module), so one worker serves every run on the queue.
+    const stop = new AbortController();
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
+    await runBullmqWorker({ redis: values.redis!, signal: stop.signal, ...(values.workers ? { concurrency: Number(values.workers) } : {}) });
     return 0;
   }
 
@@ -98,6 +118,9 @@ async function main(): Promise<number> {
     force: values.force,
     // Small shards give the smoke test's kill many checkpoints to land between.
     shardRecords: values["shard-records"] ? Number(values["shard-records"]) : values.smoke ? 500 : undefined,
+    executor,
+    ...(values.workers ? { workers: Number(values.workers) } : {}),
+    ...(values.redis ? { redis: values.redis } : {}),
   };
 
   const result = await runCurate(options);

@@ -32,6 +32,10 @@ Options:
                   verdicts; the main run is the curated arm's first seed. Hours on 2 cores: use --arms / --seeds
   --arms <list>   comma-separated subset of the ablation arms
   --seeds <n>     seeds per ablation arm (default: 3)
+  --executor <e>  who runs the data stages: local (default, one process), processes (worker processes on this
+                  machine) or bullmq (tasks on Redis for workers on any machine; needs --redis). Same outputs
+  --workers <n>   worker processes for --executor processes (default: the number of cores)
+  --redis <url>   Redis for --executor bullmq (start workers with: pnpm demo:curate -- --worker --redis <url>)
   --force         rerun every step
   --smoke         CI mode: tiny sizes; checks the invariants, then reruns and fails unless nothing is recomputed
   -h, --help      this help
@@ -75,6 +79,16 @@ async function main(): Promise<number> {
     return 2;
   }
   const smoke = values.smoke;
+  const kind = values.executor;
+  if (kind !== "local" && kind !== "processes" && kind !== "bullmq") {
+    process.stderr.write(`${PREFIX} --executor "${kind}": expected local, processes or bullmq\n`);
+    return 2;
+  }
+  if (kind === "bullmq" && !values.redis) {
+    process.stderr.write(`${PREFIX} --executor bullmq needs --redis <url>, e.g. redis://127.0.0.1:6379\n`);
+    return 2;
+  }
+  const executor = { kind, ...(values.workers ? { workers: Number(values.workers) } : {}), ...(values.redis ? { redis: values.redis } : {}) } as const;
 
   const config = resolveDemoConfig(
     {
@@ -93,12 +107,12 @@ async function main(): Promise<number> {
   const quiet = isCI();
   const log = quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
-  const result = await runDemo(config, { ablation: values.ablation, log, progress: !quiet });
+  const result = await runDemo(config, { ablation: values.ablation, log, progress: !quiet, executor });
   process.stdout.write(summary(result));
   if (!smoke) return 0;
 
   const failures = checkInvariants(result);
-  const again = await runDemo({ ...config, force: false }, { ablation: values.ablation, log, progress: false });
+  const again = await runDemo({ ...config, force: false }, { ablation: values.ablation, log, progress: false, executor });
   if (again.executed.length > 0) failures.push(`the rerun recomputed ${again.executed.join(", ")}; every step should have been skipped`);
   if (failures.length > 0) {
     process.stderr.write(`${PREFIX} smoke FAILED:\n  ${failures.join("\n  ")}\n`);
@@ -122,6 +136,9 @@ function parse() {
       pools: { type: "boolean", default: false },
       ablation: { type: "boolean", default: false },
       force: { type: "boolean", default: false },
+      executor: { type: "string", default: "local" },
+      workers: { type: "string" },
+      redis: { type: "string" },
       smoke: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },

@@ -8,7 +8,7 @@ import type { DemoConfig } from "./config.js";
 import { renderDemoReport } from "./report/renderReport.js";
 import { runAblation } from "./steps/ablation.js";
 import type { AblationReport } from "./steps/ablationStats.js";
-import { CURATION_RECIPE, type CurateResult, runCurateStep } from "./steps/curate.js";
+import { CURATION_RECIPE, type CurateResult, type ExecutorChoice, runCurateStep } from "./steps/curate.js";
 import { type DpoResult, runDpoStep } from "./steps/dpo.js";
 import { EVALUATION_FORMAT, type EvaluateResult, readHeldOut, runEvaluateStep } from "./steps/evaluate.js";
 import { runSftStep, type SftResult } from "./steps/sft.js";
@@ -24,6 +24,8 @@ export interface RunDemoOptions {
   log?: (line: string) => void;
   /** Progress bars (TTY only, off under CI). @default true */
   progress?: boolean;
+  /** Who runs the data stages (`--executor`); not part of any step's key, as outputs do not depend on it. @default local */
+  executor?: ExecutorChoice;
 }
 
 export interface DemoRunResult {
@@ -67,7 +69,7 @@ export async function runDemo(config: DemoConfig, options: RunDemoOptions = {}):
     after: ["sources"],
     params: { budget: config.budget, seed: config.seed, easyMaxDifficulty: config.sft.easyMaxDifficulty, pools: config.pools, recipe: CURATION_RECIPE },
     run: (dir, resume) =>
-      runCurateStep(dir, { files: [...sources.files, ...poolFiles], heldOut: sources.heldOut, budget: config.budget, seed: config.seed, easyMaxDifficulty: config.sft.easyMaxDifficulty, force: !resume, progress }),
+      runCurateStep(dir, { files: [...sources.files, ...poolFiles], heldOut: sources.heldOut, budget: config.budget, seed: config.seed, easyMaxDifficulty: config.sft.easyMaxDifficulty, force: !resume, progress, ...(options.executor ? { executor: options.executor } : {}) }),
   });
 
   const sft = await runner.run({

@@ -2,6 +2,7 @@
 // then the curriculum split of the selected records into an easier and a harder SFT phase.
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { readShards, resolveInputs, runPipeline, type Sample, type StageCounts, type StageRunSummary } from "@infialign/data";
 import { loadBenchmarkFile, loadShippedBenchmarks } from "@infialign/decontam";
@@ -41,6 +42,15 @@ export interface CurateOptions {
   easyMaxDifficulty: number;
   force: boolean;
   progress?: boolean;
+  /** Who runs the data stages (outputs are the same whichever does). @default local */
+  executor?: ExecutorChoice;
+}
+
+/** `--executor`: this process (stages fused), worker processes on this machine, or BullMQ workers on Redis. */
+export interface ExecutorChoice {
+  kind: "local" | "processes" | "bullmq";
+  workers?: number;
+  redis?: string;
 }
 
 /** Training-data size: records and UTF-8 bytes of prompt + response (= tokens of the byte-level model, chat markup aside). */
@@ -166,14 +176,23 @@ async function readStage(summary: StageRunSummary): Promise<Sample[]> {
   return out;
 }
 
-export async function runCurateStep(dir: string, options: CurateOptions): Promise<CurateResult> {
+/** The curation stages, rebuilt the same way by every worker of a sharded executor (the pipeline's recipe). */
+export async function curationStages(args: { heldOut: string; budget: number; seed: number }) {
   const shipped = await loadShippedBenchmarks();
-  const heldOut = await loadBenchmarkFile(options.heldOut, { name: "heldout", field: "problem" });
+  const heldOut = await loadBenchmarkFile(args.heldOut, { name: "heldout", field: "problem" });
+  return infialignCurationStages({ benchmarks: [...heldOut, ...shipped], select: demoSelectOptions(args.budget, args.seed) });
+}
+
+export async function runCurateStep(dir: string, options: CurateOptions): Promise<CurateResult> {
+  const executor = options.executor ?? { kind: "local" };
   const result = await runPipeline({
     name: "stages",
     runsDir: dir,
     source: { files: await resolveInputs(options.files) },
-    stages: infialignCurationStages({ benchmarks: [...heldOut, ...shipped], select: demoSelectOptions(options.budget, options.seed) }),
+    recipe: { module: fileURLToPath(import.meta.url), export: "curationStages", args: { heldOut: options.heldOut, budget: options.budget, seed: options.seed } },
+    executor: executor.kind,
+    ...(executor.workers ? { workers: executor.workers } : {}),
+    ...(executor.redis ? { bullmq: { redis: executor.redis } } : {}),
     force: options.force,
     seed: options.seed,
     ...(options.progress === undefined ? {} : { progress: options.progress }),
