@@ -30,7 +30,8 @@ Options:
   --no-tokens          skip Qwen2.5 token counts (difficulty then uses response characters)
   --executor <e>       local (default: one process, stages fused), processes (worker processes on
                        this machine) or bullmq (tasks on Redis, run by workers on any machine)
-  --workers <n>        worker processes for --executor processes (default: the number of cores)
+  --workers <n>        worker processes for --executor processes (default: the number of cores);
+                       with --worker, tasks this worker runs at once (default 1; start one worker per core)
   --redis <url>        Redis for --executor bullmq, e.g. redis://127.0.0.1:6379
   --worker             run as a BullMQ worker for this pipeline (with --redis) instead of a run
   --force              rerun every stage

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -278,6 +278,26 @@ describe("sharded executors", () => {
     const forced = await run(dir, "force", [input], createInProcessExecutor(), {}, { force: true });
     expect(forced.stages[0]!.manifest.timings.resumed).toBe(false);
     expect(existsSync(tasksDir)).toBe(false);
+  });
+
+  it("a reduce whose map output cannot be seen fails instead of reading it as no rows", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "infialign-exec-"));
+    const input = join(dir, "pool.jsonl");
+    await writeFile(input, lines(600));
+    const inner = createInProcessExecutor({ backoffMs: 1, attempts: 2 });
+    // Stands for a stale view of a shared directory: a file the map wrote is not there for the reduce.
+    const lossy: Executor = {
+      ...inner,
+      async execute(tasks, options) {
+        const results = await inner.execute(tasks, options);
+        if (tasks[0]?.phase === "map") {
+          const victim = results[0]!.files!.find((f) => f.startsWith("rows-"))!;
+          await rm(join(tasks[0].outDir, victim));
+        }
+        return results;
+      },
+    };
+    await expect(run(dir, "lossy", [input], lossy, {})).rejects.toThrow(/rows-\d+\.jsonl is listed in .*result\.json but cannot be read here/);
   });
 
   it("refuses a sharded executor without a recipe", async () => {

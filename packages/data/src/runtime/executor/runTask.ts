@@ -65,6 +65,7 @@ export async function runTask(spec: TaskSpec, options: RunTaskOptions = {}): Pro
       counters: task.counters,
       ...(task.stats ? { stats: task.stats } : {}),
       records: task.written,
+      ...(task.files.length ? { files: [...task.files].sort() } : {}),
       worker: options.worker ?? `${hostname()}:${process.pid}`,
       seconds: (performance.now() - startedAt) / 1000,
       peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -117,6 +118,8 @@ class TaskRun {
   counters: Record<string, number> = {};
   stats: Record<string, unknown> | undefined;
   written = 0;
+  /** Rows and decisions files written, for the result (readers then know which files must exist). */
+  files: string[] = [];
 
   constructor(
     private readonly spec: TaskSpec,
@@ -185,7 +188,10 @@ class TaskRun {
         throw new DataError("pipeline", `stage "${this.stage.name}" map emitted to partition ${partition}; expected an integer in [0, ${partitions})`);
       }
       let file = files.get(partition);
-      if (!file) files.set(partition, (file = new RowFile(join(this.dir, `rows-${partition}.jsonl`))));
+      if (!file) {
+        files.set(partition, (file = new RowFile(join(this.dir, `rows-${partition}.jsonl`))));
+        this.files.push(`rows-${partition}.jsonl`);
+      }
       file.push(JSON.stringify(row));
     };
     // Positions count every input record, rejected or not, so map and apply agree on them.
@@ -206,7 +212,7 @@ class TaskRun {
     const dirs = this.spec.deps?.rows ?? this.spec.deps?.decisions ?? [];
     const out =
       this.spec.phase === "reduce"
-        ? await this.plan.reduce!(readLines(dirs.map((d) => join(d, `rows-${this.spec.index}.jsonl`))), this.spec.index, state, ctx)
+        ? await this.plan.reduce!(readTaskFiles(dirs, `rows-${this.spec.index}.jsonl`), this.spec.index, state, ctx)
         : await this.plan.merge!(readDecisionFiles(dirs) as AsyncIterable<[number, unknown]>, state, ctx);
     this.stats = out.stats;
     const files = new Map<number, RowFile>();
@@ -214,7 +220,10 @@ class TaskRun {
       for (const [position, decision] of out.decisions) {
         const split = Math.floor(position / POSITION_TASK_STRIDE);
         let file = files.get(split);
-        if (!file) files.set(split, (file = new RowFile(join(this.dir, `decisions-${split}.jsonl`))));
+        if (!file) {
+          files.set(split, (file = new RowFile(join(this.dir, `decisions-${split}.jsonl`))));
+          this.files.push(`decisions-${split}.jsonl`);
+        }
         file.push(JSON.stringify([position, decision]));
       }
     } finally {
@@ -225,9 +234,7 @@ class TaskRun {
   private async apply(): Promise<void> {
     const decisions = new Map<number, unknown>();
     const split = this.spec.split ?? 0;
-    for await (const [position, decision] of readLines(
-      (this.spec.deps?.decisions ?? []).map((d) => join(d, `decisions-${split}.jsonl`)),
-    ) as AsyncIterable<[number, unknown]>) {
+    for await (const [position, decision] of readTaskFiles(this.spec.deps?.decisions ?? [], `decisions-${split}.jsonl`) as AsyncIterable<[number, unknown]>) {
       decisions.set(position, decision);
     }
     const state = await this.state();
@@ -328,26 +335,48 @@ async function* inputsOf(spec: TaskSpec): AsyncGenerator<unknown> {
   for (const input of spec.inputs ?? []) yield* readTaskInput(input, { decode: spec.source?.decode, readOptions: spec.source?.readOptions as ReadOptions | undefined });
 }
 
-/** Lines of JSONL files, parsed, skipping files that do not exist (a map task that emitted nothing to a partition). */
-async function* readLines(paths: string[]): AsyncGenerator<unknown> {
-  for (const path of paths) {
-    if (!existsSync(path)) continue;
-    for await (const raw of readJsonl(path, { maxDepth: Number.POSITIVE_INFINITY })) {
-      if (!raw.ok) throw new DataError("pipeline", `task file ${path} is corrupt at line ${raw.loc.line}: ${raw.message}. Delete its task directory to redo the task.`);
-      yield raw.value;
+/**
+ * The lines of file `name` in each task directory, in order, parsed. A directory whose result does not list the file
+ * wrote none (a map that emitted nothing to a partition); a listed file that cannot be seen is an error, never "no
+ * rows": on a shared file system with a stale view, skipping it would keep duplicates without a word.
+ */
+async function* readTaskFiles(dirs: string[], name: string): AsyncGenerator<unknown> {
+  for (const dir of dirs) {
+    const listed = await listedFiles(dir);
+    if (listed && !listed.includes(name)) continue;
+    const path = join(dir, name);
+    if (!existsSync(path)) {
+      if (!listed) continue;
+      throw new DataError("pipeline", `${path} is listed in ${join(dir, RESULT_FILE)} but cannot be read here (a stale view of the shared directory, or a deleted file); the task is retried`);
     }
+    yield* readLinesOf(path);
+  }
+}
+
+/** The files a finished task says it wrote; undefined for a result without the list. */
+async function listedFiles(dir: string): Promise<string[] | undefined> {
+  const result = await readResult(dir);
+  if (!result) throw new DataError("pipeline", `${dir} has no ${RESULT_FILE}: the task it depends on is not finished, or not visible here; the task is retried`);
+  return result.files ?? undefined;
+}
+
+async function* readLinesOf(path: string): AsyncGenerator<unknown> {
+  for await (const raw of readJsonl(path, { maxDepth: Number.POSITIVE_INFINITY })) {
+    if (!raw.ok) throw new DataError("pipeline", `task file ${path} is corrupt at line ${raw.loc.line}: ${raw.message}. Delete its task directory to redo the task.`);
+    yield raw.value;
   }
 }
 
 /** Every decisions file of the given task directories: directories in order, each one's splits in ascending order. */
 async function* readDecisionFiles(dirs: string[]): AsyncGenerator<unknown> {
   for (const dir of dirs) {
-    const splits = (await readdir(dir))
+    const names = (await listedFiles(dir)) ?? (await readdir(dir));
+    const splits = names
       .map((f) => /^decisions-(\d+)\.jsonl$/.exec(f)?.[1])
       .filter((s): s is string => s !== undefined)
       .map(Number)
       .sort((a, b) => a - b);
-    yield* readLines(splits.map((s) => join(dir, `decisions-${s}.jsonl`)));
+    for (const split of splits) yield* readLinesOf(join(dir, `decisions-${split}.jsonl`));
   }
 }
 

@@ -73,6 +73,8 @@ export interface TaskResult {
   stats?: Record<string, unknown>;
   /** Records written to the task's `out.jsonl` (whole, records and apply tasks). */
   records: number;
+  /** Rows and decisions files the task wrote (map, reduce, merge): readers require exactly these. */
+  files?: string[];
   worker: string;
   seconds: number;
   /** Peak resident memory of the worker process so far, MB. */
