@@ -19,6 +19,7 @@ export {
   estimateJaccard,
   findNearDuplicates,
   LshIndex,
+  lshBandHash,
   lshThreshold,
   MinHasher,
   resolveMinHashConfig,

@@ -139,3 +139,56 @@ function shardsProblem(shards: unknown): string | undefined {
 export async function writeJsonFile(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
+
+/** What a finished stage run knows about itself; {@link completeManifest} turns it into the manifest. */
+export interface StageRunFacts {
+  stage: { name: string; version?: string; params?: unknown };
+  key: string;
+  inputKey: string;
+  inputs?: StageManifest["inputs"];
+  counts: StageCounts;
+  counters: Record<string, number>;
+  stats: Record<string, unknown>;
+  shards: ShardInfo[];
+  startedAt: number;
+  resumed: boolean;
+  versions: Record<string, string>;
+  execution?: StageManifest["execution"];
+}
+
+/** The manifest of a complete stage, the same shape whichever executor ran it. */
+export function completeManifest(facts: StageRunFacts): StageManifest {
+  const finishedAt = Date.now();
+  const seconds = (finishedAt - facts.startedAt) / 1000;
+  const nIn = facts.counts.in;
+  return {
+    stage: facts.stage.name,
+    version: facts.stage.version ?? "1",
+    status: "complete",
+    key: facts.key,
+    inputKey: facts.inputKey,
+    params: facts.stage.params ?? null,
+    ...(facts.inputs ? { inputs: facts.inputs } : {}),
+    counts: facts.counts,
+    accounting: { identity: "in = out + rejected + deduplicated", balanced: true },
+    counters: facts.counters,
+    stats: facts.stats,
+    shards: facts.shards,
+    files: { rejects: "rejects.jsonl", duplicates: "duplicates.jsonl" },
+    timings: {
+      startedAt: new Date(facts.startedAt).toISOString(),
+      finishedAt: new Date(finishedAt).toISOString(),
+      seconds,
+      recordsPerSecond: seconds > 0 ? Math.round(nIn / seconds) : nIn,
+      resumed: facts.resumed,
+    },
+    versions: { node: process.versions.node, ...facts.versions },
+    ...(facts.execution ? { execution: facts.execution } : {}),
+  };
+}
+
+/** The log line of a finished stage: its counts, rejects by reason and time. */
+export function stageSummaryLine(name: string, counts: StageCounts, seconds: number, suffix = ""): string {
+  const byReason = Object.entries(counts.rejectedByReason).map(([code, n]) => `${code}=${n}`).join(", ");
+  return `${name}: in ${counts.in} → out ${counts.out}, rejected ${counts.rejected}${byReason ? ` (${byReason})` : ""}, deduplicated ${counts.deduplicated} in ${seconds.toFixed(1)}s${suffix}`;
+}

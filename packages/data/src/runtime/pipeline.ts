@@ -14,11 +14,13 @@ import type { Executor, PipelineRecipe } from "./executor/types.js";
 import { fingerprints, sourceKeyOf, stageKeys } from "./keys.js";
 import { createLogger } from "./logger.js";
 import {
+  completeManifest,
   readCheckpoint,
   readManifest,
   type StageCheckpoint,
   type StageCounts,
   type StageManifest,
+  stageSummaryLine,
   writeJsonFile,
 } from "./manifest.js";
 import { ensureWritableDir } from "./outputDir.js";
@@ -511,40 +513,26 @@ class StageRunner {
         `stage "${stage.name}" lost track of records: in=${nIn} but out=${out} + rejected=${rejected} + deduplicated=${deduplicated} = ${out + rejected + deduplicated}. This is a bug in the stage: every input must be yielded, rejected or marked duplicate.`,
       );
     }
-    const finishedAt = Date.now();
-    const seconds = (finishedAt - startedAt) / 1000;
-    const manifest: StageManifest = {
-      stage: stage.name,
-      version: stage.version ?? "1",
-      status: "complete",
+    const manifest = completeManifest({
+      stage,
       key: this.plan.key,
       inputKey: this.plan.inputKey,
-      params: stage.params ?? null,
       ...(this.opts.inputs ? { inputs: this.opts.inputs } : {}),
       counts: this.counts,
-      accounting: { identity: "in = out + rejected + deduplicated", balanced: true },
       counters: this.counters,
       stats,
       shards: this.shards,
-      files: { rejects: REJECTS, duplicates: DUPLICATES },
-      timings: {
-        startedAt: new Date(startedAt).toISOString(),
-        finishedAt: new Date(finishedAt).toISOString(),
-        seconds,
-        recordsPerSecond: seconds > 0 ? Math.round(nIn / seconds) : nIn,
-        resumed: this.resumed,
-      },
-      versions: { node: process.versions.node, ...this.opts.versions },
-    };
+      startedAt,
+      resumed: this.resumed,
+      versions: this.opts.versions,
+    });
     await rejects.close();
     await duplicates.close();
     await writeJsonFile(join(dir, MANIFEST), manifest);
     await rm(join(dir, CHECKPOINT), { force: true });
     this.manifest = manifest;
-    const byReason = Object.entries(this.counts.rejectedByReason).map(([code, n]) => `${code}=${n}`).join(", ");
-    logger.info(
-      `${stage.name}: in ${nIn} → out ${out}, rejected ${rejected}${byReason ? ` (${byReason})` : ""}, deduplicated ${deduplicated} in ${seconds.toFixed(1)}s`,
-    );
+    logger.info(stageSummaryLine(stage.name, this.counts, manifest.timings.seconds));
+
   }
 
   private context(rejects: AppendLog, duplicates: AppendLog): StageContext {

@@ -4,5 +4,5 @@ export type { MinHashConfig } from "./config.js";
 export { collisionProbability, DEFAULT_MINHASH_CONFIG, lshThreshold, resolveMinHashConfig } from "./config.js";
 export type { NearDuplicateOptions, NearDuplicateResult } from "./findNearDuplicates.js";
 export { findNearDuplicates } from "./findNearDuplicates.js";
-export { LshIndex } from "./lshIndex.js";
+export { LshIndex, lshBandHash } from "./lshIndex.js";
 export { EMPTY_SIGNATURE_VALUE, estimateJaccard, MinHasher } from "./minHasher.js";

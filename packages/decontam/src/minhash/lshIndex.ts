@@ -53,24 +53,9 @@ export class LshIndex {
     return out;
   }
 
-  /** murmur3-style hash of one band's rows. */
   private bandKey(sig: Uint32Array, band: number): number {
-    const r = this.config.rowsPerBand;
-    let h = Math.imul(band + 1, 0x9e3779b1);
-    for (let i = band * r, end = i + r; i < end; i++) {
-      let k = Math.imul(sig[i] as number, 0xcc9e2d51);
-      k = (k << 15) | (k >>> 17);
-      h ^= Math.imul(k, 0x1b873593);
-      h = (h << 13) | (h >>> 19);
-      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-    }
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    return (h ^ (h >>> 16)) | 0; // signed 32-bit stays a V8 small integer on 64-bit platforms: faster Map keys
+    return lshBandHash(sig, band, this.config.rowsPerBand);
   }
-
   private check(signature: Uint32Array): void {
     const want = this.config.bands * this.config.rowsPerBand;
     if (signature.length !== want) {
@@ -79,4 +64,24 @@ export class LshIndex {
       );
     }
   }
+}
+
+/**
+ * murmur3-style hash of one band's rows of a MinHash signature; the band seeds the hash, so equal rows of different
+ * bands never meet. Signed 32-bit: it stays a V8 small integer on 64-bit platforms, which makes faster Map keys.
+ */
+export function lshBandHash(sig: Uint32Array, band: number, rowsPerBand: number): number {
+  let h = Math.imul(band + 1, 0x9e3779b1);
+  for (let i = band * rowsPerBand, end = i + rowsPerBand; i < end; i++) {
+    let k = Math.imul(sig[i] as number, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
 }

@@ -1,3 +1,5 @@
+import { lshBandHash } from "@infialign/decontam";
+
 // The pieces of near-duplicate removal that the streaming pass (`nearDupStage`'s `run`) and its sharded plan share, so
 // both decide alike by construction: LSH bucket keys, the choice among candidates, and the greedy replay over edges.
 
@@ -16,21 +18,7 @@ export function isEmptySignature(sig: Uint32Array): boolean {
  */
 export function lshBucketKeys(sig: Uint32Array, bands: number, rowsPerBand: number): number[] {
   const keys = new Array<number>(bands);
-  for (let band = 0; band < bands; band++) {
-    let h = Math.imul(band + 1, 0x9e3779b1);
-    for (let i = band * rowsPerBand, end = i + rowsPerBand; i < end; i++) {
-      let k = Math.imul(sig[i] as number, 0xcc9e2d51);
-      k = (k << 15) | (k >>> 17);
-      h ^= Math.imul(k, 0x1b873593);
-      h = (h << 13) | (h >>> 19);
-      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-    }
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    keys[band] = band * 2 ** 32 + ((h ^ (h >>> 16)) >>> 0);
-  }
+  for (let band = 0; band < bands; band++) keys[band] = band * 2 ** 32 + (lshBandHash(sig, band, rowsPerBand) >>> 0);
   return keys;
 }
 

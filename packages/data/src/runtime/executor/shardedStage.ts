@@ -6,7 +6,7 @@ import type { InputFile, ReadOptions } from "../../readers/types.js";
 import { ShardedJsonlWriter, type ShardInfo } from "../../writers/shardedJsonlWriter.js";
 import { canonicalJson, sha256Hex } from "../canonicalJson.js";
 import { fingerprints } from "../keys.js";
-import { type StageCounts, type StageManifest, writeJsonFile } from "../manifest.js";
+import { completeManifest, type StageCounts, type StageManifest, stageSummaryLine, writeJsonFile } from "../manifest.js";
 import type { GlobalShardPlan, Logger, ProgressReporter } from "../types.js";
 import { planSplits } from "./inputs.js";
 import type { AnyStage } from "./recipe.js";
@@ -213,38 +213,24 @@ export async function runShardedStage(o: ShardedStageOptions): Promise<StageMani
   await concatFiles(outDirs.map((d) => join(d, TASK_REJECTS)), join(dir, "rejects.jsonl"));
   await concatFiles(outDirs.map((d) => join(d, TASK_DUPLICATES)), join(dir, "duplicates.jsonl"));
 
-  const finishedAt = Date.now();
-  const seconds = (finishedAt - startedAt) / 1000;
-  const manifest: StageManifest = {
-    stage: stage.name,
-    version: stage.version ?? "1",
-    status: "complete",
+  const manifest = completeManifest({
+    stage,
     key: o.key,
     inputKey: o.inputKey,
-    params: stage.params ?? null,
     ...(o.inputs ? { inputs: o.inputs } : {}),
     counts,
-    accounting: { identity: "in = out + rejected + deduplicated", balanced: true },
     counters,
     stats,
     shards,
-    files: { rejects: "rejects.jsonl", duplicates: "duplicates.jsonl" },
-    timings: {
-      startedAt: new Date(startedAt).toISOString(),
-      finishedAt: new Date(finishedAt).toISOString(),
-      seconds,
-      recordsPerSecond: seconds > 0 ? Math.round(counts.in / seconds) : counts.in,
-      resumed,
-    },
-    versions: { node: process.versions.node, ...o.versions },
+    startedAt,
+    resumed,
+    versions: o.versions,
     execution: record,
-  };
+  });
   await writeJsonFile(join(dir, "manifest.json"), manifest);
   await removeTasksDir(dir, o.logger);
-  const byReason = Object.entries(counts.rejectedByReason).map(([code, n]) => `${code}=${n}`).join(", ");
-  o.logger.info(
-    `${stage.name}: in ${counts.in} → out ${counts.out}, rejected ${counts.rejected}${byReason ? ` (${byReason})` : ""}, deduplicated ${counts.deduplicated} in ${seconds.toFixed(1)}s (${totalTasks} tasks on ${o.executor.workers} ${o.executor.name} worker${o.executor.workers === 1 ? "" : "s"})`,
-  );
+  const workers = `${o.executor.workers} ${o.executor.name} worker${o.executor.workers === 1 ? "" : "s"}`;
+  o.logger.info(stageSummaryLine(stage.name, counts, manifest.timings.seconds, ` (${totalTasks} tasks on ${workers})`));
   return manifest;
 }
 
