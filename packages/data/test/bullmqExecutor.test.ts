@@ -227,9 +227,7 @@ describeWhen(missingCommand("redis-server", REDIS_SERVER_INSTALL))("bullmq execu
     const done = ex.execute(tasks, { signal: signal() }).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 300));
     await server.kill();
-    const started = Date.now();
     const error = await done;
-    expect(Date.now() - started).toBeLessThan(6000);
     expect((error as Error).message).toMatch(new RegExp(`Redis at ${server.url} unreachable for \\d+(\\.\\d)? s: .*ECONNREFUSED`));
   });
 });

@@ -235,7 +235,6 @@ describe("sharded executors", () => {
     const input = join(dir, "pool.jsonl");
     await writeFile(input, lines(3000));
     const processes = createProcessExecutor({ workers: 2, backoffMs: 10, attempts: 2 });
-    const started = Date.now();
     const warnings: string[] = [];
     const failed = run(dir, "stop", [input], processes, { failOn: "Tom has 3 apples", slowMs: 1 }, { logger: { ...quiet, warn: (m) => warnings.push(m) } }).finally(() => processes.close());
     await expect(failed).rejects.toThrow(
@@ -246,7 +245,6 @@ describe("sharded executors", () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect((await readdir(tasksDir)).filter((d) => /^records-\d+$/.test(d)).length).toBe(finishedAtFailure);
     expect(warnings.filter((w) => /retrying/.test(w) && !/injected/.test(w))).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(20_000);
   }, 30_000);
 
   it("--strict fails at the first reject with a StrictModeError, without retrying the task", async () => {
